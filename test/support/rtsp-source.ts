@@ -1,0 +1,133 @@
+/**
+ * H.264 test material for the RTSP tests: short clips encoded once by gst-launch (cached in the temp
+ * dir), split into AccessUnits, and a player that feeds them in real time like a live encoder would.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { AccessUnit } from '../../src/h264/access-unit.js';
+
+const run = promisify(execFile);
+
+export interface ClipOptions {
+  width: number;
+  height: number;
+  fps: number;
+  frames: number;
+  /** Frames between IDRs. */
+  keyInt: number;
+  pattern?: string;
+  bitrateKbps?: number;
+}
+
+/** NAL units of an Annex-B byte stream, start codes removed. */
+export function splitAnnexB(buf: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let start = -1;
+  let i = 0;
+  while (i + 2 < buf.length) {
+    if (buf[i] === 0 && buf[i + 1] === 0 && buf[i + 2] === 1) {
+      if (start >= 0) {
+        let end = i;
+        while (end > start && buf[end - 1] === 0) end--; // trailing zero of a 4-byte start code
+        out.push(buf.subarray(start, end));
+      }
+      i += 3;
+      start = i;
+    } else i++;
+  }
+  if (start >= 0 && start < buf.length) out.push(buf.subarray(start));
+  return out;
+}
+
+/** Encodes (once) and returns a clip as access units in decode order; the first is an IDR with SPS/PPS. */
+export async function encodeClip(o: ClipOptions): Promise<AccessUnit[]> {
+  const dir = join(tmpdir(), 'gst-skyline-test-clips');
+  mkdirSync(dir, { recursive: true });
+  const pattern = o.pattern ?? 'ball';
+  const file = join(dir, `${o.width}x${o.height}-${o.fps}-${o.frames}-${o.keyInt}-${pattern}-${o.bitrateKbps ?? 0}.h264`);
+  if (!existsSync(file)) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    const launch = [
+      `videotestsrc num-buffers=${o.frames} pattern=${pattern}`,
+      `video/x-raw,format=I420,width=${o.width},height=${o.height},framerate=${o.fps}/1`,
+      `x264enc tune=zerolatency bframes=0 speed-preset=ultrafast key-int-max=${o.keyInt} aud=true${o.bitrateKbps ? ` bitrate=${o.bitrateKbps}` : ''}`,
+      'video/x-h264,profile=constrained-baseline',
+      'h264parse',
+      'video/x-h264,stream-format=byte-stream,alignment=au',
+      `filesink location=${tmp}`,
+    ].join(' ! ');
+    await run('gst-launch-1.0', ['-q', ...launch.split(' ')], { timeout: 120_000 });
+    renameSync(tmp, file);
+  }
+  const nalus = splitAnnexB(readFileSync(file));
+  const aus: AccessUnit[] = [];
+  let cur: Buffer[] = [];
+  const flush = () => {
+    if (cur.length === 0) return;
+    const n = aus.length;
+    const ptsNs = Math.round((n * 1e9) / o.fps);
+    aus.push({ nalus: cur, ptsNs, captureMs: ptsNs / 1e6, keyframe: cur.some((x) => (x[0]! & 0x1f) === 5) });
+    cur = [];
+  };
+  for (const nal of nalus) {
+    if ((nal[0]! & 0x1f) === 9) flush(); // access unit delimiter starts a new unit
+    cur.push(nal);
+  }
+  flush();
+  return aus;
+}
+
+/**
+ * Plays a clip in a loop at its frame rate, with continuous timestamps, into `sink`.
+ * requestKeyframe() makes the next unit an IDR (it restarts the clip), like forcing a key unit on an encoder.
+ */
+export class ClipPlayer {
+  private timer: NodeJS.Timeout | undefined;
+  private index = 0;
+  private n = 0;
+  private readonly originMs = Date.now();
+  private readonly startedAt = performance.now();
+  keyframeRequests = 0;
+
+  constructor(
+    private readonly aus: AccessUnit[],
+    private readonly fps: number,
+    private readonly sink: (au: AccessUnit) => void,
+  ) {}
+
+  start(): void {
+    const frameMs = 1000 / this.fps;
+    const tick = () => {
+      // Catch up on missed ticks so the rate stays right on a busy machine, but never burst more than a few.
+      const due = Math.floor((performance.now() - this.startedAt) / frameMs) + 1;
+      for (let k = 0; k < 3 && this.n < due; k++) this.emit();
+      this.timer = setTimeout(tick, Math.max(1, this.startedAt + this.n * frameMs - performance.now()));
+    };
+    tick();
+  }
+
+  requestKeyframe(): void {
+    this.keyframeRequests++;
+    this.index = 0;
+  }
+
+  get sent(): number {
+    return this.n;
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private emit(): void {
+    const src = this.aus[this.index]!;
+    const ptsNs = Math.round((this.n * 1e9) / this.fps);
+    this.sink({ nalus: src.nalus, keyframe: src.keyframe, ptsNs, captureMs: this.originMs + ptsNs / 1e6 });
+    this.n++;
+    this.index = (this.index + 1) % this.aus.length;
+  }
+}
