@@ -139,10 +139,16 @@ function build(
   };
 }
 
-/** Replace every occurrence of the target's secrets in text (e.g. a GStreamer error that quotes the location). */
+/**
+ * Mask the target's secrets in text (e.g. a GStreamer error that quotes the location): the full URL
+ * becomes the masked URL, and any other occurrence of a secret of 4 characters or more becomes ****
+ * (shorter ones would mask ordinary words; the same rule as the logger's redactor).
+ */
 export function maskSecrets(text: string, target: Pick<RtmpTarget, 'secrets' | 'url' | 'masked'>): string {
   let out = text.split(target.url).join(target.masked);
   // Longest first, so a secret that contains another is replaced whole.
-  for (const s of [...target.secrets].sort((a, b) => b.length - a.length)) out = out.split(s).join(MASK);
+  for (const s of [...target.secrets].sort((a, b) => b.length - a.length)) {
+    if (s.length >= 4) out = out.split(s).join(MASK);
+  }
   return out;
 }
