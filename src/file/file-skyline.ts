@@ -1,0 +1,105 @@
+// FileSkyLine: records the stream to an MP4 or MKV file that stays playable if the
+// process dies (fragmented MP4 / streamable Matroska), plus a timestamps sidecar.
+import { statSync } from 'node:fs';
+import { access, constants } from 'node:fs/promises';
+import { dirname, extname } from 'node:path';
+import type { Pipeline } from '../gst/pipeline.js';
+import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineOptions } from '../skyline.js';
+import { TimestampsSidecar } from './timestamps-sidecar.js';
+
+export type Container = 'mp4' | 'mkv';
+
+export interface FileSkyLineOptions extends SkyLineOptions {
+  /**
+   * Output file. Sessions after the first get "-2", "-3", … before the extension, so a
+   * restart never overwrites a recording; "{session}" in the path is replaced instead.
+   */
+  path: string;
+  /** Default: from the extension (.mkv -> mkv), else mp4. */
+  container?: Container;
+  /** Write `<file>.timestamps.csv` beside the video. Default true. */
+  timestamps?: boolean;
+  /** MP4 fragment length, ms: at most this much is lost when the process is killed. Default 1000. */
+  fragmentMs?: number;
+}
+
+export class FileSkyLine extends SkyLine {
+  readonly container: Container;
+  private readonly pathTemplate: string;
+  private readonly writeTimestamps: boolean;
+  private readonly fragmentMs: number;
+  private current: string | undefined;
+  private sidecar: TimestampsSidecar | undefined;
+
+  constructor(options: FileSkyLineOptions) {
+    super(options);
+    if (typeof options?.path !== 'string' || options.path.length === 0) {
+      throw new TypeError(`FileSkyLine needs a path (string), got ${JSON.stringify(options?.path)}`);
+    }
+    const container = options.container ?? (extname(options.path).toLowerCase() === '.mkv' ? 'mkv' : 'mp4');
+    if (container !== 'mp4' && container !== 'mkv') throw new RangeError(`container must be 'mp4' or 'mkv', got ${JSON.stringify(container)}`);
+    this.container = container;
+    this.pathTemplate = options.path;
+    this.writeTimestamps = options.timestamps ?? true;
+    this.fragmentMs = options.fragmentMs ?? 1000;
+  }
+
+  /** The file the current (or last) session writes. */
+  get path(): string | undefined {
+    return this.current;
+  }
+
+  /** The sidecar of the current (or last) session. */
+  get timestampsPath(): string | undefined {
+    return this.current && this.writeTimestamps ? `${this.current}.timestamps.csv` : undefined;
+  }
+
+  protected override async openDestination(session: SessionInfo): Promise<void> {
+    const path = sessionPath(this.pathTemplate, session.index);
+    try {
+      await access(dirname(path), constants.W_OK);
+    } catch {
+      throw new Error(`cannot record to ${path}: directory ${dirname(path)} does not exist or is not writable`);
+    }
+    this.current = path;
+    if (this.writeTimestamps) this.sidecar = new TimestampsSidecar(`${path}.timestamps.csv`);
+  }
+
+  protected sink(): SinkSpec {
+    // Fragmented MP4 (moov up front, a fragment per second) and streamable MKV both
+    // play up to their last complete fragment when the writer dies.
+    const mux = this.container === 'mp4'
+      ? `mp4mux fragment-duration=${this.fragmentMs} streamable=true`
+      : 'matroskamux streamable=true';
+    return { kind: 'gst', launch: `${mux} ! filesink name=filesink sync=false`, streamFormat: 'avc' };
+  }
+
+  protected override configurePipeline(pipeline: Pipeline): void {
+    // Set after parsing: paths with spaces or '!' would break a launch string.
+    pipeline.set('filesink', 'location', this.current!);
+  }
+
+  protected override onFramePushed(captureMs: number, ptsNs: number): void {
+    this.sidecar?.add(captureMs, ptsNs);
+  }
+
+  protected override bytesDelivered(): number {
+    try {
+      return this.current ? statSync(this.current).size : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  protected override async closeDestination(): Promise<void> {
+    this.sidecar?.close();
+    this.sidecar = undefined;
+  }
+}
+
+function sessionPath(template: string, index: number): string {
+  if (template.includes('{session}')) return template.split('{session}').join(String(index));
+  if (index === 1) return template;
+  const ext = extname(template);
+  return `${template.slice(0, template.length - ext.length)}-${index}${ext}`;
+}

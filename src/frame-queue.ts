@@ -1,0 +1,91 @@
+// The bounded queue between put() and the encoder. Slots own their buffers and are
+// recycled, so a steady stream allocates nothing; when full, the oldest frame goes.
+import type { Layout } from './frame.js';
+
+export interface Slot {
+  data: Buffer;
+  layout: Layout;
+  ptsNs: number;
+  captureMs: number;
+}
+
+export class FrameQueue {
+  private slots: Slot[] = [];
+  private head = 0;
+  private count = 0;
+  /** Most frames held before the oldest is dropped (can be raised for a warmup backlog). */
+  limit: number;
+
+  constructor(limit: number) {
+    this.limit = Math.max(1, limit);
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  /**
+   * The slot to fill next, with a buffer of at least `bytes`. When the queue is full the
+   * oldest frame is overwritten: `evicted` tells the caller to count a drop.
+   */
+  reserve(bytes: number): { slot: Slot; evicted: boolean } {
+    let evicted = false;
+    if (this.count >= this.limit) {
+      this.head = (this.head + 1) % this.slots.length;
+      this.count--;
+      evicted = true;
+    }
+    if (this.count === this.slots.length) this.grow();
+    const i = (this.head + this.count) % this.slots.length;
+    let slot = this.slots[i]!;
+    if (slot.data.length !== bytes) {
+      // allocUnsafeSlow: a buffer of its own, not a slice of Node's shared pool.
+      slot = { ...slot, data: Buffer.allocUnsafeSlow(bytes) };
+      this.slots[i] = slot;
+    }
+    return { slot, evicted };
+  }
+
+  /** Makes the last reserved slot part of the queue. */
+  commit(): void {
+    this.count++;
+  }
+
+  /** Adds a slot whose buffer the caller already filled (warmup frames). */
+  adopt(entry: Slot): void {
+    if (this.count === this.slots.length) this.grow();
+    this.slots[(this.head + this.count) % this.slots.length] = entry;
+    this.count++;
+  }
+
+  peek(): Slot | undefined {
+    return this.count > 0 ? this.slots[this.head] : undefined;
+  }
+
+  shift(): void {
+    if (this.count === 0) return;
+    this.head = (this.head + 1) % this.slots.length;
+    this.count--;
+  }
+
+  /** Empties the queue; returns how many frames were thrown away. Keeps at most `limit` buffers for reuse. */
+  clear(): number {
+    const n = this.count;
+    this.count = 0;
+    this.head = 0;
+    if (this.slots.length > this.limit) this.slots.length = this.limit;
+    return n;
+  }
+
+  private grow(): void {
+    // Unroll the ring into a larger array; placeholder slots get buffers on first reserve().
+    const old = this.slots;
+    const next: Slot[] = [];
+    for (let k = 0; k < this.count; k++) next.push(old[(this.head + k) % old.length]!);
+    const size = Math.max(4, old.length * 2);
+    const empty = Buffer.alloc(0);
+    while (next.length < size) next.push({ data: empty, layout: undefined as unknown as Layout, ptsNs: 0, captureMs: 0 });
+    this.slots = next;
+    this.head = 0;
+  }
+}

@@ -1,0 +1,20 @@
+export {
+  SkyLine,
+  USE_LAST_VALUE,
+  FPS_METER_WARMUP_FRAMES,
+  type SkyLineOptions,
+  type SkyLineState,
+  type SkyLineStats,
+  type SkyLineEvents,
+  type StartOptions,
+  type PutOptions,
+  type SessionInfo,
+  type SinkSpec,
+  type ReconnectOptions,
+} from './skyline.js';
+export { FileSkyLine, type FileSkyLineOptions, type Container } from './file/file-skyline.js';
+export { parseSidecar, type SidecarRow } from './file/timestamps-sidecar.js';
+export { PIXEL_FORMATS, type PixelFormat, type Frame, type FrameInput, type MatLike, type ImageDataLike } from './frame.js';
+export { ENCODERS, type EncoderName } from './encoder.js';
+export { GstError } from './gst/pipeline.js';
+export type { AccessUnit } from './h264/access-unit.js';

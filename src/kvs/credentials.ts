@@ -1,0 +1,173 @@
+/**
+ * AWS credentials for the KVS producer: an AWS SDK v3 credential provider
+ * (default: the standard Node chain), cached and refreshed ahead of expiry,
+ * plus the kvssink credential file kept fresh for the plugin.
+ */
+import { chmod, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+
+export type { AwsCredentialIdentity, AwsCredentialIdentityProvider };
+
+/** Static credentials or a provider function, as the AWS SDK v3 accepts them. */
+export type CredentialsOption = AwsCredentialIdentity | AwsCredentialIdentityProvider;
+
+/** Refresh this long before credentials expire (the SDK's own margin is 5 minutes). */
+export const DEFAULT_REFRESH_MARGIN_MS = 5 * 60_000;
+
+async function defaultProvider(): Promise<AwsCredentialIdentityProvider> {
+  const { fromNodeProviderChain } = await import('@aws-sdk/credential-providers');
+  return fromNodeProviderChain();
+}
+
+/** Identity of a credential set, to tell whether a refresh brought anything new (never logged). */
+function sameCredentials(a: AwsCredentialIdentity, b: AwsCredentialIdentity): boolean {
+  return a.accessKeyId === b.accessKeyId && a.secretAccessKey === b.secretAccessKey && a.sessionToken === b.sessionToken;
+}
+
+export class CredentialSource {
+  private provider?: AwsCredentialIdentityProvider;
+  private current?: AwsCredentialIdentity;
+  private inflight?: Promise<AwsCredentialIdentity>;
+  private readonly onSecret: (s: string) => void;
+
+  /**
+   * @param option static credentials, a provider, or undefined for the default Node chain
+   * @param onSecret called with every secret seen, so loggers can redact it
+   */
+  constructor(
+    option: CredentialsOption | undefined,
+    opts: { refreshMarginMs?: number; onSecret?: (secret: string) => void } = {},
+  ) {
+    this.refreshMarginMs = opts.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS;
+    this.onSecret = opts.onSecret ?? (() => {});
+    if (typeof option === 'function') this.provider = option;
+    else if (option) this.provider = async () => option;
+  }
+
+  readonly refreshMarginMs: number;
+
+  /** Credentials valid for at least the refresh margin (fetched again when closer to expiry). */
+  async get(): Promise<AwsCredentialIdentity> {
+    if (this.current && !this.expiringSoon(this.current)) return this.current;
+    return this.fetch(this.current !== undefined);
+  }
+
+  /** Fetches again, bypassing caches; resolves true when something new came back. */
+  async refresh(): Promise<boolean> {
+    const before = this.current;
+    const after = await this.fetch(true);
+    return !before || !sameCredentials(before, after);
+  }
+
+  /** Epoch ms when the cached credentials expire (undefined: they do not). */
+  get expiresAtMs(): number | undefined {
+    return this.current?.expiration?.getTime();
+  }
+
+  /** True when these credentials expire within the refresh margin. */
+  expiringSoon(c: AwsCredentialIdentity | undefined = this.current): boolean {
+    const exp = c?.expiration?.getTime();
+    return exp !== undefined && exp - Date.now() <= this.refreshMarginMs;
+  }
+
+  /** A provider view of this source, for the AWS SDK client. */
+  asProvider(): AwsCredentialIdentityProvider {
+    return () => this.get();
+  }
+
+  private fetch(force: boolean): Promise<AwsCredentialIdentity> {
+    this.inflight ??= (async () => {
+      try {
+        this.provider ??= await defaultProvider();
+        const call = this.provider as (o?: { forceRefresh?: boolean }) => Promise<AwsCredentialIdentity>;
+        let c = await call(force ? { forceRefresh: true } : undefined);
+        if (this.expiringSoon(c) && !force) c = await call({ forceRefresh: true });
+        if (!c?.accessKeyId || !c.secretAccessKey) throw new Error('the AWS credential provider returned no access key');
+        this.onSecret(c.secretAccessKey);
+        if (c.sessionToken) this.onSecret(c.sessionToken);
+        this.current = c;
+        return c;
+      } finally {
+        this.inflight = undefined;
+      }
+    })();
+    return this.inflight;
+  }
+}
+
+/** kvssink credential-file timestamp format: %Y-%m-%dT%H:%M:%SZ. */
+function kvssinkTime(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** One credential-file line in the format kvssink's file credential provider reads. */
+export function kvssinkCredentialLine(c: AwsCredentialIdentity): string {
+  if (c.sessionToken) {
+    // kvssink needs an expiry with a token; without one, claim the usual 1 h session lifetime.
+    const exp = c.expiration ?? new Date(Date.now() + 3600_000);
+    return `CREDENTIALS\t${c.accessKeyId}\t${kvssinkTime(exp)}\t${c.secretAccessKey}\t${c.sessionToken}\n`;
+  }
+  return `CREDENTIALS\t${c.accessKeyId}\t${c.secretAccessKey}\n`;
+}
+
+/**
+ * The credential file kvssink reads (credential-path): written 0600 in a
+ * private temp directory, replaced atomically, rewritten before expiry.
+ */
+export class KvssinkCredentialFile {
+  private dir?: string;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    private readonly source: CredentialSource,
+    private readonly onError: (err: Error) => void,
+    /** Rewrite this long before expiry (kvssink re-reads the file as its own copy nears expiry). */
+    private readonly leadMs = 2 * 60_000,
+  ) {}
+
+  get path(): string {
+    if (!this.dir) throw new Error('credential file not written yet');
+    return join(this.dir, 'credentials');
+  }
+
+  async start(): Promise<string> {
+    this.dir = await mkdtemp(join(tmpdir(), 'skyline-kvs-'));
+    await chmod(this.dir, 0o700);
+    await this.write(await this.source.get());
+    return this.path;
+  }
+
+  private async write(c: AwsCredentialIdentity): Promise<void> {
+    const tmp = `${this.path}.tmp`;
+    await writeFile(tmp, kvssinkCredentialLine(c), { mode: 0o600 });
+    await rename(tmp, this.path);
+    this.schedule(c);
+  }
+
+  private schedule(c: AwsCredentialIdentity): void {
+    clearTimeout(this.timer);
+    const exp = c.expiration?.getTime();
+    if (exp === undefined || this.stopped) return;
+    const wait = Math.max(1000, Math.min(exp - Date.now() - this.leadMs - this.source.refreshMarginMs, 2 ** 31 - 1));
+    this.timer = setTimeout(() => {
+      this.source
+        .get()
+        .then((fresh) => this.write(fresh))
+        .catch((err: Error) => {
+          this.onError(err);
+          if (!this.stopped) this.timer = setTimeout(() => this.schedule(c), 10_000);
+        });
+    }, wait);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+  }
+}

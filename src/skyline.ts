@@ -1,0 +1,883 @@
+// SkyLine: the lifecycle every destination shares. Frames go put() -> bounded queue ->
+// appsrc -> scale/convert -> H.264 encoder -> the destination's tail. Subclasses only say
+// where the encoded video goes (sink()); everything else lives here.
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { applyEnvironment, type EnvOptions } from './config.js';
+import { chooseEncoder, encoderFragment, validateEncoderSettings, type EncoderName } from './encoder.js';
+import { FpsMeter, fpsFraction } from './fps.js';
+import { FrameQueue, type Slot } from './frame-queue.js';
+import { adaptFrame, checkFrameSize, copyToGst, layoutOf, rawCaps, type FrameInput, type Layout, type RawFrame } from './frame.js';
+import { activeBusWatches, Pipeline, type AppSrc, type GstError } from './gst/pipeline.js';
+import type { AccessUnit } from './h264/access-unit.js';
+import { defaultLogger, Redactor, REDACT_PATHS } from './log.js';
+import type { DepacketizedUnit } from './rtp/depacketizer.js';
+import { RtpStreamReceiver } from './rtp/stream-receiver.js';
+
+/** Pass for fps, width or height to reuse the value of this SkyLine's previous session. */
+export const USE_LAST_VALUE = -999;
+/** Frames timed during warmup when the frame rate is not given. */
+export const FPS_METER_WARMUP_FRAMES = 100;
+
+export type SkyLineState = 'stopped' | 'warmup' | 'streaming' | 'error';
+
+export interface ReconnectOptions {
+  /** First wait after a failure, ms. Default 500. */
+  initialDelayMs?: number;
+  /** Longest wait between attempts, ms. Default 10000. */
+  maxDelayMs?: number;
+  /** Growth of the wait per failed attempt. Default 2. */
+  factor?: number;
+}
+
+export interface SkyLineOptions extends EnvOptions {
+  /** A pino logger; the SkyLine logs through a child of it. Default: pino to stdout at SKYLINE_LOG_LEVEL or info. */
+  logger?: Logger;
+  /** Frames timed to measure fps when it is not given. Default FPS_METER_WARMUP_FRAMES (100). */
+  warmupFrames?: number;
+  /** Memory for frames kept during warmup; beyond it the oldest are dropped. Default 256 MiB. */
+  warmupMemoryBytes?: number;
+  /** Memory for the queue between put() and the encoder (at least 2 frames). Default 64 MiB. */
+  queueBytes?: number;
+  /** Target bitrate, kbit/s. Default 2000. */
+  bitrate?: number;
+  /** Frames between keyframes. Default 60. */
+  keyframeInterval?: number;
+  /** x264 speed preset. Default 'ultrafast' (leaves the CPU to the vision code). */
+  speedPreset?: string;
+  /** H.264 encoder element, or 'auto': a working hardware encoder, else x264enc, else openh264enc. */
+  encoder?: EncoderName | 'auto';
+  /** How often 'stats' is emitted while streaming, ms (0: never). Default 1000. */
+  statsIntervalMs?: number;
+  /** Backoff for destinations that reconnect after a failure. */
+  reconnect?: ReconnectOptions;
+  /** Longest wait for the pipeline to drain at stopStreaming(), ms. Default 15000. */
+  stopTimeoutMs?: number;
+}
+
+export interface StartOptions {
+  /** Frames per second; null: measure during warmup. Default USE_LAST_VALUE. */
+  fps?: number | null;
+  /** Video width; null: the first frame's. Default USE_LAST_VALUE. */
+  width?: number | null;
+  /** Video height; null: the first frame's. Default USE_LAST_VALUE. */
+  height?: number | null;
+}
+
+export interface PutOptions {
+  /** Capture time of the frame, epoch milliseconds. Default Date.now(). */
+  timestamp?: number;
+}
+
+/** What a session was opened with. */
+export interface SessionInfo {
+  fps: number;
+  width: number;
+  height: number;
+  /** GStreamer fraction of fps, e.g. "30000/1001". */
+  framerate: string;
+  /** Capture time (epoch ms) of PTS 0: the session's first frame. */
+  originMs: number;
+  /** 1 for the first session of this SkyLine, then 2, 3, ... */
+  index: number;
+  encoder: EncoderName;
+}
+
+/** Where the encoded video goes. */
+export type SinkSpec =
+  /** A GStreamer tail after `h264parse ! video/x-h264,stream-format=…,alignment=au !`. */
+  | { kind: 'gst'; launch: string; streamFormat?: 'avc' | 'byte-stream' }
+  /** Encoded access units are delivered to onAccessUnit() in Node. */
+  | { kind: 'tap' };
+
+export interface SkyLineStats {
+  state: SkyLineState;
+  /** Frames put() accepted this session. */
+  framesAccepted: number;
+  /** Frames dropped this session: queue overflow, warmup budget, or destination unavailable. */
+  framesDropped: number;
+  /** Frames the encoder has taken (tap destinations: encoded units received). */
+  framesEncoded: number;
+  /** Bytes handed to the destination. */
+  bytesOut: number;
+  /** Rate of put() calls over the last stats interval, frames/s. */
+  measuredFps: number;
+  /** Frames waiting in the queue. */
+  queued: number;
+}
+
+export interface SkyLineEvents {
+  state: [state: SkyLineState, previous: SkyLineState];
+  error: [err: Error];
+  stats: [stats: SkyLineStats];
+  reconnect: [info: { attempt: number; delayMs: number; reason: string }];
+}
+
+type Phase = 'stopped' | 'warmup' | 'opening' | 'streaming' | 'recovering' | 'stopping' | 'error';
+
+const PUBLIC_STATE: Record<Phase, SkyLineState> = {
+  stopped: 'stopped',
+  warmup: 'warmup',
+  opening: 'warmup',
+  streaming: 'streaming',
+  recovering: 'error',
+  stopping: 'streaming',
+  error: 'error',
+};
+
+/** Buffers allowed inside appsrc at once: enough to keep the encoder busy, little latency. */
+const APPSRC_DEPTH = 2;
+const START_TIMEOUT_MS = 15_000;
+const WARN_INTERVAL_MS = 60_000;
+
+interface Run {
+  pipeline: Pipeline;
+  appsrc: AppSrc;
+  tap: boolean;
+  caps: Layout | undefined;
+  /** PTS of the first frame this run pushed: each (re)started pipeline counts from 0. */
+  ptsOffset: number;
+  pushed: number;
+  lastPushedPts: number;
+  eos?: () => void;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+
+export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
+  protected readonly log: Logger;
+  protected readonly redactor = new Redactor();
+  protected session: SessionInfo | undefined;
+
+  private readonly opts: Required<Omit<SkyLineOptions, 'logger' | keyof EnvOptions | 'reconnect'>> & { reconnect: Required<ReconnectOptions> };
+  private phase: Phase = 'stopped';
+  private last: { fps?: number; width?: number; height?: number } = {};
+  private wanted: { fps: number | null; width: number | null; height: number | null } = { fps: null, width: null, height: null };
+  private sessions = 0;
+  private closed = false;
+
+  // Warmup
+  private meter: FpsMeter | undefined;
+  private warmup: Slot[] = [];
+  private warmupBytes = 0;
+  private opening: Promise<void> | undefined;
+
+  // Streaming
+  private queue = new FrameQueue(2);
+  private run: Run | undefined;
+  private cached: { description: string; pipeline: Pipeline } | undefined;
+  private receiver: RtpStreamReceiver | undefined;
+  private delivering = false;
+  private originMs = NaN;
+  private lastPts = -1;
+  private drainTimer: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  private waiters: Array<() => void> = [];
+  private recovery: AbortController | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private lastWarn = 0;
+  private readonly scratch: RawFrame = { data: new Uint8Array(0), width: 0, height: 0, format: 'BGR' };
+  private layoutCache: Layout | undefined;
+
+  private counters = { accepted: 0, dropped: 0, pushed: 0, encoded: 0, bytes: 0, lastAccepted: 0, lastTick: 0, fps: 0 };
+
+  constructor(options: SkyLineOptions = {}) {
+    super();
+    const late = applyEnvironment(options);
+    this.log = (options.logger ?? defaultLogger()).child(
+      { component: 'gst-skyline', skyline: new.target.name },
+      { redact: REDACT_PATHS },
+    );
+    if (late.length > 0) {
+      this.log.warn({ settings: late }, 'GStreamer was already started in this process: these settings apply from the next process on');
+    }
+    const r = options.reconnect ?? {};
+    this.opts = {
+      warmupFrames: options.warmupFrames ?? FPS_METER_WARMUP_FRAMES,
+      warmupMemoryBytes: options.warmupMemoryBytes ?? 256 * 2 ** 20,
+      queueBytes: options.queueBytes ?? 64 * 2 ** 20,
+      bitrate: options.bitrate ?? 2000,
+      keyframeInterval: options.keyframeInterval ?? 60,
+      speedPreset: options.speedPreset ?? 'ultrafast',
+      encoder: options.encoder ?? 'auto',
+      statsIntervalMs: options.statsIntervalMs ?? 1000,
+      stopTimeoutMs: options.stopTimeoutMs ?? 15_000,
+      reconnect: { initialDelayMs: r.initialDelayMs ?? 500, maxDelayMs: r.maxDelayMs ?? 10_000, factor: r.factor ?? 2 },
+    };
+    validateEncoderSettings(this.opts);
+    if (!Number.isInteger(this.opts.warmupFrames) || this.opts.warmupFrames < 2) {
+      throw new RangeError(`warmupFrames must be an integer of at least 2, got ${this.opts.warmupFrames}`);
+    }
+  }
+
+  // ---- What subclasses provide -------------------------------------------------------
+
+  /** Where the encoded video goes for this session. */
+  protected abstract sink(session: SessionInfo): SinkSpec | Promise<SinkSpec>;
+
+  /** Tap destinations: one encoded picture, in decode order, on the event loop. */
+  protected onAccessUnit(_au: AccessUnit): void {}
+
+  /** Called before the pipeline plays (open files, connections, servers). Throwing fails startStreaming(). */
+  protected async openDestination(_session: SessionInfo): Promise<void> {}
+
+  /** Called after the session's pipeline has stopped and everything was delivered. */
+  protected async closeDestination(): Promise<void> {}
+
+  /** Set properties that must not appear in a launch string (secrets), after the pipeline is parsed. */
+  protected configurePipeline(_pipeline: Pipeline): void {}
+
+  /** True when a GStreamer error of the tail is worth reconnecting after (network sinks). */
+  protected retryableSinkError(_err: GstError): boolean {
+    return false;
+  }
+
+  /** A frame was handed to the encoder (every such frame is encoded). */
+  protected onFramePushed(_captureMs: number, _ptsNs: number): void {}
+
+  /** Bytes delivered so far this session; default: encoded bytes received by a tap. */
+  protected bytesDelivered(): number {
+    return this.counters.bytes;
+  }
+
+  // ---- Public API --------------------------------------------------------------------
+
+  get state(): SkyLineState {
+    return PUBLIC_STATE[this.phase];
+  }
+
+  get videoFps(): number | undefined {
+    return this.session?.fps ?? this.last.fps;
+  }
+
+  get videoWidth(): number | undefined {
+    return this.session?.width ?? this.last.width;
+  }
+
+  get videoHeight(): number | undefined {
+    return this.session?.height ?? this.last.height;
+  }
+
+  /**
+   * Starts a session. fps, width and height default to USE_LAST_VALUE (the previous
+   * session's); null (or no previous value) measures them during warmup. Resolves when
+   * put() may be called; called while streaming, it restarts the session.
+   */
+  async startStreaming(options: StartOptions = {}): Promise<void> {
+    if (this.closed) throw new Error('this SkyLine is closed');
+    if (this.phase !== 'stopped' && this.phase !== 'error') await this.stopStreaming();
+    if (this.phase === 'error') await this.teardown();
+    this.wanted = {
+      fps: resolveValue('fps', options.fps, this.last.fps, (v) => v > 0 && v <= 1000, 'a number of frames per second in (0, 1000]'),
+      width: resolveValue('width', options.width, this.last.width, isDimension, 'an integer from 16 to 16384'),
+      height: resolveValue('height', options.height, this.last.height, isDimension, 'an integer from 16 to 16384'),
+    };
+    this.resetSession();
+    const { fps, width, height } = this.wanted;
+    if (fps !== null && width !== null && height !== null) {
+      this.setPhase('opening');
+      this.opening = this.open(fps, width, height);
+      await this.opening;
+    } else {
+      this.meter = fps === null ? new FpsMeter(this.opts.warmupFrames) : undefined;
+      this.setPhase('warmup');
+      this.log.info({ fps, width, height, warmupFrames: this.meter?.frames ?? 1 }, 'warming up: measuring the stream from the first frames');
+    }
+  }
+
+  /**
+   * Queues a frame. Returns true when accepted, false when dropped (not streaming, the
+   * destination unavailable). Never blocks; throws TypeError/RangeError for a bad frame.
+   */
+  put(frame: FrameInput, options?: PutOptions): boolean {
+    const f = adaptFrame(frame, this.scratch);
+    const layout = this.layoutFor(f);
+    checkFrameSize(f, layout);
+    const ts = options?.timestamp ?? Date.now();
+    if (typeof ts !== 'number' || !Number.isFinite(ts)) {
+      throw new TypeError(`timestamp must be epoch milliseconds (a finite number), got ${String(ts)}`);
+    }
+    switch (this.phase) {
+      case 'opening':
+        // Once the queue holds the warmup backlog, later frames line up behind it.
+        if (this.run) return this.enqueue(f, layout, ts);
+        return this.keepWarmupFrame(f, layout, ts);
+      case 'warmup':
+        return this.keepWarmupFrame(f, layout, ts);
+      case 'streaming':
+        if (!this.delivering) return this.drop();
+        return this.enqueue(f, layout, ts);
+      case 'recovering':
+        return this.drop();
+      default:
+        this.warnNotStreaming();
+        return false;
+    }
+  }
+
+  /**
+   * Like put(), but waits for room in the queue instead of dropping (offline work).
+   * Resolves true once accepted, false when the SkyLine is not streaming.
+   */
+  async putAsync(frame: FrameInput, options?: PutOptions): Promise<boolean> {
+    const ts = options?.timestamp ?? Date.now();
+    for (;;) {
+      if (this.phase === 'streaming' && this.delivering && this.queue.length >= this.queue.limit) {
+        await new Promise<void>((resolve) => this.waiters.push(resolve));
+        continue;
+      }
+      if (this.phase === 'opening') {
+        await this.opening;
+        continue;
+      }
+      if (this.phase === 'recovering') {
+        await new Promise<void>((resolve) => this.waiters.push(resolve));
+        continue;
+      }
+      if (this.phase !== 'streaming' && this.phase !== 'warmup') {
+        adaptFrame(frame, this.scratch); // still report bad input
+        return false;
+      }
+      return this.put(frame, { timestamp: ts });
+    }
+  }
+
+  /** Encodes and delivers everything accepted so far, then stops the pipeline. */
+  async stopStreaming(): Promise<void> {
+    if (this.phase === 'stopped' || this.phase === 'stopping') return;
+    if (this.phase === 'error') {
+      await this.teardown();
+      this.setPhase('stopped');
+      return;
+    }
+    this.recovery?.abort();
+    if (this.phase === 'warmup' && this.warmup.length > 0) {
+      // Frames accepted during warmup are not thrown away: open with what was measured.
+      const first = this.warmup[0]!.layout;
+      const fps = this.wanted.fps ?? (Number.isNaN(this.meter?.fps ?? NaN) ? 30 : this.meter!.fps);
+      this.setPhase('opening');
+      this.opening = this.open(fps, this.wanted.width ?? even(first.width), this.wanted.height ?? even(first.height));
+    }
+    if (this.opening) await this.opening.catch(() => undefined);
+    const phase = this.phase as Phase; // may have changed while opening
+    if (phase === 'error' || phase === 'stopped') {
+      await this.teardown();
+      this.setPhase('stopped');
+      return;
+    }
+    const wasStreaming = this.phase === 'streaming';
+    this.setPhase('stopping');
+    try {
+      if (wasStreaming && this.run) await this.finishRun(this.run);
+    } catch (err) {
+      this.log.warn({ err: this.redactor.scrub((err as Error).message) }, 'stopping did not finish cleanly');
+    }
+    await this.teardown();
+    this.setPhase('stopped');
+    this.log.info({ ...this.statsCounts() }, 'stopped');
+  }
+
+  /** Stops streaming and releases servers and sockets. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.stopStreaming();
+    this.closed = true;
+    await this.receiver?.close();
+    this.receiver = undefined;
+    this.cached = undefined;
+  }
+
+  stats(): SkyLineStats {
+    return { state: this.state, ...this.statsCounts() };
+  }
+
+  // ---- For subclasses ------------------------------------------------------------------
+
+  /** Asks the encoder for a keyframe now (late RTSP joiners, new connections). */
+  protected requestKeyframe(): void {
+    this.run?.pipeline.forceKeyUnit('parse');
+  }
+
+  /** Reports an error: 'error' event (when someone listens) and the log, secrets scrubbed. */
+  protected reportError(err: Error): void {
+    const clean = this.redactor.scrubError(err);
+    this.log.error({ err: { message: clean.message, name: clean.name } }, clean.message);
+    if (this.listenerCount('error') > 0) this.emit('error', clean);
+  }
+
+  /** Fails the session: error reported, pipeline stopped, state 'error'. */
+  protected fail(err: Error): void {
+    if (this.phase === 'error' || this.phase === 'stopped') return;
+    this.reportError(err);
+    this.delivering = false;
+    this.recovery?.abort();
+    this.stopRun();
+    this.counters.dropped += this.queue.clear();
+    this.releaseWaiters();
+    this.setPhase('error');
+  }
+
+  /** Whether frames currently reach the destination; while false, put() drops and counts. */
+  protected setDelivering(on: boolean): void {
+    this.delivering = on;
+  }
+
+  // ---- Internals -------------------------------------------------------------------------
+
+  private setPhase(next: Phase): void {
+    const before = this.state;
+    this.phase = next;
+    const after = this.state;
+    if (before !== after) {
+      this.log.info({ from: before, to: after }, `state ${after}`);
+      this.emit('state', after, before);
+    }
+  }
+
+  private resetSession(): void {
+    this.counters = { accepted: 0, dropped: 0, pushed: 0, encoded: 0, bytes: 0, lastAccepted: 0, lastTick: Date.now(), fps: 0 };
+    this.warmup = [];
+    this.warmupBytes = 0;
+    this.originMs = NaN;
+    this.lastPts = -1;
+    this.session = undefined;
+    this.meter = undefined;
+    this.opening = undefined;
+  }
+
+  private layoutFor(f: RawFrame): Layout {
+    const c = this.layoutCache;
+    if (c && c.width === f.width && c.height === f.height && c.format === f.format) return c;
+    return (this.layoutCache = layoutOf(f.format, f.width, f.height));
+  }
+
+  private drop(): boolean {
+    this.counters.dropped++;
+    return false;
+  }
+
+  private warnNotStreaming(): void {
+    const now = Date.now();
+    if (now - this.lastWarn >= WARN_INTERVAL_MS) {
+      this.lastWarn = now;
+      this.log.warn({ state: this.state }, 'put() called while not streaming: frame dropped (call startStreaming() first)');
+    }
+  }
+
+  private ptsFor(ts: number): number {
+    if (Number.isNaN(this.originMs)) this.originMs = ts;
+    let pts = Math.round((ts - this.originMs) * 1e6);
+    // Capture times that stand still or go back would make the encoder and muxers reject
+    // the stream: keep PTS strictly increasing, 1 ms apart at least.
+    if (pts <= this.lastPts) pts = this.lastPts + 1_000_000;
+    this.lastPts = pts;
+    return pts;
+  }
+
+  private keepWarmupFrame(f: RawFrame, layout: Layout, ts: number): boolean {
+    const slot: Slot = { data: Buffer.allocUnsafeSlow(layout.gstSize), layout, ptsNs: this.ptsFor(ts), captureMs: ts };
+    copyToGst(f.data, layout, slot.data);
+    this.warmup.push(slot);
+    this.warmupBytes += layout.gstSize;
+    this.counters.accepted++;
+    while (this.warmupBytes > this.opts.warmupMemoryBytes && this.warmup.length > 1) {
+      this.warmupBytes -= this.warmup.shift()!.data.length;
+      this.counters.dropped++;
+    }
+    if (this.phase === 'warmup') {
+      this.meter?.add(ts);
+      if (!this.meter || this.meter.done) {
+        const fps = this.wanted.fps ?? this.meter!.fps;
+        const first = this.warmup[0]!.layout;
+        this.setPhase('opening');
+        this.opening = this.open(fps, this.wanted.width ?? even(first.width), this.wanted.height ?? even(first.height)).catch(() => undefined);
+      }
+    }
+    return true;
+  }
+
+  private enqueue(f: RawFrame, layout: Layout, ts: number): boolean {
+    const { slot, evicted } = this.queue.reserve(layout.gstSize);
+    if (evicted) this.counters.dropped++;
+    copyToGst(f.data, layout, slot.data);
+    slot.layout = layout;
+    slot.captureMs = ts;
+    slot.ptsNs = this.ptsFor(ts);
+    this.queue.commit();
+    this.counters.accepted++;
+    this.scheduleDrain(0);
+    return true;
+  }
+
+  private scheduleDrain(delayMs: number): void {
+    if (this.drainTimer) return;
+    this.drainTimer = delayMs === 0
+      ? setImmediate(() => this.drain())
+      : setTimeout(() => this.drain(), delayMs);
+  }
+
+  /** Moves frames from the queue into appsrc while it has room; polls again shortly when full. */
+  private drain(): void {
+    this.drainTimer = undefined;
+    const run = this.run;
+    if (!run || !this.delivering) return;
+    while (this.queue.length > 0) {
+      if (run.appsrc.level() >= APPSRC_DEPTH) {
+        this.scheduleDrain(2);
+        break;
+      }
+      const slot = this.queue.peek()!;
+      if (slot.layout !== run.caps) {
+        // A new size or format: appsrc sends new caps ahead of this buffer and videoscale adapts.
+        run.appsrc.caps = rawCaps(slot.layout, this.session!.framerate);
+        run.caps = slot.layout;
+      }
+      if (run.pushed === 0) run.ptsOffset = slot.ptsNs;
+      run.appsrc.push(slot.data, slot.ptsNs - run.ptsOffset);
+      run.pushed++;
+      this.counters.pushed++;
+      run.lastPushedPts = slot.ptsNs;
+      this.onFramePushed(slot.captureMs, slot.ptsNs);
+      this.queue.shift();
+      if (this.waiters.length > 0) this.waiters.shift()!();
+    }
+  }
+
+  private releaseWaiters(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const resolve of w) resolve();
+  }
+
+  private async open(fps: number, width: number, height: number): Promise<void> {
+    try {
+      const encoder = await chooseEncoder(this.opts.encoder, this.opts);
+      const originMs = this.warmup[0]?.captureMs ?? NaN;
+      const session: SessionInfo = { fps, width, height, framerate: fpsFraction(fps), originMs, index: ++this.sessions, encoder };
+      this.session = session;
+      this.last = { fps, width, height };
+      const spec = await this.sink(session);
+      let tapPort = 0;
+      if (spec.kind === 'tap') tapPort = await this.ensureReceiver();
+      await this.openDestination(session);
+      const description = this.describe(session, spec, tapPort);
+      const pipeline = this.pipelineFor(description);
+      this.configurePipeline(pipeline);
+      const appsrc = pipeline.appsrc('src');
+      // Room for the warmup backlog on top of the live queue: warmup frames are kept.
+      const frameBytes = layoutOf('I420', width, height).gstSize * 2;
+      this.queue.limit = Math.max(2, Math.floor(this.opts.queueBytes / frameBytes)) + this.warmup.length;
+      this.queue.clear();
+      for (const slot of this.warmup) this.queue.adopt(slot);
+      this.warmup = [];
+      this.warmupBytes = 0;
+      this.run = { pipeline, appsrc, tap: spec.kind === 'tap', caps: undefined, ptsOffset: 0, pushed: 0, lastPushedPts: -1 };
+      this.log.info(
+        { fps, framerate: session.framerate, width, height, encoder, destination: this.redactor.scrub(spec.kind === 'gst' ? spec.launch : 'node') },
+        'opening session',
+      );
+      if (await this.playRun(this.run)) this.setPhase('streaming');
+      this.startStats();
+      this.scheduleDrain(0);
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      if (this.phase === 'recovering' || this.phase === 'stopping') return; // a retry loop owns it now
+      this.fail(e);
+      throw this.redactor.scrubError(e);
+    }
+  }
+
+  private describe(s: SessionInfo, spec: SinkSpec, tapPort: number): string {
+    const caps = rawCaps(layoutOf('BGR', s.width, s.height), s.framerate);
+    const profile = s.encoder === 'x264enc' ? ',profile=constrained-baseline' : '';
+    const format = spec.kind === 'gst' ? (spec.streamFormat ?? 'avc') : 'byte-stream';
+    const tail = spec.kind === 'gst'
+      ? spec.launch
+      // RTP over TCP to our receiver: timestamps survive, and Node sockets hold no threadpool thread.
+      : `rtph264pay pt=96 mtu=60000 config-interval=0 aggregate-mode=none timestamp-offset=0 ! rtpstreampay ! tcpclientsink host=127.0.0.1 port=${tapPort} sync=false`;
+    return [
+      `appsrc name=src is-live=true format=time do-timestamp=false block=false max-buffers=${APPSRC_DEPTH * 4} caps=${caps}`,
+      'videoscale n-threads=0',
+      'videoconvert n-threads=0 dither=none',
+      `video/x-raw,format=I420,width=${s.width},height=${s.height},framerate=${s.framerate},pixel-aspect-ratio=1/1`,
+      encoderFragment(s.encoder, this.opts),
+      `video/x-h264${profile}`,
+      'h264parse name=parse config-interval=-1',
+      `video/x-h264,stream-format=${format},alignment=au`,
+      tail,
+    ].join(' ! ');
+  }
+
+  /** The binding never frees a pipeline: reuse the last one when the description is the same. */
+  private pipelineFor(description: string): Pipeline {
+    if (this.cached?.description === description) return this.cached.pipeline;
+    const pipeline = new Pipeline(description);
+    this.cached = { description, pipeline };
+    return pipeline;
+  }
+
+  private async ensureReceiver(): Promise<number> {
+    if (!this.receiver) {
+      this.receiver = new RtpStreamReceiver();
+      this.receiver.on('unit', (u) => this.onUnit(u));
+      this.receiver.on('disconnect', () => {
+        if (this.phase === 'streaming' && this.run?.tap) this.fail(new Error('the encoder pipeline closed its output unexpectedly'));
+      });
+      this.receiverPort = await this.receiver.listen();
+    }
+    return this.receiverPort;
+  }
+  private receiverPort = 0;
+
+  private onUnit(u: DepacketizedUnit): void {
+    const run = this.run;
+    const session = this.session;
+    if (!run || !session) return;
+    const ptsNs = Math.round((u.timestamp * 1e9) / 90000) + run.ptsOffset;
+    let bytes = 0;
+    for (const n of u.nalus) bytes += n.length;
+    this.counters.encoded++;
+    this.counters.bytes += bytes;
+    this.onAccessUnit({ nalus: u.nalus, ptsNs, captureMs: session.originMs + ptsNs / 1e6, keyframe: u.keyframe });
+    // 90 kHz rounding: the last unit is within one tick of the last pushed PTS.
+    if (run.eos && ptsNs >= run.lastPushedPts - 20_000) run.eos();
+  }
+
+  /** Plays the run's pipeline; resolves when it is PLAYING (tap: when its output connected). */
+  private playRun(run: Run): Promise<boolean> {
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => settle(new Error(`the pipeline did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+      const settle = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) {
+          run.pipeline.stop();
+          reject(err);
+        } else {
+          this.delivering = true;
+          resolve();
+        }
+      };
+      if (run.tap) {
+        this.receiver!.once('connect', () => settle());
+        run.pipeline.play();
+        return;
+      }
+      run.pipeline.play({
+        onStarted: () => settle(),
+        onEos: () => run.eos?.(),
+        onError: (err) => {
+          if (!settled) settle(this.describeGstError(err));
+          else this.onRunError(run, err);
+        },
+      });
+    }).then(
+      () => true,
+      (err: Error) => {
+        if (!run.tap && this.retryableSinkError(err as GstError)) {
+          // The destination is down: keep the session and retry in the background.
+          void this.recover(run, err);
+          return false;
+        }
+        throw err;
+      },
+    );
+  }
+
+  private describeGstError(err: GstError): GstError {
+    err.message = this.redactor.scrub(`${err.element}: ${err.message}`);
+    if (err.debug) (err as { debug?: string }).debug = this.redactor.scrub(err.debug);
+    return err;
+  }
+
+  private onRunError(run: Run, err: GstError): void {
+    if (run !== this.run || this.phase === 'stopped' || this.phase === 'error') return;
+    if (this.phase === 'recovering') return;
+    if (this.retryableSinkError(err)) void this.recover(run, this.describeGstError(err));
+    else this.fail(this.describeGstError(err));
+  }
+
+  /** Restarts the pipeline with capped exponential backoff until it plays or the session ends. */
+  private async recover(run: Run, first: Error): Promise<void> {
+    if (this.phase === 'recovering') return;
+    const controller = new AbortController();
+    this.recovery = controller;
+    this.delivering = false;
+    this.setPhase('recovering');
+    this.counters.dropped += this.queue.clear();
+    this.releaseWaiters();
+    let reason: Error = first;
+    const { initialDelayMs, maxDelayMs, factor } = this.opts.reconnect;
+    for (let attempt = 1; !controller.signal.aborted; attempt++) {
+      this.reportError(reason);
+      run.pipeline.stop();
+      const delayMs = Math.min(maxDelayMs, initialDelayMs * factor ** (attempt - 1));
+      this.emit('reconnect', { attempt, delayMs, reason: reason.message });
+      this.log.info({ attempt, delayMs }, 'reconnecting');
+      await sleep(delayMs, controller.signal);
+      if (controller.signal.aborted) return;
+      run.pushed = 0;
+      run.caps = undefined;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          run.pipeline.play({
+            onStarted: () => resolve(),
+            onEos: () => run.eos?.(),
+            onError: (err) => {
+              reject(this.describeGstError(err));
+              if (this.phase === 'streaming') this.onRunError(run, err);
+            },
+          });
+          setTimeout(() => reject(new Error(`reconnect attempt ${attempt} did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+        });
+      } catch (err) {
+        reason = err as Error;
+        if (!this.retryableSinkError(err as GstError) && (err as GstError).element !== undefined) {
+          this.recovery = undefined;
+          this.fail(reason);
+          return;
+        }
+        continue;
+      }
+      if (controller.signal.aborted) return;
+      this.recovery = undefined;
+      this.delivering = true;
+      this.setPhase('streaming');
+      this.log.info({ attempt }, 'reconnected');
+      this.releaseWaiters();
+      return;
+    }
+  }
+
+  /** Flushes the queue into the pipeline, sends EOS and waits until it went out. */
+  private async finishRun(run: Run): Promise<void> {
+    const deadline = Date.now() + this.opts.stopTimeoutMs;
+    const pause = () => new Promise((r) => setTimeout(r, 5));
+    while ((this.queue.length > 0 || run.appsrc.level() > 0) && Date.now() < deadline && this.delivering) {
+      this.drain();
+      await pause();
+    }
+    if (!this.delivering) return;
+    if (run.tap && run.pushed === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.log.warn({ timeoutMs: this.opts.stopTimeoutMs }, 'the pipeline did not finish in time; stopping it anyway');
+        resolve();
+      }, Math.max(1000, deadline - Date.now()));
+      run.eos = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      run.pipeline.sendEos();
+    });
+  }
+
+  private stopRun(): void {
+    if (this.drainTimer) {
+      clearImmediate(this.drainTimer as NodeJS.Immediate);
+      clearTimeout(this.drainTimer as NodeJS.Timeout);
+      this.drainTimer = undefined;
+    }
+    this.run?.pipeline.stop();
+    this.run = undefined;
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.statsTimer = undefined;
+  }
+
+  private async teardown(): Promise<void> {
+    this.recovery?.abort();
+    this.recovery = undefined;
+    this.stopRun();
+    this.delivering = false;
+    this.counters.dropped += this.queue.clear();
+    this.releaseWaiters();
+    try {
+      await this.closeDestination();
+    } catch (err) {
+      this.reportError(err as Error);
+    }
+  }
+
+  private startStats(): void {
+    if (this.statsTimer || this.opts.statsIntervalMs <= 0) return;
+    this.counters.lastTick = Date.now();
+    this.counters.lastAccepted = this.counters.accepted;
+    this.statsTimer = setInterval(() => {
+      const now = Date.now();
+      const c = this.counters;
+      c.fps = ((c.accepted - c.lastAccepted) * 1000) / Math.max(1, now - c.lastTick);
+      c.lastAccepted = c.accepted;
+      c.lastTick = now;
+      if (activeBusWatches() >= threadpoolSize()) {
+        this.warnThreadpool();
+      }
+      this.emit('stats', this.stats());
+    }, this.opts.statsIntervalMs);
+    this.statsTimer.unref();
+  }
+
+  private threadpoolWarned = false;
+  private warnThreadpool(): void {
+    if (this.threadpoolWarned) return;
+    this.threadpoolWarned = true;
+    this.log.warn(
+      { pipelines: activeBusWatches(), threadpool: threadpoolSize() },
+      'each GStreamer-sink pipeline holds a libuv threadpool thread: set UV_THREADPOOL_SIZE higher before starting node so fs and dns keep working',
+    );
+  }
+
+  private statsCounts(): Omit<SkyLineStats, 'state'> {
+    const c = this.counters;
+    const run = this.run;
+    // GStreamer tails: every frame appsrc has passed on is encoded; taps count what came back.
+    const encoded = run?.tap === false ? Math.max(0, c.pushed - safeLevel(run.appsrc)) : run?.tap ? c.encoded : Math.max(c.encoded, c.pushed);
+    return {
+      framesAccepted: c.accepted,
+      framesDropped: c.dropped,
+      framesEncoded: encoded,
+      bytesOut: this.bytesDelivered(),
+      measuredFps: Math.round(c.fps * 100) / 100,
+      queued: this.queue.length + this.warmup.length,
+    };
+  }
+}
+
+function safeLevel(appsrc: AppSrc): number {
+  try {
+    return appsrc.level();
+  } catch {
+    return 0;
+  }
+}
+
+function threadpoolSize(): number {
+  return Number(process.env.UV_THREADPOOL_SIZE) || 4;
+}
+
+function even(n: number): number {
+  return n + (n & 1);
+}
+
+function isDimension(v: number): boolean {
+  return Number.isInteger(v) && v >= 16 && v <= 16384;
+}
+
+function resolveValue(
+  name: string,
+  v: number | null | undefined,
+  last: number | undefined,
+  valid: (v: number) => boolean,
+  expected: string,
+): number | null {
+  if (v === undefined || v === USE_LAST_VALUE) return last ?? null;
+  if (v === null) return null;
+  if (typeof v !== 'number' || !valid(v)) {
+    throw new RangeError(`${name} must be ${expected}, null (measure it) or USE_LAST_VALUE, got ${String(v)}`);
+  }
+  return name === 'fps' ? v : even(v);
+}

@@ -1,0 +1,80 @@
+// Reading results back with real players: ffprobe for stream facts, ffmpeg to decode pixels.
+import { execFile } from 'node:child_process';
+
+function run(cmd: string, args: string[], timeoutMs = 60_000, maxBuffer = 512 * 2 ** 20): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer, encoding: 'buffer', killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} failed: ${err.message}\n${stderr.toString().slice(-2000)}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+export interface VideoProbe {
+  codec: string;
+  profile: string;
+  width: number;
+  height: number;
+  /** Frames decoded (ffprobe -count_frames). */
+  frames: number;
+  /** Seconds, from the container or the stream. */
+  duration: number;
+  /** r_frame_rate as a number. */
+  rate: number;
+  pixFmt: string;
+}
+
+/** Probes the first video stream of a file or URL, decoding every frame to count them. */
+export async function probeVideo(input: string, extra: string[] = [], timeoutMs = 60_000): Promise<VideoProbe> {
+  const out = await run('ffprobe', [
+    '-v', 'error', ...extra, '-select_streams', 'v:0', '-count_frames',
+    '-show_entries', 'stream=codec_name,profile,width,height,nb_read_frames,r_frame_rate,duration,pix_fmt:format=duration',
+    '-of', 'json', input,
+  ], timeoutMs);
+  const j = JSON.parse(out.toString());
+  const s = j.streams?.[0];
+  if (!s) throw new Error(`no video stream in ${input}`);
+  const [n, d] = String(s.r_frame_rate).split('/').map(Number);
+  return {
+    codec: s.codec_name,
+    profile: s.profile,
+    width: s.width,
+    height: s.height,
+    frames: Number(s.nb_read_frames),
+    duration: Number(j.format?.duration ?? s.duration),
+    rate: n! / (d || 1),
+    pixFmt: s.pix_fmt,
+  };
+}
+
+/** Presentation timestamps (seconds) of every video frame, in order. */
+export async function frameTimes(input: string, extra: string[] = []): Promise<number[]> {
+  const out = await run('ffprobe', ['-v', 'error', ...extra, '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', input]);
+  return out.toString().trim().split('\n').filter(Boolean).map(Number);
+}
+
+/** Decodes frames to packed RGB24 (`count` frames at most). */
+export async function decodeRgb(input: string, opts: { count?: number; extra?: string[]; timeoutMs?: number } = {}): Promise<{ frames: Buffer[]; width: number; height: number }> {
+  const probe = await probeVideo(input, opts.extra ?? []);
+  const args = ['-v', 'error', ...(opts.extra ?? []), '-i', input];
+  if (opts.count) args.push('-frames:v', String(opts.count));
+  args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', '-');
+  const raw = await run('ffmpeg', args, opts.timeoutMs ?? 60_000);
+  const size = probe.width * probe.height * 3;
+  const frames: Buffer[] = [];
+  for (let off = 0; off + size <= raw.length; off += size) frames.push(raw.subarray(off, off + size));
+  return { frames, width: probe.width, height: probe.height };
+}
+
+/** Mean R, G, B over a centred square of `size` pixels (avoids edges and chroma bleed). */
+export function centreColour(rgb: Buffer, width: number, height: number, size = 16): [number, number, number] {
+  let r = 0, g = 0, b = 0, n = 0;
+  const x0 = Math.floor(width / 2 - size / 2), y0 = Math.floor(height / 2 - size / 2);
+  for (let y = y0; y < y0 + size; y++) {
+    for (let x = x0; x < x0 + size; x++) {
+      const i = (y * width + x) * 3;
+      r += rgb[i]!; g += rgb[i + 1]!; b += rgb[i + 2]!; n++;
+    }
+  }
+  return [r / n, g / n, b / n];
+}
