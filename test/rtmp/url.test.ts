@@ -107,8 +107,13 @@ describe('rtmpTarget', () => {
 
 describe('maskSecrets', () => {
   it('replaces the URL by its masked form and any stray key or password', () => {
-    const t = parseRtmpUrl('rtmp://u:pw9@h/live/KEY42');
-    const text = `Could not open ${t.url}; stream 'KEY42' refused for u:pw9`;
+    const t = parseRtmpUrl('rtmp://u:pw99@h/live/KEY42');
+    const text = `Could not open ${t.url}; stream 'KEY42' refused for u:pw99`;
     assert.equal(maskSecrets(text, t), "Could not open rtmp://u:****@h:1935/live/****; stream '****' refused for u:****");
+  });
+
+  it('leaves secrets under 4 characters alone in free text but still masks the URL', () => {
+    const t = parseRtmpUrl('rtmp://h/live/abc');
+    assert.equal(maskSecrets(`open ${t.url}: abc`, t), 'open rtmp://h:1935/live/****: abc');
   });
 });
