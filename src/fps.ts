@@ -30,12 +30,19 @@ export class FpsMeter {
   }
 }
 
-/** The simplest fraction n/d (d <= 1001) within 0.01 % of `fps`, as caps want it: 29.97 -> "30000/1001". */
+/**
+ * fps as the fraction caps want: whole rates as n/1, the NTSC family (29.97, 59.94, 23.976)
+ * as n/1001, anything else as the simplest fraction within 0.001 %.
+ */
 export function fpsFraction(fps: number): string {
   if (!Number.isFinite(fps) || fps <= 0) throw new RangeError(`fps must be a positive number, got ${fps}`);
-  for (let d = 1; d <= 1001; d++) {
+  const whole = Math.round(fps);
+  if (whole > 0 && Math.abs(whole - fps) <= fps * 1e-4) return `${whole}/1`;
+  const ntsc = Math.round(fps * 1.001);
+  if (ntsc > 0 && Math.abs((ntsc * 1000) / 1001 - fps) <= fps * 1e-4) return `${ntsc * 1000}/1001`;
+  for (let d = 2; d <= 1000; d++) {
     const n = Math.round(fps * d);
-    if (n > 0 && Math.abs(n / d - fps) <= fps * 1e-4) return `${n}/${d}`;
+    if (n > 0 && Math.abs(n / d - fps) <= fps * 1e-5) return `${n}/${d}`;
   }
   return `${Math.round(fps * 1000)}/1000`;
 }

@@ -49,8 +49,8 @@ export async function probeVideo(input: string, extra: string[] = [], timeoutMs 
 
 /** Presentation timestamps (seconds) of every video frame, in order. */
 export async function frameTimes(input: string, extra: string[] = []): Promise<number[]> {
-  const out = await run('ffprobe', ['-v', 'error', ...extra, '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', input]);
-  return out.toString().trim().split('\n').filter(Boolean).map(Number);
+  const out = await run('ffprobe', ['-v', 'error', ...extra, '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'json', input]);
+  return (JSON.parse(out.toString()).frames as Array<{ pts_time: string }>).map((f) => Number(f.pts_time));
 }
 
 /** Decodes frames to packed RGB24 (`count` frames at most). */
