@@ -235,6 +235,26 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     return false;
   }
 
+  /**
+   * GStreamer tails that connect on their own after the pipeline started (rtmp2sink):
+   * resolve once the destination really takes data. Until then no frame is pushed, so
+   * the first frame a new connection gets is a keyframe. Rejecting counts as a failed
+   * start (retried when retryableSinkError() says so). `signal` aborts when the attempt
+   * is over (error, stop). Default: ready as soon as the pipeline plays.
+   */
+  protected destinationReady(_pipeline: Pipeline, _signal: AbortSignal): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
+   * Turns a tail's GStreamer error into one the user can act on (e.g. "the relay refused
+   * the publish"). Return `err` itself to keep the default "<element>: <message>" text.
+   * Secrets are scrubbed from the result either way.
+   */
+  protected explainSinkError(err: GstError): GstError {
+    return err;
+  }
+
   /** A frame was handed to the encoder (every such frame is encoded). */
   protected onFramePushed(_captureMs: number, _ptsNs: number): void {}
 
@@ -651,10 +671,12 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => settle(new Error(`the pipeline did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+      const ready = new AbortController();
       const settle = (err?: Error) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        ready.abort();
         if (err) {
           run.pipeline.stop();
           reject(err);
@@ -669,7 +691,8 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
         return;
       }
       run.pipeline.play({
-        onStarted: () => settle(),
+        // Started (PAUSED, then PLAYING: act once) is not yet delivering: ask the subclass.
+        onStarted: onceFn(() => this.destinationReady(run.pipeline, ready.signal).then(() => settle(), (e: Error) => settle(e))),
         onEos: () => run.eos?.(),
         onError: (err) => {
           if (!settled) settle(this.describeGstError(err));
@@ -690,6 +713,12 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   }
 
   private describeGstError(err: GstError): GstError {
+    const explained = this.explainSinkError(err);
+    if (explained !== err) {
+      explained.message = this.redactor.scrub(explained.message);
+      if (explained.debug) (explained as { debug?: string }).debug = this.redactor.scrub(explained.debug);
+      return explained;
+    }
     err.message = this.redactor.scrub(`${err.element}: ${err.message}`);
     if (err.debug) (err as { debug?: string }).debug = this.redactor.scrub(err.debug);
     return err;
@@ -724,17 +753,29 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       run.pushed = 0;
       run.caps = undefined;
       try {
-        await new Promise<void>((resolve, reject) => {
-          run.pipeline.play({
-            onStarted: () => resolve(),
-            onEos: () => run.eos?.(),
-            onError: (err) => {
-              reject(this.describeGstError(err));
-              if (this.phase === 'streaming') this.onRunError(run, err);
-            },
+        // The attempt ends at the first of: destination ready, error, timeout, stop. The
+        // timer is cleared and destinationReady() aborted so nothing outlives a stop.
+        const attemptDone = new AbortController();
+        const onAbort = () => attemptDone.abort();
+        controller.signal.addEventListener('abort', onAbort, { once: true });
+        try {
+          await new Promise<void>((resolve, reject) => {
+            attemptDone.signal.addEventListener('abort', () => reject(new Error('stopped while reconnecting')), { once: true });
+            run.pipeline.play({
+              onStarted: onceFn(() => this.destinationReady(run.pipeline, attemptDone.signal).then(resolve, reject)),
+              onEos: () => run.eos?.(),
+              onError: (err) => {
+                reject(this.describeGstError(err));
+                if (this.phase === 'streaming') this.onRunError(run, err);
+              },
+            });
+            const timer = setTimeout(() => reject(new Error(`reconnect attempt ${attempt} did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+            attemptDone.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
           });
-          setTimeout(() => reject(new Error(`reconnect attempt ${attempt} did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
-        });
+        } finally {
+          controller.signal.removeEventListener('abort', onAbort);
+          attemptDone.abort();
+        }
       } catch (err) {
         reason = err as Error;
         if (!this.retryableSinkError(err as GstError) && (err as GstError).element !== undefined) {
@@ -845,6 +886,16 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       queued: this.queue.length + this.warmup.length,
     };
   }
+}
+
+/** Calls fn the first time only (bus handlers may report "started" for PAUSED and for PLAYING). */
+function onceFn(fn: () => unknown): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
 }
 
 function safeLevel(appsrc: AppSrc): number {
