@@ -67,11 +67,12 @@ export class FileSkyLine extends SkyLine {
 
   protected sink(): SinkSpec {
     // Fragmented MP4 (moov up front, a fragment per second) and streamable MKV both
-    // play up to their last complete fragment when the writer dies.
+    // play up to their last complete fragment when the writer dies; filesink unbuffered so
+    // each fragment reaches the kernel as the muxer finishes it, not when 64 KB piled up.
     const mux = this.container === 'mp4'
       ? `mp4mux fragment-duration=${this.fragmentMs} streamable=true`
       : 'matroskamux streamable=true';
-    return { kind: 'gst', launch: `${mux} ! filesink name=filesink sync=false`, streamFormat: 'avc' };
+    return { kind: 'gst', launch: `${mux} ! filesink name=filesink sync=false buffer-mode=unbuffered`, streamFormat: 'avc' };
   }
 
   protected override configurePipeline(pipeline: Pipeline): void {

@@ -6,17 +6,14 @@
 //
 // frame: index in the video, from 0; capture_time_us: microseconds since the Unix epoch;
 // pts_us: the frame's presentation time in the video, microseconds.
-// Rows are written with plain synchronous writes every few frames, so a process killed
-// mid-recording leaves a sidecar that matches the part of the video that survived.
+// Each row is written (one small synchronous write) before its frame reaches the encoder,
+// so a process killed mid-recording leaves a sidecar covering every frame that survived.
 import { closeSync, openSync, writeSync } from 'node:fs';
 
 export const SIDECAR_HEADER = 'frame,capture_time_us,pts_us\n';
-const FLUSH_ROWS = 15;
 
 export class TimestampsSidecar {
   private fd: number;
-  private rows = '';
-  private pending = 0;
   private index = 0;
 
   constructor(readonly path: string) {
@@ -25,20 +22,12 @@ export class TimestampsSidecar {
   }
 
   add(captureMs: number, ptsNs: number): void {
-    this.rows += `${this.index++},${Math.round(captureMs * 1000)},${Math.round(ptsNs / 1000)}\n`;
-    if (++this.pending >= FLUSH_ROWS) this.flush();
-  }
-
-  flush(): void {
-    if (this.pending === 0 || this.fd < 0) return;
-    writeSync(this.fd, this.rows);
-    this.rows = '';
-    this.pending = 0;
+    if (this.fd < 0) return;
+    writeSync(this.fd, `${this.index++},${Math.round(captureMs * 1000)},${Math.round(ptsNs / 1000)}\n`);
   }
 
   close(): void {
     if (this.fd < 0) return;
-    this.flush();
     closeSync(this.fd);
     this.fd = -1;
   }

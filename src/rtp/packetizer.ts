@@ -57,6 +57,12 @@ export class H264Packetizer {
     this.ppsNal = pps;
   }
 
+  /** Forgets the parameter sets (a new stream, possibly of another size, follows). */
+  resetParameterSets(): void {
+    this.spsNal = undefined;
+    this.ppsNal = undefined;
+  }
+
   /**
    * Cuts an access unit into RTP payloads: a NAL unit that fits goes whole (single NAL unit packet,
    * RFC 6184 §5.6), a larger one in FU-A fragments (§5.8). SPS and PPS go before every IDR, so a

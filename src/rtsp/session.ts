@@ -119,6 +119,8 @@ export class RtspSession {
   state: SessionState = 'ready';
   /** Last time the client showed it is alive (request or RTCP), ms. */
   lastSeen = Date.now();
+  /** Control URL of the track, as the client named it (for RTP-Info). */
+  url = '';
   /** Access units this client lost for being slow. */
   dropped = 0;
   private waitingForKeyframe = true;

@@ -1,0 +1,117 @@
+// What happens when things go wrong: the process is killed, the pipeline stalls.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setImmediate as tick } from 'node:timers/promises';
+import { FileSkyLine, SkyLine, parseSidecar, type SinkSpec } from '../../src/index.js';
+import { decodeRgb, frameTimes, probeVideo } from '../support/ffprobe.js';
+import { level } from '../support/frames.js';
+import { captureLogger } from '../support/quiet.js';
+
+let dir: string;
+before(() => { dir = mkdtempSync(join(tmpdir(), 'skyline-robust-')); });
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+for (const container of ['mp4', 'mkv'] as const) {
+  test(`SIGKILL during a ${container} recording leaves a playable file and a matching sidecar`, async () => {
+    const path = join(dir, `killed.${container}`);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../support/record-child.ts'), path, container], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SKYLINE_LOG_LEVEL: 'error' },
+    });
+    // Let it record about 3 seconds, then kill it without warning.
+    await new Promise<void>((resolve, reject) => {
+      const limit = setTimeout(() => reject(new Error('child did not record 90 frames within 30 s')), 30_000);
+      child.stdout.on('data', (d: Buffer) => {
+        if (/frames (9\d|\d{3,})/.test(d.toString())) { clearTimeout(limit); resolve(); }
+      });
+      child.on('exit', (code) => reject(new Error(`child exited early with ${code}`)));
+    });
+    child.removeAllListeners('exit');
+    const exited = new Promise((r) => child.on('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    const p = await probeVideo(path);
+    assert.deepEqual([p.width, p.height], [320, 240]);
+    assert.ok(p.frames >= 45, `only ${p.frames} frames survived`);
+    const { frames } = await decodeRgb(path);
+    assert.equal(frames.length, p.frames, 'every surviving frame decodes');
+    const rows = parseSidecar(readFileSync(`${path}.timestamps.csv`, 'utf8'));
+    assert.ok(rows.length >= p.frames - 1, `sidecar has ${rows.length} rows for ${p.frames} frames`);
+    const times = await frameTimes(path);
+    for (let i = 0; i < Math.min(rows.length, times.length); i += 10) {
+      assert.ok(Math.abs(rows[i]!.ptsUs / 1e6 - (times[i]! - times[0]!)) < 0.002, `row ${i}`);
+    }
+  });
+}
+
+/** A destination that takes 200 ms per frame: the encoder falls far behind put(). */
+class StalledSkyLine extends SkyLine {
+  protected sink(): SinkSpec {
+    return { kind: 'gst', launch: 'identity sleep-time=200000 ! fakesink sync=false' };
+  }
+}
+
+test('a stalled pipeline keeps memory bounded and counts drops; put() keeps returning', async () => {
+  const sky = new StalledSkyLine({ logger: captureLogger('error').logger, queueBytes: 8 * 2 ** 20, stopTimeoutMs: 3000 });
+  await sky.startStreaming({ fps: 30, width: 640, height: 480 });
+  const frame = level(640, 480, 77);
+  global.gc?.();
+  const rss0 = process.memoryUsage().rss;
+  let peak = rss0;
+  for (let i = 0; i < 300; i++) {
+    assert.equal(sky.put(frame), true); // drop-oldest: the newest frame is always taken
+    await tick();
+    if (i % 20 === 0) peak = Math.max(peak, process.memoryUsage().rss);
+  }
+  const s = sky.stats();
+  assert.equal(s.framesAccepted, 300);
+  assert.ok(s.framesDropped > 200, `dropped ${s.framesDropped}`);
+  assert.ok(s.queued <= 10, `queue holds ${s.queued} frames`);
+  // 300 frames of 640x480 BGR would be 276 MB if nothing were dropped.
+  assert.ok(peak - rss0 < 80 * 2 ** 20, `RSS grew by ${((peak - rss0) / 2 ** 20).toFixed(1)} MB`);
+  await sky.stopStreaming();
+  assert.equal(sky.state, 'stopped');
+  await sky.close();
+});
+
+test('putAsync never drops: a slow pipeline slows the producer instead', async () => {
+  class Slow extends SkyLine {
+    protected sink(): SinkSpec {
+      return { kind: 'gst', launch: 'identity sleep-time=5000 ! fakesink sync=false' };
+    }
+  }
+  const sky = new Slow({ logger: captureLogger('error').logger, queueBytes: 1 });
+  await sky.startStreaming({ fps: 30, width: 320, height: 240 });
+  for (let i = 0; i < 60; i++) assert.equal(await sky.putAsync(level(320, 240, i)), true);
+  await sky.stopStreaming();
+  const s = sky.stats();
+  assert.equal(s.framesDropped, 0);
+  assert.equal(s.framesEncoded, 60);
+  await sky.close();
+});
+
+test('recording in real time: duration matches the wall time between first and last put', async () => {
+  const sky = new FileSkyLine({ path: join(dir, 'wall.mp4'), logger: captureLogger('error').logger });
+  await sky.startStreaming({ fps: 25, width: 160, height: 120 });
+  const first = Date.now();
+  let last = first;
+  await new Promise<void>((resolve) => {
+    let i = 0;
+    const t = setInterval(() => {
+      last = Date.now();
+      sky.put(level(160, 120, i++));
+      if (i === 50) { clearInterval(t); resolve(); }
+    }, 40);
+  });
+  await sky.stopStreaming();
+  const times = await frameTimes(sky.path!);
+  assert.equal(times.length, 50);
+  const span = times[49]! - times[0]!;
+  const wall = (last - first) / 1000;
+  assert.ok(Math.abs(span - wall) <= wall * 0.02 + 0.002, `video spans ${span} s, wall ${wall} s`);
+  await sky.close();
+});

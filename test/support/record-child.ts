@@ -1,0 +1,13 @@
+// Child process for the SIGKILL test: records frames in real time until it is killed.
+import { FileSkyLine } from '../../src/index.js';
+import { level } from './frames.js';
+
+const [path, container] = process.argv.slice(2) as [string, 'mp4' | 'mkv'];
+const sky = new FileSkyLine({ path, container, statsIntervalMs: 0 });
+await sky.startStreaming({ fps: 30, width: 320, height: 240 });
+let i = 0;
+setInterval(() => {
+  sky.put(level(320, 240, i % 250));
+  i++;
+  if (i % 15 === 0) process.stdout.write(`frames ${i}\n`);
+}, 1000 / 30);
