@@ -92,6 +92,18 @@ for (const fps of [15, 30]) {
   });
 }
 
+test('a full warmup memory budget ends warmup early instead of dropping frames', async () => {
+  const frameBytes = 320 * 240 * 3;
+  const sky = recorder('budget.mp4', { warmupFrames: 100, warmupMemoryBytes: frameBytes * 10 });
+  await sky.startStreaming();
+  await feed(sky, 40, 20, (i) => level(320, 240, i * 5));
+  await sky.stopStreaming();
+  assert.ok(Math.abs(sky.videoFps! - 20) < 1, `measured ${sky.videoFps}`);
+  assert.equal(sky.stats().framesDropped, 0);
+  assert.equal((await probeVideo(sky.path!)).frames, 40);
+  await sky.close();
+});
+
 test('USE_LAST_VALUE restart skips warmup and keeps the values; a new session gets its own file', async () => {
   const sky = recorder('restart.mp4', { warmupFrames: 10 });
   await sky.startStreaming({ fps: null, width: null, height: null });
