@@ -58,7 +58,8 @@ export async function decodeRgb(input: string, opts: { count?: number; extra?: s
   const probe = await probeVideo(input, opts.extra ?? []);
   const args = ['-v', 'error', ...(opts.extra ?? []), '-i', input];
   if (opts.count) args.push('-frames:v', String(opts.count));
-  args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', '-');
+  // passthrough: one output per decoded frame (no duplicates to fill timing gaps).
+  args.push('-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-');
   const raw = await run('ffmpeg', args, opts.timeoutMs ?? 60_000);
   const size = probe.width * probe.height * 3;
   const frames: Buffer[] = [];
