@@ -129,6 +129,8 @@ const PUBLIC_STATE: Record<Phase, SkyLineState> = {
 const APPSRC_DEPTH = 2;
 const START_TIMEOUT_MS = 15_000;
 const WARN_INTERVAL_MS = 60_000;
+/** Abort reason: stopStreaming() was called while the first connection was being made. */
+const STOPPED = Symbol('stopped');
 
 interface Run {
   pipeline: Pipeline;
@@ -177,6 +179,8 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   private drainTimer: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private waiters: Array<() => void> = [];
   private recovery: AbortController | undefined;
+  /** The first connection of a session while destinationReady() waits; stopStreaming() aborts it with STOPPED. */
+  private starting: AbortController | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private lastWarn = 0;
   private readonly scratch: RawFrame = { data: new Uint8Array(0), width: 0, height: 0, format: 'BGR' };
@@ -374,6 +378,8 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       return;
     }
     this.recovery?.abort();
+    // A first connection still being made (destinationReady) is given up, not waited for.
+    if (this.phase === 'opening') this.starting?.abort(STOPPED);
     if (this.phase === 'warmup' && this.warmup.length > 0) {
       // Frames accepted during warmup are not thrown away: open with what was measured.
       const first = this.warmup[0]!.layout;
@@ -389,7 +395,10 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       return;
     }
     const wasStreaming = this.phase === 'streaming';
-    this.setPhase('stopping');
+    // Only a streaming session shows 'streaming' while it flushes; one that was still
+    // connecting or reconnecting goes straight on to 'stopped'.
+    if (wasStreaming) this.setPhase('stopping');
+    else this.phase = 'stopping';
     try {
       if (wasStreaming && this.run) await this.finishRun(this.run);
     } catch (err) {
@@ -573,6 +582,7 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   }
 
   private async open(fps: number, width: number, height: number): Promise<void> {
+    this.starting = undefined;
     try {
       const encoder = await chooseEncoder(this.opts.encoder, this.opts);
       const originMs = this.warmup[0]?.captureMs ?? NaN;
@@ -605,6 +615,7 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
       if (this.phase === 'recovering' || this.phase === 'stopping') return; // a retry loop owns it now
+      if (this.firstConnectionAbandoned()) return; // stopStreaming() gave up the first connection
       this.fail(e);
       throw this.redactor.scrubError(e);
     }
@@ -672,6 +683,7 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       let settled = false;
       const timer = setTimeout(() => settle(new Error(`the pipeline did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
       const ready = new AbortController();
+      this.starting = ready;
       const settle = (err?: Error) => {
         if (settled) return;
         settled = true;
@@ -702,7 +714,7 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     }).then(
       () => true,
       (err: Error) => {
-        if (!run.tap && this.retryableSinkError(err as GstError)) {
+        if (!run.tap && this.retryableSinkError(err as GstError) && !this.firstConnectionAbandoned()) {
           // The destination is down: keep the session and retry in the background.
           void this.recover(run, err);
           return false;
@@ -724,9 +736,18 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     return err;
   }
 
+  private firstConnectionAbandoned(): boolean {
+    return this.starting?.signal.reason === STOPPED;
+  }
+
   private onRunError(run: Run, err: GstError): void {
     if (run !== this.run || this.phase === 'stopped' || this.phase === 'error') return;
     if (this.phase === 'recovering') return;
+    // The destination failed while stopStreaming() waits for EOS: there is nothing more to wait for.
+    if (this.phase === 'stopping') {
+      run.eos?.();
+      return;
+    }
     if (this.retryableSinkError(err)) void this.recover(run, this.describeGstError(err));
     else this.fail(this.describeGstError(err));
   }
@@ -804,7 +825,9 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       await pause();
     }
     if (!this.delivering) return;
-    if (run.tap && run.pushed === 0) return;
+    // Nothing pushed, nothing to flush: an EOS through a pipeline that never saw caps may
+    // never come out of the muxer (flvmux), and would cost the whole stop timeout.
+    if (run.pushed === 0) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.log.warn({ timeoutMs: this.opts.stopTimeoutMs }, 'the pipeline did not finish in time; stopping it anyway');
