@@ -72,9 +72,12 @@ export class CredentialSource {
     return exp !== undefined && exp - Date.now() <= this.refreshMarginMs;
   }
 
-  /** A provider view of this source, for the AWS SDK client. */
+  /**
+   * A provider view of this source for the AWS SDK client. Marked memoized so
+   * the SDK uses our cache and sees a refresh() at once instead of keeping its own copy.
+   */
   asProvider(): AwsCredentialIdentityProvider {
-    return () => this.get();
+    return Object.assign(() => this.get(), { memoized: true });
   }
 
   private fetch(force: boolean): Promise<AwsCredentialIdentity> {

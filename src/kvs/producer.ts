@@ -91,6 +91,8 @@ interface Active {
   /** Next fragment seq / frame index to write. */
   seq: number;
   frame: number;
+  /** The cluster header for `seq` has been written. */
+  started: boolean;
   track: VideoTrackInfo;
   credentialsExpireAt?: number;
   lastAckAt: number;
@@ -361,6 +363,7 @@ export class PutMediaProducer extends EventEmitter<ProducerEvents> {
         conn,
         seq: again.seq,
         frame: 0,
+        started: false,
         track: again.track,
         credentialsExpireAt: creds.expiration?.getTime(),
         lastAckAt: Date.now(),
@@ -393,8 +396,9 @@ export class PutMediaProducer extends EventEmitter<ProducerEvents> {
       if (f.seq !== a.seq) {
         a.seq = f.seq;
         a.frame = 0;
+        a.started = false;
       }
-      if (f.persisted && a.frame === 0) {
+      if (f.persisted && !a.started) {
         i++;
         a.seq = f.seq + 1;
         continue;
@@ -406,7 +410,10 @@ export class PutMediaProducer extends EventEmitter<ProducerEvents> {
         return;
       }
       let ok = true;
-      if (a.frame === 0) ok = this.write(a, clusterStart(f.timecodeMs));
+      if (!a.started) {
+        a.started = true;
+        ok = this.write(a, clusterStart(f.timecodeMs));
+      }
       while (a.frame < f.frames.length) {
         const fr = f.frames[a.frame++]!;
         ok = this.write(a, simpleBlock(fr.timecodeMs - f.timecodeMs, fr.keyframe, fr.data)) && ok;
@@ -416,6 +423,7 @@ export class PutMediaProducer extends EventEmitter<ProducerEvents> {
         f.sentOn = a.conn.id;
         a.seq = f.seq + 1;
         a.frame = 0;
+        a.started = false;
         i++;
       } else if (a.frame >= f.frames.length) {
         if (!ok) this.waitDrain(a);

@@ -116,7 +116,16 @@ export class KvsEmulator {
   private control!: Server;
   private data: { server: Server; port: number; retired: boolean }[] = [];
   private readonly sockets = new Set<Socket>();
-  private readonly live = new Map<number, { res: ServerResponse; req: IncomingMessage; key: string; dataPort: number; stream: string; kill: (why: ConnectionRecord['closedBy'], errorId?: number) => void }>();
+  private readonly live = new Map<
+    number,
+    {
+      key: string;
+      dataPort: number;
+      stream: string;
+      kill: (why: ConnectionRecord['closedBy'], errorId?: number) => void;
+      arm: (fault: Extract<Fault, { type: 'reset' | 'errorAck' }>) => void;
+    }
+  >();
   private nextConnection = 1;
   private nextFragmentNumber = 1n;
   private expiryTimer?: NodeJS.Timeout;
@@ -191,7 +200,19 @@ export class KvsEmulator {
     for (const c of this.live.values()) if (c.stream === name) c.kill('server', 4008);
   }
 
+  /**
+   * Arms a fault. reset/errorAck hit the open putMedia connection (counting
+   * fragments from now), or the next one when none is open; http/throttle
+   * answer the next requests.
+   */
   inject(fault: Fault): void {
+    if (fault.type === 'reset' || fault.type === 'errorAck') {
+      const live = [...this.live.values()].pop();
+      if (live) {
+        live.arm({ ...fault });
+        return;
+      }
+    }
     this.faults.push({ ...fault });
   }
 
@@ -457,8 +478,15 @@ export class KvsEmulator {
       errors: [],
     };
     this.connections.push(rec);
-    const reset = this.takeFault('reset');
-    const errorAck = this.takeFault('errorAck');
+    // Armed faults fire after this connection has persisted `at` fragments.
+    let reset: { at: number } | undefined;
+    let errorAck: { at: number; errorId: number } | undefined;
+    const arm = (f: Extract<Fault, { type: 'reset' | 'errorAck' }>): void => {
+      if (f.type === 'reset') {
+        reset = { at: rec.persisted + f.afterFragments };
+        if (f.afterFragments === 0) finish('reset');
+      } else errorAck = { at: rec.persisted + f.afterFragments, errorId: f.errorId };
+    };
     const openedAt = Date.now();
     res.writeHead(200, { 'content-type': 'application/json' });
     res.flushHeaders();
@@ -505,8 +533,7 @@ export class KvsEmulator {
       finish(errorId === 4003 ? 'max-duration' : 'error-ack');
     };
     this.live.set(rec.id, {
-      req,
-      res,
+      arm,
       key: p.key,
       dataPort: p.dataPort,
       stream: p.stream,
@@ -515,13 +542,21 @@ export class KvsEmulator {
     const idle = setInterval(() => {
       if (Date.now() - lastData >= this.idleAckMs) ack({ EventType: 'IDLE' });
     }, Math.max(50, Math.floor(this.idleAckMs / 2)));
+    const queuedReset = this.takeFault('reset');
+    if (queuedReset) arm(queuedReset);
+    const queuedError = this.takeFault('errorAck');
+    if (queuedError) arm(queuedError);
 
     const completeFragment = (): void => {
       if (!frag || done) return;
       const f = frag;
       frag = undefined;
       if (f.frames.length === 0) return fail(4006, f.timecode);
-      if (errorAck && rec.persisted >= errorAck.afterFragments) return fail(errorAck.errorId, f.timecode);
+      if (errorAck && rec.persisted >= errorAck.at) {
+        const id = errorAck.errorId;
+        errorAck = undefined;
+        return fail(id, f.timecode);
+      }
       ack({ EventType: 'RECEIVED', FragmentTimecode: f.timecode, FragmentNumber: f.number });
       const stored: StoredFragment = {
         streamName: p.stream,
@@ -542,7 +577,7 @@ export class KvsEmulator {
         else byTc.set(f.timecode, stored);
         rec.persisted++;
         ack({ EventType: 'PERSISTED', FragmentTimecode: f.timecode, FragmentNumber: f.number });
-        if (reset && rec.persisted === reset.afterFragments) finish('reset');
+        if (reset && rec.persisted >= reset.at) finish('reset');
       }, this.persistDelayMs);
     };
 
