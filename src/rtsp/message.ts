@@ -47,8 +47,8 @@ export interface RtspParserHandlers {
   onRequest(req: RtspRequest): void;
   /** A `$` frame: RTP or RTCP sent by the client over the RTSP connection. */
   onInterleaved?(channel: number, payload: Buffer): void;
-  /** A response from the client (we never send requests, so these are only skipped). */
-  onResponse?(status: number, headers: Readonly<Record<string, string>>): void;
+  /** A response (a server ignores these: it sends no requests; clients and tests read them). */
+  onResponse?(status: number, headers: Readonly<Record<string, string>>, body: Buffer): void;
   onError(err: RtspParseError): void;
 }
 
@@ -164,7 +164,7 @@ export class RtspParser {
     if (startLine.startsWith('RTSP/')) {
       const m = /^RTSP\/\d\.\d (\d{3})(?: .*)?$/.exec(startLine);
       if (!m) return this.fail(400, 'malformed status line', cseq);
-      this.handlers.onResponse?.(Number(m[1]), headers);
+      this.handlers.onResponse?.(Number(m[1]), headers, body);
       return total;
     }
 

@@ -131,3 +131,48 @@ export class ClipPlayer {
     this.index = (this.index + 1) % this.aus.length;
   }
 }
+
+/** Something that takes frames like a SkyLine. */
+export interface FrameTaker {
+  put(frame: { data: Buffer; width: number; height: number; format: 'BGR' }, options?: { timestamp?: number }): boolean;
+}
+
+/**
+ * Puts moving BGR test frames into a SkyLine in real time (like a camera loop) until stopped.
+ * The frames are made once and cycled, so feeding costs next to nothing.
+ */
+export function feedLive(sky: FrameTaker, o: { fps: number; width: number; height: number; distinct?: number }): { stop(): void; readonly puts: number } {
+  const frames: Array<{ data: Buffer; width: number; height: number; format: 'BGR' }> = [];
+  const n = o.distinct ?? 30;
+  for (let k = 0; k < n; k++) {
+    const data = Buffer.alloc(o.width * o.height * 3);
+    for (let y = 0; y < o.height; y++) {
+      for (let x = 0; x < o.width; x++) {
+        const i = (y * o.width + x) * 3;
+        data[i] = (x + k * 8) & 0xff;
+        data[i + 1] = (y * 2) & 0xff;
+        data[i + 2] = ((x >> 4) + (y >> 4) + k) % 2 ? 200 : 40;
+      }
+    }
+    frames.push({ data, width: o.width, height: o.height, format: 'BGR' });
+  }
+  let puts = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const t0 = performance.now();
+  const frameMs = 1000 / o.fps;
+  const tick = () => {
+    sky.put(frames[puts % n]!, { timestamp: Date.now() });
+    puts++;
+    timer = setTimeout(tick, Math.max(1, t0 + puts * frameMs - performance.now()));
+  };
+  tick();
+  return {
+    stop: () => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    },
+    get puts() {
+      return puts;
+    },
+  };
+}
