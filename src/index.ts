@@ -18,3 +18,7 @@ export { PIXEL_FORMATS, type PixelFormat, type Frame, type FrameInput, type MatL
 export { ENCODERS, type EncoderName } from './encoder.js';
 export { GstError } from './gst/pipeline.js';
 export type { AccessUnit } from './h264/access-unit.js';
+export { RTSPSkyLine, type RTSPSkyLineOptions, type RTSPSkyLineStats } from './rtsp/rtsp-skyline.js';
+export { RTSPServer, type RTSPServerOptions, type RTSPServerStats } from './rtsp/server.js';
+export type { RtspMount, MountOptions, MountStats } from './rtsp/mount.js';
+export type { RtspAuthOptions, AuthScheme } from './rtsp/auth.js';
