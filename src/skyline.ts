@@ -181,6 +181,8 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   private recovery: AbortController | undefined;
   /** The first connection of a session while destinationReady() waits; stopStreaming() aborts it with STOPPED. */
   private starting: AbortController | undefined;
+  /** What state reads while stopping: 'streaming' while flushing, else the state stopping began from. */
+  private stoppingShows: SkyLineState = 'streaming';
   private statsTimer: NodeJS.Timeout | undefined;
   private lastWarn = 0;
   private readonly scratch: RawFrame = { data: new Uint8Array(0), width: 0, height: 0, format: 'BGR' };
@@ -270,7 +272,7 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   // ---- Public API --------------------------------------------------------------------
 
   get state(): SkyLineState {
-    return PUBLIC_STATE[this.phase];
+    return this.phase === 'stopping' ? this.stoppingShows : PUBLIC_STATE[this.phase];
   }
 
   get videoFps(): number | undefined {
@@ -396,9 +398,9 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     }
     const wasStreaming = this.phase === 'streaming';
     // Only a streaming session shows 'streaming' while it flushes; one that was still
-    // connecting or reconnecting goes straight on to 'stopped'.
-    if (wasStreaming) this.setPhase('stopping');
-    else this.phase = 'stopping';
+    // connecting or reconnecting keeps showing what it was until 'stopped'.
+    this.stoppingShows = wasStreaming ? 'streaming' : this.state;
+    this.setPhase('stopping');
     try {
       if (wasStreaming && this.run) await this.finishRun(this.run);
     } catch (err) {
