@@ -11,7 +11,8 @@
  *
  * Apps can refuse publishes, to test rejections: `publish: 'none'` is nginx's
  * `deny publish all`, and `publish: (key) => boolean` asks a small HTTP server
- * of the harness through nginx's `on_publish` (non-2xx answer = refused).
+ * of the harness through nginx's `on_publish` (non-2xx answer = refused; the
+ * function may be async, e.g. to hold a publish pending).
  *
  * nginx runs as a single process (`master_process off`) so one signal stops all
  * of it; on Linux it is started through `setpriv --pdeathsig KILL` so it dies
@@ -22,9 +23,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.js';
 
 const MODULE_PATHS = ['/usr/lib/nginx/modules/ngx_rtmp_module.so', '/usr/lib64/nginx/modules/ngx_rtmp_module.so'];
 
@@ -34,7 +36,7 @@ export interface RtmpAppOptions {
    * acknowledges the publish and then drops the connection); or a check of the
    * stream key through `on_publish` (false = HTTP 403 = publish refused).
    */
-  publish?: 'all' | 'none' | ((streamKey: string) => boolean);
+  publish?: 'all' | 'none' | ((streamKey: string) => boolean | Promise<boolean>);
   /** Record every publish to its own FLV file (see `recordings()`), e.g. to inspect what each connection began with. */
   record?: boolean;
 }
@@ -63,18 +65,6 @@ function installExitHook(): void {
   // 'exit' handlers must be synchronous: a signal is all there is time for.
   process.on('exit', () => {
     for (const relay of live) relay.killNow();
-  });
-}
-
-/** A free TCP port on 127.0.0.1 (bound and released; good enough for tests). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
   });
 }
 
@@ -233,12 +223,12 @@ export class NginxRtmp {
     const srv = createHttpServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
+      req.on('end', async () => {
         const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
         const app = form.get('app') ?? '';
         const streamKey = form.get('name') ?? '';
         const check = this.apps[app]?.publish;
-        const allowed = typeof check === 'function' ? check(streamKey) : true;
+        const allowed = typeof check === 'function' ? await Promise.resolve(check(streamKey)).catch(() => false) : true;
         this.publishAttempts.push({ app, streamKey, allowed });
         res.writeHead(allowed ? 200 : 403, { 'content-length': '0' }).end();
       });

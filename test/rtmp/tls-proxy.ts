@@ -1,0 +1,69 @@
+/**
+ * rtmps for tests: a TLS listener on 127.0.0.1 that forwards to a plain RTMP
+ * relay, with a throwaway self-signed certificate made by the openssl CLI.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer, type Server } from 'node:tls';
+
+export interface TlsProxy {
+  port: number;
+  close(): Promise<void>;
+}
+
+export function opensslAvailable(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function startTlsProxy(targetPort: number): Promise<TlsProxy> {
+  const dir = mkdtempSync(join(tmpdir(), 'rtmps-cert-'));
+  let key: Buffer;
+  let cert: Buffer;
+  try {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ], { stdio: 'ignore', timeout: 30_000 });
+    key = readFileSync(join(dir, 'key.pem'));
+    cert = readFileSync(join(dir, 'cert.pem'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const sockets = new Set<Socket>();
+  const server: Server = createServer({ key, cert }, (client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    sockets.add(client);
+    sockets.add(upstream);
+    client.pipe(upstream).pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  // A client that rejects our certificate ends the handshake: not an error of the proxy.
+  server.on('tlsClientError', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const addr = server.address();
+  return {
+    port: addr && typeof addr === 'object' ? addr.port : 0,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
