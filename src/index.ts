@@ -22,3 +22,6 @@ export { RTSPSkyLine, type RTSPSkyLineOptions, type RTSPSkyLineStats } from './r
 export { RTSPServer, type RTSPServerOptions, type RTSPServerStats } from './rtsp/server.js';
 export type { RtspMount, MountOptions, MountStats } from './rtsp/mount.js';
 export type { RtspAuthOptions, AuthScheme } from './rtsp/auth.js';
+export { RtmpSkyLine, type RtmpSkyLineOptions, type RtmpSinkElement } from './rtmp/rtmp-skyline.js';
+export { RtmpError, type RtmpErrorCode } from './rtmp/errors.js';
+export { parseRtmpUrl, rtmpTarget, RtmpUrlError, type RtmpTarget, type RtmpTargetOptions, type RtmpScheme } from './rtmp/url.js';
