@@ -1,0 +1,196 @@
+// KVSSkyLine end to end: real GStreamer encoding, our PutMedia producer, the KVS emulator;
+// what the emulator stored is decoded back with ffprobe/ffmpeg.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KVSSkyLine, type KVSSkyLineOptions } from '../../src/kvs/kvs-skyline.js';
+import type { KvsAckEvent } from '../../src/kvs/producer.js';
+import { centreColour, decodeRgb } from '../support/ffprobe.js';
+import { solid, type Rgb } from '../support/frames.js';
+import type { KvsEmulator } from '../support/kvs-emulator.js';
+import { startEmulator, TEST_KEY } from '../support/kvs/harness.js';
+import { decodeErrors, probeVideo } from '../support/kvs/probe.js';
+import { captureLogger } from '../support/quiet.js';
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'skyline-kvs-e2e-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const W = 320;
+const H = 240;
+const FPS = 25;
+const T0 = Date.UTC(2024, 4, 6, 7, 8, 9, 0);
+const COLOURS: Rgb[] = [[255, 0, 0], [0, 255, 0], [0, 0, 255]];
+
+function skyline(emu: KvsEmulator, extra: Partial<KVSSkyLineOptions> = {}) {
+  const log = captureLogger('debug');
+  const sky = new KVSSkyLine({
+    streamName: 'cam-1',
+    region: emu.region,
+    credentials: TEST_KEY,
+    endpoint: emu.endpoint,
+    sink: 'putmedia',
+    keyframeInterval: 25,
+    fragmentSeconds: 1,
+    logger: log.logger,
+    statsIntervalMs: 0,
+    ...extra,
+  });
+  const errors: Error[] = [];
+  sky.on('error', (e) => errors.push(e));
+  return { sky, log, errors };
+}
+
+/** One second of each colour, capture times 40 ms apart from T0. */
+async function putColours(sky: KVSSkyLine, seconds = COLOURS.length, start = 0): Promise<number> {
+  let n = 0;
+  for (let i = start * FPS; i < (start + seconds) * FPS; i++) {
+    const rgb = COLOURS[Math.floor(i / FPS) % COLOURS.length]!;
+    assert.equal(await sky.putAsync(solid(W, H, rgb), { timestamp: T0 + (i * 1000) / FPS }), true);
+    n++;
+  }
+  return n;
+}
+
+async function storedFile(emu: KvsEmulator, name: string): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, emu.toMkv('cam-1'));
+  return file;
+}
+
+test('frames put() reach KVS: stored fragments decode to exactly those frames, colours and capture times', async () => {
+  const emu = await startEmulator();
+  const { sky, log, errors } = skyline(emu);
+  const acks: KvsAckEvent[] = [];
+  sky.on('ack', (a) => acks.push(a));
+  try {
+    await sky.startStreaming({ fps: FPS, width: W, height: H });
+    assert.equal(sky.sinkMode, 'putmedia');
+    const n = await putColours(sky);
+    await sky.stopStreaming();
+    assert.deepEqual(errors, []);
+
+    const frags = emu.fragments('cam-1');
+    assert.ok(frags.length >= 3, `${frags.length} fragments`);
+    assert.equal(frags[0]!.timecode, T0, 'ABSOLUTE timecodes: the first fragment starts at the first capture time');
+    for (const f of frags) assert.equal(f.frames[0]!.keyframe, true);
+
+    const file = await storedFile(emu, 'colours.mkv');
+    const probed = await probeVideo(file);
+    assert.equal(probed.frames.length, n);
+    assert.deepEqual([probed.width, probed.height], [W, H]);
+    const t0 = probed.frames[0]!.ptsMs;
+    assert.deepEqual(probed.frames.map((f) => f.ptsMs - t0), Array.from({ length: n }, (_, i) => (i * 1000) / FPS));
+    assert.equal(await decodeErrors(file), '');
+    const { frames, width, height } = await decodeRgb(file);
+    for (const i of [5, 30, 60]) {
+      const want = COLOURS[Math.floor(i / FPS)]!;
+      const got = centreColour(frames[i]!, width, height);
+      for (let c = 0; c < 3; c++) assert.ok(Math.abs(got[c]! - want[c]!) < 30, `frame ${i}: ${got} vs ${want}`);
+    }
+
+    const st = sky.stats();
+    assert.equal(st.framesAccepted, n);
+    assert.equal(st.kvs?.fragmentsPersisted, frags.length);
+    assert.equal(st.kvs?.fragmentsDropped, 0);
+    assert.ok((st.kvs?.persistLatencyMs.samples ?? 0) >= 3);
+    assert.ok(st.bytesOut > 0);
+    assert.ok(acks.some((a) => a.EventType === 'PERSISTED' && typeof a.latencyMs === 'number'));
+    assert.ok(!log.text().includes(TEST_KEY.secretAccessKey), 'secret never logged');
+  } finally {
+    await sky.close();
+    await emu.close();
+  }
+});
+
+test('a connection reset mid-stream loses no frame', async () => {
+  const emu = await startEmulator();
+  const { sky, errors } = skyline(emu);
+  try {
+    await sky.startStreaming({ fps: FPS, width: W, height: H });
+    let n = await putColours(sky, 2, 0);
+    emu.inject({ type: 'reset', afterFragments: 1 });
+    n += await putColours(sky, 3, 2);
+    await sky.stopStreaming();
+    assert.deepEqual(errors, []);
+    const probed = await probeVideo(await storedFile(emu, 'reset.mkv'));
+    assert.equal(probed.frames.length, n);
+    assert.ok((sky.stats().kvs?.connections ?? 0) >= 2, 'reconnected');
+  } finally {
+    await sky.close();
+    await emu.close();
+  }
+});
+
+test('wrong credentials: startStreaming() fails with a clear error, no secret anywhere', async () => {
+  const emu = await startEmulator();
+  const secret = 'wrong-secret-key-for-the-emulator-0000';
+  const { sky, log } = skyline(emu, { credentials: { accessKeyId: TEST_KEY.accessKeyId, secretAccessKey: secret } });
+  try {
+    await assert.rejects(sky.startStreaming({ fps: FPS, width: W, height: H }), (err: Error) => {
+      assert.match(err.message, /signature/i);
+      assert.ok(!err.message.includes(secret));
+      return true;
+    });
+    assert.equal(sky.state, 'error');
+    assert.ok(!log.text().includes(secret), 'secret never logged');
+  } finally {
+    await sky.close();
+    await emu.close();
+  }
+});
+
+test('stream deleted while streaming: state error with a clear message', async () => {
+  const emu = await startEmulator();
+  const { sky, errors } = skyline(emu);
+  try {
+    await sky.startStreaming({ fps: FPS, width: W, height: H });
+    await putColours(sky, 2, 0);
+    const deadline = Date.now() + 10_000;
+    while (emu.fragments('cam-1').length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    emu.deleteStream('cam-1');
+    for (let i = 0; i < 100 && sky.state !== 'error'; i++) {
+      sky.put(solid(W, H, [9, 9, 9]), { timestamp: T0 + 2000 + i * 40 });
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    assert.equal(sky.state, 'error');
+    assert.match(errors[0]?.message ?? '', /cam-1.*(no longer active|does not exist)/);
+  } finally {
+    await sky.close();
+    await emu.close();
+  }
+});
+
+test("sink 'auto' uses PutMedia when kvssink is absent; sink 'kvssink' says how to get it", async (t) => {
+  const { kvssinkAvailable } = await import('../../src/kvs/kvssink.js');
+  if (await kvssinkAvailable()) {
+    t.skip('kvssink is installed on this machine');
+    return;
+  }
+  const emu = await startEmulator();
+  const auto = skyline(emu, { sink: 'auto' });
+  const forced = skyline(emu, { sink: 'kvssink' });
+  try {
+    await auto.sky.startStreaming({ fps: FPS, width: W, height: H });
+    assert.equal(auto.sky.sinkMode, 'putmedia');
+    await auto.sky.stopStreaming();
+    await assert.rejects(forced.sky.startStreaming({ fps: FPS, width: W, height: H }), /GST_PLUGIN_PATH/);
+  } finally {
+    await auto.sky.close();
+    await forced.sky.close();
+    await emu.close();
+  }
+});
+
+test('options are checked up front', () => {
+  assert.throws(() => new KVSSkyLine({ streamName: 'bad name!', region: 'us-west-2' }), /streamName/);
+  assert.throws(() => new KVSSkyLine({ streamName: 'ok', region: '' }), /region/);
+  assert.throws(() => new KVSSkyLine({ streamName: 'ok', region: 'us-west-2', fragmentSeconds: 12 }), /fragmentSeconds/);
+  assert.throws(() => new KVSSkyLine({ streamName: 'ok', region: 'us-west-2', sink: 'x' as never }), /sink/);
+});
