@@ -25,3 +25,7 @@ export type { RtspAuthOptions, AuthScheme } from './rtsp/auth.js';
 export { RtmpSkyLine, type RtmpSkyLineOptions, type RtmpSinkElement } from './rtmp/rtmp-skyline.js';
 export { RtmpError, type RtmpErrorCode } from './rtmp/errors.js';
 export { parseRtmpUrl, rtmpTarget, RtmpUrlError, type RtmpTarget, type RtmpTargetOptions, type RtmpScheme } from './rtmp/url.js';
+export { KVSSkyLine, type KVSSkyLineOptions, type KVSSkyLineEvents, type KVSSkyLineStats, type KvsSinkChoice } from './kvs/kvs-skyline.js';
+export { KvsError } from './kvs/errors.js';
+export type { KvsAckEvent, ProducerStats as KvsProducerStats } from './kvs/producer.js';
+export type { Ack as KvsAck, AckEventType as KvsAckEventType } from './kvs/acks.js';
