@@ -312,11 +312,13 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
     };
   }
 
-  private setup(conn: RtspConnection, req: RtspRequest, target: Resolved & { kind: 'mount' }, session: RtspSession | undefined): RtspResponse {
+  private async setup(conn: RtspConnection, req: RtspRequest, target: Resolved & { kind: 'mount' }, session: RtspSession | undefined): Promise<RtspResponse> {
     const { mount } = target;
     if (!target.track) return { status: 459 };
     if (session) return { status: 455 }; // one track per session, already set up
-    if (!mount.ready) return { status: 503, headers: { 'Retry-After': 2 } };
+    // Like DESCRIBE, a SETUP for a stream about to start waits for it briefly.
+    if (!mount.ready) await mount.waitReady(this.opts.describeWaitMs);
+    if (!mount.ready || mount.isClosed || conn.isClosed) return { status: 503, headers: { 'Retry-After': 2 } };
     if (this.sessions.size >= this.opts.maxSessions || conn.sessions.size >= MAX_SESSIONS_PER_CONNECTION) return { status: 453 };
     const header = req.headers['transport'];
     if (header === undefined) return { status: 461 };
