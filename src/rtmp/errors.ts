@@ -82,6 +82,9 @@ export function explainRtmpError(err: GstError, target: RtmpTarget, ctx: ErrorCo
     return make('RTMP_HANDSHAKE_FAILED', `the server at ${hostPort} does not speak RTMP (the RTMP handshake failed; ${where}): wrong host or port?`);
   }
   if (TIMEOUT.test(all)) {
+    if (ctx.published) {
+      return make('RTMP_CONNECTION_LOST', `the RTMP relay at ${where} stopped taking data (the connection timed out): relay hung or network lost`);
+    }
     return make('RTMP_CONNECT_TIMEOUT', `no answer from the RTMP relay at ${hostPort} in time (${where}): host unreachable, firewalled, or not an RTMP server`);
   }
   if (CLOSED.test(all)) {

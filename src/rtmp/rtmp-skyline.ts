@@ -22,7 +22,10 @@ export type RtmpSinkElement = 'rtmp2sink' | 'rtmpsink';
 export interface RtmpSkyLineOptions extends SkyLineOptions, RtmpTargetOptions {
   /** GStreamer sink: 'auto' (default) picks rtmp2sink, else rtmpsink (librtmp). */
   sinkElement?: RtmpSinkElement | 'auto';
-  /** Longest wait for the relay to accept a publish, ms. Default 10000. */
+  /**
+   * Longest wait for the relay to accept a publish, ms; also how long a connection may
+   * make no progress (relay hung, network gone) before it is dropped and redone. Default 10000.
+   */
   connectTimeoutMs?: number;
   /**
    * rtmps: check the relay's certificate. Default true. false accepts any certificate
@@ -87,7 +90,8 @@ export class RtmpSkyLine extends SkyLine {
     this.element ??= await this.pickElement();
     const props = [`name=${SINK}`, 'sync=false'];
     if (this.element === 'rtmp2sink') {
-      // The sink's own connect timeout (s); ours (connectTimeoutMs) covers the whole publish handshake.
+      // The sink's socket timeout (s): bounds the TCP connect and, later, any write that makes no
+      // progress, so a relay that hangs is noticed. Ours (connectTimeoutMs) bounds the whole publish.
       props.push(`timeout=${Math.max(1, Math.ceil(this.connectTimeoutMs / 1000))}`);
       // Flags can only be set from the launch string (the binding cannot set enums/flags).
       if (this.target.scheme === 'rtmps' && !this.tlsVerify) props.push('tls-validation-flags=no-flags');

@@ -29,6 +29,7 @@ describe('explainRtmpError', () => {
     ['Failed to connect: Short read (want 3073 have 103)', false, 'RTMP_HANDSHAKE_FAILED', /does not speak RTMP/],
     ['Failed to connect: Error resolving “relay.example.com”: Name or service not known', false, 'RTMP_HOST_NOT_FOUND', /cannot resolve the RTMP relay host "relay\.example\.com"/],
     ['Failed to connect: Socket I/O timed out', false, 'RTMP_CONNECT_TIMEOUT', /no answer from the RTMP relay/],
+    ['Connection error: Socket I/O timed out', true, 'RTMP_CONNECTION_LOST', /stopped taking data/],
     ['Failed to connect: Unacceptable TLS certificate', false, 'RTMP_TLS_ERROR', /TLS with the RTMP relay/],
     ['Something new', false, 'RTMP_ERROR', /RTMP publish to rtmp:\/\/relay\.example\.com:1935\/live\/\*\*\*\* failed/],
   ];

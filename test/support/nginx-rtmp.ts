@@ -139,6 +139,7 @@ export class NginxRtmp {
     const child = this.child;
     if (!child) return;
     child.kill('SIGTERM');
+    child.kill('SIGCONT'); // a frozen relay must run to act on SIGTERM
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(timer);
@@ -149,6 +150,16 @@ export class NginxRtmp {
     if (!this.child) return;
     this.child.kill('SIGKILL');
     await this.exited;
+  }
+
+  /** The relay hangs (SIGSTOP): connections stay open but nothing is read or answered. */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** Undo freeze() (SIGCONT). */
+  thaw(): void {
+    this.child?.kill('SIGCONT');
   }
 
   /** Synchronous last resort for process exit. */
