@@ -237,6 +237,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   501: 'Not Implemented',
   503: 'Service Unavailable',
   505: 'RTSP Version Not Supported',
+  551: 'Option not supported',
 };
 
 export interface RtspResponse {

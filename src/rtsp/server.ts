@@ -257,6 +257,9 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
       default:
         return { status: 501, headers: { Public: PUBLIC_METHODS } };
     }
+    // We implement no RTSP extensions (RFC 2326 §12.32).
+    const require = req.headers['require'];
+    if (require !== undefined && require !== '') return { status: 551, headers: { Unsupported: require } };
     if (sessionHeader !== undefined && !session) return { status: 454 };
     if (target.kind === 'unknown') return { status: 404 };
     // A session set up on this connection was authenticated at SETUP; everything else needs credentials.

@@ -145,8 +145,9 @@ export class RtspSession {
   }
 
   get timeoutApplies(): boolean {
-    // A TCP session lives as long as its connection; UDP ones need keep-alives.
-    return this.transport.kind === 'udp';
+    // A TCP session receiving video lives as long as its connection (a dead peer shows as a
+    // stall); UDP sessions, and TCP ones set up but not playing, need keep-alives.
+    return this.transport.kind === 'udp' || this.state !== 'playing';
   }
 
   play(): void {

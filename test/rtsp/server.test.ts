@@ -84,7 +84,7 @@ test('OPTIONS lists the methods; DESCRIBE answers SDP with Content-Base and the 
   });
 });
 
-test('status codes: 404 unknown path, 501 unknown method, 405 RECORD, 400 without CSeq, 505 for RTSP/2.0', async () => {
+test('status codes: 404 unknown path, 501 unknown method, 405 RECORD, 400 without CSeq, 551 for Require, 505 for RTSP/2.0', async () => {
   await withServer({}, async ({ url, port }) => {
     const c = await RawRtspClient.connect(port);
     try {
@@ -97,6 +97,9 @@ test('status codes: 404 unknown path, 501 unknown method, 405 RECORD, 400 withou
       assert.equal((await c.request('ANNOUNCE', url)).status, 405);
       assert.equal((await c.sendRaw(`OPTIONS ${url} RTSP/1.0\r\n\r\n`)).status, 400);
       assert.equal((await c.request('DESCRIBE', 'http://example.com/live')).status, 400);
+      const ext = await c.request('DESCRIBE', url, { Require: 'com.example.fancy' });
+      assert.equal(ext.status, 551);
+      assert.equal(ext.headers['unsupported'], 'com.example.fancy');
       const v = await c.sendRaw(`OPTIONS ${url} RTSP/2.0\r\nCSeq: 99\r\n\r\n`);
       assert.equal(v.status, 505);
       assert.equal(v.headers['cseq'], '99');
@@ -431,5 +434,43 @@ test('several mounts on one server; ending a stream sends BYE and closes its cli
       a.close();
       b.close();
     }
+  });
+});
+
+test('session timeouts: a TCP session set up but never played ends; a playing one lives with its connection', async () => {
+  await withServer({ sessionTimeoutSec: 1 }, async ({ server, port, url }) => {
+    const idle = await RawRtspClient.connect(port);
+    const busy = await RawRtspClient.connect(port);
+    try {
+      assert.equal((await idle.request('SETUP', `${url}/track1`, { Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1' })).status, 200);
+      const s = await busy.request('SETUP', `${url}/track1`, { Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1' });
+      assert.equal((await busy.request('PLAY', url, { Session: s.headers['session']!.split(';')[0]! })).status, 200);
+      await waitFor(() => server.stats().sessions === 1, 5000, 'the idle session to time out');
+      const before = busy.frames.length;
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(server.stats().sessions, 1);
+      assert.ok(busy.frames.length > before, 'the playing session still receives video');
+    } finally {
+      idle.close();
+      busy.close();
+    }
+  });
+});
+
+test('IPv6 loopback: url in brackets, ffmpeg plays over UDP', async (t) => {
+  const probe = net.createServer();
+  const ok = await new Promise<boolean>((r) => {
+    probe.once('error', () => r(false));
+    probe.listen(0, '::1', () => r(true));
+  });
+  probe.close();
+  if (!ok) {
+    t.skip('no IPv6 loopback here');
+    return;
+  }
+  await withServer({ host: '::1' }, async ({ url }) => {
+    assert.match(url, /^rtsp:\/\/\[::1\]:\d+\/live$/);
+    const r = await ffmpegPlay(url, { transport: 'udp', frames: 10, width: 320, height: 240 });
+    assert.equal(r.frames, 10, r.stderr);
   });
 });
