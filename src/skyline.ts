@@ -35,7 +35,7 @@ export interface SkyLineOptions extends EnvOptions {
   logger?: Logger;
   /** Frames timed to measure fps when it is not given. Default FPS_METER_WARMUP_FRAMES (100). */
   warmupFrames?: number;
-  /** Memory for frames kept during warmup; beyond it the oldest are dropped. Default 256 MiB. */
+  /** Memory for frames kept during warmup; reaching it ends warmup early (fps from the frames so far). Default 256 MiB. */
   warmupMemoryBytes?: number;
   /** Memory for the queue between put() and the encoder (at least 2 frames). Default 64 MiB. */
   queueBytes?: number;
@@ -516,13 +516,15 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     this.warmup.push(slot);
     this.warmupBytes += layout.gstSize;
     this.counters.accepted++;
-    while (this.warmupBytes > this.opts.warmupMemoryBytes && this.warmup.length > 1) {
-      this.warmupBytes -= this.warmup.shift()!.data.length;
-      this.counters.dropped++;
-    }
     if (this.phase === 'warmup') {
       this.meter?.add(ts);
-      if (!this.meter || this.meter.done) {
+      // The memory budget ends warmup early (fps from the frames so far) rather than
+      // dropping frames that were already accepted.
+      const full = this.warmupBytes >= this.opts.warmupMemoryBytes && (this.meter?.samples ?? 0) >= 2;
+      if (!this.meter || this.meter.done || full) {
+        if (full && !this.meter!.done) {
+          this.log.info({ frames: this.meter!.samples, warmupMemoryBytes: this.opts.warmupMemoryBytes }, 'warmup memory budget reached: fps measured from the frames so far');
+        }
         const fps = this.wanted.fps ?? this.meter!.fps;
         const first = this.warmup[0]!.layout;
         this.setPhase('opening');
