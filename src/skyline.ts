@@ -141,6 +141,8 @@ interface Run {
   ptsOffset: number;
   pushed: number;
   lastPushedPts: number;
+  /** Tap destinations: PTS of the last access unit that came back. */
+  lastUnitPts: number;
   eos?: () => void;
 }
 
@@ -501,7 +503,11 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   }
 
   private ptsFor(ts: number): number {
-    if (Number.isNaN(this.originMs)) this.originMs = ts;
+    if (Number.isNaN(this.originMs)) {
+      // PTS 0 is the session's first frame: warmup's first, or the first put() after start.
+      this.originMs = ts;
+      if (this.session) this.session.originMs = ts;
+    }
     let pts = Math.round((ts - this.originMs) * 1e6);
     // Capture times that stand still or go back would make the encoder and muxers reject
     // the stream: keep PTS strictly increasing, 1 ms apart at least.
@@ -591,8 +597,7 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     this.starting = undefined;
     try {
       const encoder = await chooseEncoder(this.opts.encoder, this.opts);
-      const originMs = this.warmup[0]?.captureMs ?? NaN;
-      const session: SessionInfo = { fps, width, height, framerate: fpsFraction(fps), originMs, index: ++this.sessions, encoder };
+      const session: SessionInfo = { fps, width, height, framerate: fpsFraction(fps), originMs: this.originMs, index: ++this.sessions, encoder };
       this.session = session;
       this.last = { fps, width, height };
       const spec = await this.sink(session);
@@ -610,7 +615,7 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       for (const slot of this.warmup) this.queue.adopt(slot);
       this.warmup = [];
       this.warmupBytes = 0;
-      this.run = { pipeline, appsrc, tap: spec.kind === 'tap', caps: undefined, ptsOffset: 0, pushed: 0, lastPushedPts: -1 };
+      this.run = { pipeline, appsrc, tap: spec.kind === 'tap', caps: undefined, ptsOffset: 0, pushed: 0, lastPushedPts: -1, lastUnitPts: -1 };
       this.log.info(
         { fps, framerate: session.framerate, width, height, encoder, destination: this.redactor.scrub(spec.kind === 'gst' ? spec.launch : 'node') },
         'opening session',
@@ -678,9 +683,9 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     for (const n of u.nalus) bytes += n.length;
     this.counters.encoded++;
     this.counters.bytes += bytes;
+    run.lastUnitPts = ptsNs;
     this.onAccessUnit({ nalus: u.nalus, ptsNs, captureMs: session.originMs + ptsNs / 1e6, keyframe: u.keyframe });
-    // 90 kHz rounding: the last unit is within one tick of the last pushed PTS.
-    if (run.eos && ptsNs >= run.lastPushedPts - 20_000) run.eos();
+    if (run.eos && this.allUnitsBack(run)) run.eos();
   }
 
   /** Plays the run's pipeline; resolves when it is PLAYING (tap: when its output connected). */
@@ -843,8 +848,15 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
         clearTimeout(timer);
         resolve();
       };
-      run.pipeline.sendEos();
+      // A tap may already have every unit back (the encoder is quicker than the drain wait).
+      if (run.tap && this.allUnitsBack(run)) run.eos();
+      else run.pipeline.sendEos();
     });
+  }
+
+  /** 90 kHz RTP rounding: the last unit is within one tick of the last pushed PTS. */
+  private allUnitsBack(run: Run): boolean {
+    return run.pushed > 0 && run.lastUnitPts >= run.lastPushedPts - 20_000;
   }
 
   private stopRun(): void {

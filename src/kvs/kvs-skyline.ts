@@ -67,8 +67,6 @@ export class KVSSkyLine extends SkyLine {
   private mode?: 'putmedia' | 'kvssink';
   private description?: StreamDescription;
   /** PTS and capture time of frames handed to the encoder, oldest first (PutMedia mode). */
-  private pushed: { ptsNs: number; captureMs: number }[] = [];
-  private lastOrigin?: number;
 
   constructor(options: KVSSkyLineOptions) {
     if (!options || typeof options !== 'object') throw new TypeError('KVSSkyLine needs options: { streamName, region }');
@@ -182,8 +180,6 @@ export class KVSSkyLine extends SkyLine {
       throw this.clean(err);
     }
     this.producer = producer;
-    this.pushed = [];
-    this.lastOrigin = undefined;
     this.lastProducerStats = undefined;
     this.log.info(
       { stream: this.streamName, region: this.region, created: this.description.created, sink: 'putmedia' },
@@ -191,32 +187,10 @@ export class KVSSkyLine extends SkyLine {
     );
   }
 
-  protected override onFramePushed(captureMs: number, ptsNs: number): void {
-    if (this.mode !== 'putmedia') return;
-    this.pushed.push({ ptsNs, captureMs });
-    if (this.pushed.length > 4096) this.pushed.shift();
-  }
-
   protected override onAccessUnit(au: AccessUnit): void {
-    if (!this.producer) return;
-    this.producer.push({ ...au, captureMs: this.captureTimeOf(au) });
-  }
-
-  /**
-   * The put() timestamp of the frame an access unit encodes: KVS fragments carry
-   * capture times (ABSOLUTE timecodes). Matched by PTS (within RTP's 90 kHz rounding);
-   * falls back to the session origin + PTS.
-   */
-  private captureTimeOf(au: AccessUnit): number {
-    while (this.pushed.length > 0 && this.pushed[0]!.ptsNs < au.ptsNs - 1_000_000) this.pushed.shift();
-    const head = this.pushed[0];
-    if (head && Math.abs(head.ptsNs - au.ptsNs) <= 1_000_000) {
-      this.pushed.shift();
-      this.lastOrigin = head.captureMs - head.ptsNs / 1e6;
-      return head.captureMs;
-    }
-    if (Number.isFinite(au.captureMs)) return au.captureMs;
-    return (this.lastOrigin ?? Date.now() - au.ptsNs / 1e6) + au.ptsNs / 1e6;
+    // au.captureMs is the session origin + PTS: the put() timestamp, kept strictly
+    // increasing, as KVS ABSOLUTE fragment timecodes must be.
+    this.producer?.push(au);
   }
 
   protected override async closeDestination(): Promise<void> {

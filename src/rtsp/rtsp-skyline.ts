@@ -43,8 +43,7 @@ export class RTSPSkyLine extends SkyLine {
   private isClosed = false;
 
   constructor(options: RTSPSkyLineOptions = {}) {
-    // A live preview gains little from waiting long for the last pictures at stop: 2 s unless told.
-    super({ ...options, stopTimeoutMs: options.stopTimeoutMs ?? 2000 });
+    super(options);
     if (options.server && (options.port !== undefined || options.host !== undefined)) {
       throw new TypeError('RTSPSkyLine: give either server or host/port, not both (a shared server has its own address)');
     }
