@@ -355,16 +355,15 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   async putAsync(frame: FrameInput, options?: PutOptions): Promise<boolean> {
     const ts = options?.timestamp ?? Date.now();
     for (;;) {
-      if (this.phase === 'streaming' && this.delivering && this.queue.length >= this.queue.limit) {
+      // Wait for room, or for the destination to take data again (reconnects).
+      const blocked = this.phase === 'recovering' ||
+        (this.phase === 'streaming' && (!this.delivering || this.queue.length >= this.queue.limit));
+      if (blocked) {
         await new Promise<void>((resolve) => this.waiters.push(resolve));
         continue;
       }
       if (this.phase === 'opening') {
         await this.opening;
-        continue;
-      }
-      if (this.phase === 'recovering') {
-        await new Promise<void>((resolve) => this.waiters.push(resolve));
         continue;
       }
       if (this.phase !== 'streaming' && this.phase !== 'warmup') {
@@ -458,6 +457,10 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   /** Whether frames currently reach the destination; while false, put() drops and counts. */
   protected setDelivering(on: boolean): void {
     this.delivering = on;
+    if (on) {
+      this.scheduleDrain(0);
+      this.releaseWaiters();
+    }
   }
 
   // ---- Internals -------------------------------------------------------------------------
