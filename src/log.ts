@@ -15,25 +15,32 @@ export function defaultLogger(): Logger {
 }
 
 export class Redactor {
-  private readonly secrets = new Set<string>();
+  /** Secret -> what is shown instead. An ES private field: util.inspect and JSON.stringify never show it. */
+  readonly #secrets = new Map<string, string>();
+  /** Secrets longest first, so one that contains another is replaced whole. */
+  #ordered: Array<[string, string]> = [];
 
-  /** Registers a secret; strings shorter than 4 characters are ignored (they would mask ordinary text). */
-  add(secret: string | undefined): void {
-    if (secret && secret.length >= 4) {
-      this.secrets.add(secret);
-      // Also its URL-encoded form, as it appears inside URLs.
-      const enc = encodeURIComponent(secret);
-      if (enc !== secret) this.secrets.add(enc);
-    }
+  /**
+   * Registers a secret, shown as `shownAs` (default ****) wherever it appears; e.g. a URL with a
+   * stream key can be shown as its masked form. Strings shorter than 4 characters are ignored
+   * (they would mask ordinary text).
+   */
+  add(secret: string | undefined, shownAs = '****'): void {
+    if (!secret || secret.length < 4) return;
+    this.#secrets.set(secret, shownAs);
+    // Also its URL-encoded form, as it appears inside URLs.
+    const enc = encodeURIComponent(secret);
+    if (enc !== secret) this.#secrets.set(enc, shownAs);
+    this.#ordered = [...this.#secrets].sort((a, b) => b[0].length - a[0].length);
   }
 
   scrub(text: string): string {
     let out = text;
-    for (const s of this.secrets) if (out.includes(s)) out = out.split(s).join('****');
+    for (const [s, shown] of this.#ordered) if (out.includes(s)) out = out.split(s).join(shown);
     return out;
   }
 
-  /** A copy of `err` whose message and stack carry no secret. */
+  /** `err` with message and stack scrubbed of every secret (changed in place and returned). */
   scrubError<E extends Error>(err: E): E {
     err.message = this.scrub(err.message);
     if (err.stack) err.stack = this.scrub(err.stack);
