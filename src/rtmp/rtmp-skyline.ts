@@ -15,7 +15,7 @@ import { hasElement } from '../gst/registry.js';
 import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineOptions } from '../skyline.js';
 import { connectTimeoutError, explainRtmpError, RtmpError } from './errors.js';
 import { parseRtmpStats } from './sink-stats.js';
-import { rtmpTarget, type RtmpTarget, type RtmpTargetOptions } from './url.js';
+import { redactTarget, rtmpTarget, type RtmpTarget, type RtmpTargetOptions } from './url.js';
 
 export type RtmpSinkElement = 'rtmp2sink' | 'rtmpsink';
 
@@ -47,7 +47,8 @@ const SETTLE_MS = 300;
 export class RtmpSkyLine extends SkyLine {
   /** Where this SkyLine publishes, with the key masked: safe to show. */
   readonly destination: string;
-  private readonly target: RtmpTarget;
+  /** Holds the stream key: an ES private field, so inspecting or serializing the SkyLine never shows it. */
+  readonly #target: RtmpTarget;
   private readonly sinkChoice: RtmpSinkElement | 'auto';
   private readonly connectTimeoutMs: number;
   private readonly tlsVerify: boolean;
@@ -63,8 +64,9 @@ export class RtmpSkyLine extends SkyLine {
     // Parse before anything else so a bad URL fails fast, with the key masked.
     const target = rtmpTarget(options);
     super(options);
-    this.target = target;
-    for (const s of target.secrets) this.redactor.add(s);
+    this.#target = target;
+    // The whole URL too: a key under 4 characters is not scrubbed on its own, but is inside the URL.
+    redactTarget(this.redactor, target);
     this.destination = target.masked;
     const sinkChoice = options.sinkElement ?? 'auto';
     if (!['auto', 'rtmp2sink', 'rtmpsink'].includes(sinkChoice)) {
@@ -94,7 +96,7 @@ export class RtmpSkyLine extends SkyLine {
       // progress, so a relay that hangs is noticed. Ours (connectTimeoutMs) bounds the whole publish.
       props.push(`timeout=${Math.max(1, Math.ceil(this.connectTimeoutMs / 1000))}`);
       // Flags can only be set from the launch string (the binding cannot set enums/flags).
-      if (this.target.scheme === 'rtmps' && !this.tlsVerify) props.push('tls-validation-flags=no-flags');
+      if (this.#target.scheme === 'rtmps' && !this.tlsVerify) props.push('tls-validation-flags=no-flags');
     }
     // The location (with the stream key) is set in configurePipeline, never in the launch string.
     return { kind: 'gst', launch: `flvmux name=flvmux streamable=true ! ${this.element} ${props.join(' ')}`, streamFormat: 'avc' };
@@ -110,7 +112,7 @@ export class RtmpSkyLine extends SkyLine {
 
   protected override configurePipeline(pipeline: Pipeline): void {
     this.pipeline = pipeline;
-    pipeline.set(SINK, 'location', this.target.url);
+    pipeline.set(SINK, 'location', this.#target.url);
   }
 
   protected override destinationReady(pipeline: Pipeline, signal: AbortSignal): Promise<void> {
@@ -138,7 +140,7 @@ export class RtmpSkyLine extends SkyLine {
         } else if (confirmedAt) {
           confirmedAt = 0; // dropped again: the bus error follows and ends this attempt
         }
-        if (now - started >= this.connectTimeoutMs) return finish(connectTimeoutError(this.target, this.connectTimeoutMs, SINK));
+        if (now - started >= this.connectTimeoutMs) return finish(connectTimeoutError(this.#target, this.connectTimeoutMs, SINK));
         timer = setTimeout(tick, POLL_MS);
       };
       if (signal.aborted) return onAbort();
@@ -157,7 +159,7 @@ export class RtmpSkyLine extends SkyLine {
 
   protected override explainSinkError(err: GstError): GstError {
     if (err.element !== SINK) return err;
-    const explained = explainRtmpError(err, this.target, { published: this.published });
+    const explained = explainRtmpError(err, this.#target, { published: this.published });
     this.published = false;
     return explained;
   }
@@ -184,7 +186,7 @@ export class RtmpSkyLine extends SkyLine {
   /** Resolves when host:port accepts a TCP connection; rejects with an RtmpError otherwise. */
   private reachable(signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      const sock = connect({ host: this.target.host.replace(/^\[|\]$/g, ''), port: this.target.port });
+      const sock = connect({ host: this.#target.host.replace(/^\[|\]$/g, ''), port: this.#target.port });
       const done = (err?: Error) => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
@@ -193,12 +195,12 @@ export class RtmpSkyLine extends SkyLine {
         else resolve();
       };
       const onAbort = () => done(new Error('publish attempt ended'));
-      const timer = setTimeout(() => done(connectTimeoutError(this.target, this.connectTimeoutMs, SINK)), this.connectTimeoutMs);
+      const timer = setTimeout(() => done(connectTimeoutError(this.#target, this.connectTimeoutMs, SINK)), this.connectTimeoutMs);
       signal.addEventListener('abort', onAbort, { once: true });
       sock.once('connect', () => done());
       sock.once('error', (e: NodeJS.ErrnoException) => {
         const gst = new GstError(`${e.code ?? 'error'}: ${e.message}`, SINK);
-        done(explainRtmpError(gst, this.target, { published: false }));
+        done(explainRtmpError(gst, this.#target, { published: false }));
       });
     });
   }

@@ -4,10 +4,14 @@
  * The last path segment, with any query after it, is the stream key: whoever
  * has it can publish in our place, so it is a secret. `masked` is the form
  * that may be shown (logs, errors, events); `secrets` is what a redactor must scrub.
+ * The secret fields are non-enumerable: JSON.stringify and util.inspect of a target
+ * show only what may be shown.
  *
  * Parsed by hand rather than with WHATWG URL so the text handed to GStreamer is
  * exactly what the user gave (no re-encoding of the key).
  */
+
+import { Redactor } from '../log.js';
 
 export type RtmpScheme = 'rtmp' | 'rtmps';
 
@@ -125,30 +129,28 @@ function build(
   const maskedUser = username === undefined ? '' : password === undefined ? `${username}@` : `${username}:${MASK}@`;
   const base = `${host}:${port}/${app}/`;
   const secrets = [streamKey, password].filter((s): s is string => typeof s === 'string' && s.length > 0);
-  return {
-    scheme,
-    host,
-    port,
-    app,
-    streamKey,
-    username,
-    password,
-    url: `${scheme}://${user}${base}${streamKey}`,
-    masked: `${scheme}://${maskedUser}${base}${MASK}`,
-    secrets,
-  };
+  const target = { scheme, host, port, app, username, masked: `${scheme}://${maskedUser}${base}${MASK}` };
+  const hidden = (value: unknown) => ({ value, enumerable: false });
+  return Object.defineProperties(target, {
+    streamKey: hidden(streamKey),
+    password: hidden(password),
+    url: hidden(`${scheme}://${user}${base}${streamKey}`),
+    secrets: hidden(secrets),
+  }) as RtmpTarget;
+}
+
+/** Registers the target's secrets: the full URL is shown as its masked form, a stray key or password as ****. */
+export function redactTarget(redactor: Redactor, target: Pick<RtmpTarget, 'secrets' | 'url' | 'masked'>): Redactor {
+  redactor.add(target.url, target.masked);
+  for (const s of target.secrets) redactor.add(s);
+  return redactor;
 }
 
 /**
  * Mask the target's secrets in text (e.g. a GStreamer error that quotes the location): the full URL
  * becomes the masked URL, and any other occurrence of a secret of 4 characters or more becomes ****
- * (shorter ones would mask ordinary words; the same rule as the logger's redactor).
+ * (shorter ones would mask ordinary words; the redactor's rule).
  */
 export function maskSecrets(text: string, target: Pick<RtmpTarget, 'secrets' | 'url' | 'masked'>): string {
-  let out = text.split(target.url).join(target.masked);
-  // Longest first, so a secret that contains another is replaced whole.
-  for (const s of [...target.secrets].sort((a, b) => b.length - a.length)) {
-    if (s.length >= 4) out = out.split(s).join(MASK);
-  }
-  return out;
+  return redactTarget(new Redactor(), target).scrub(text);
 }

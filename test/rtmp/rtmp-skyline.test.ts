@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { inspect } from 'node:util';
 import { RtmpSkyLine, type RtmpSkyLineOptions } from '../../src/rtmp/rtmp-skyline.js';
 import { RtmpError } from '../../src/rtmp/errors.js';
 import { RtmpUrlError } from '../../src/rtmp/url.js';
@@ -336,5 +337,6 @@ describe('RtmpSkyLine', { skip: !NginxRtmp.available() && 'nginx with the RTMP m
     assert.throws(() => new RtmpSkyLine({ host: 'relay', streamKey: KEY, sinkElement: 'bogus' as 'rtmpsink' }), RangeError);
     const s = new RtmpSkyLine({ host: 'relay.example.com', streamKey: KEY, logger: captureLogger().logger });
     assert.equal(s.destination, 'rtmp://relay.example.com:1935/live/****');
+    for (const text of [JSON.stringify(s), inspect(s, { depth: 8 })]) assert.ok(!text.includes(KEY), 'the key shows when the SkyLine is inspected');
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { inspect } from 'node:util';
 import { maskSecrets, parseRtmpUrl, rtmpTarget, RtmpUrlError } from '../../src/rtmp/url.js';
 
 describe('parseRtmpUrl', () => {
@@ -45,6 +46,14 @@ describe('parseRtmpUrl', () => {
     assert.equal(t.password, 'hunter2');
     assert.equal(t.masked, 'rtmp://bob:****@h:1935/live/****');
     assert.deepEqual([...t.secrets].sort(), ['KEYX', 'hunter2']);
+  });
+
+  it('shows neither key nor password when the target is serialized or inspected', () => {
+    const t = parseRtmpUrl('rtmp://bob:hunter2@h:1935/live/KEYX-secret');
+    for (const text of [JSON.stringify(t), inspect(t, { depth: 5 })]) {
+      assert.ok(text.includes('rtmp://bob:****@h:1935/live/****'), text);
+      assert.ok(!text.includes('KEYX-secret') && !text.includes('hunter2'), text);
+    }
   });
 
   it('rejects bad URLs without quoting the key', () => {
@@ -115,5 +124,10 @@ describe('maskSecrets', () => {
   it('leaves secrets under 4 characters alone in free text but still masks the URL', () => {
     const t = parseRtmpUrl('rtmp://h/live/abc');
     assert.equal(maskSecrets(`open ${t.url}: abc`, t), 'open rtmp://h:1935/live/****: abc');
+  });
+
+  it('masks a longer secret whole when a shorter one is part of it', () => {
+    const t = parseRtmpUrl('rtmp://u:pass@h/live/pass-and-more');
+    assert.equal(maskSecrets('key pass-and-more, then pass', t), 'key ****, then ****');
   });
 });
