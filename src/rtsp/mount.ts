@@ -63,13 +63,17 @@ export class RtspMount {
   private counters = { accessUnits: 0, bytesSent: 0, droppedClients: 0, keyframeRequests: 0, droppedUnitsClosed: 0 };
   private closed = false;
 
+  /** The options minus auth: the password lives only in the authenticator's hashes. */
+  private readonly opts: Omit<MountOptions, 'auth'>;
+
   constructor(
     readonly path: string,
     private readonly host: MountHost,
-    private readonly opts: MountOptions,
+    { auth: mountAuth, ...opts }: MountOptions,
     serverAuth: RtspAuthOptions | undefined,
   ) {
-    const auth = opts.auth ?? serverAuth;
+    this.opts = opts;
+    const auth = mountAuth ?? serverAuth;
     this.authenticator = auth ? new RtspAuthenticator(auth) : undefined;
     this.packetizer = new H264Packetizer(opts.maxPacketBytes !== undefined ? { maxPacketBytes: opts.maxPacketBytes } : {});
   }

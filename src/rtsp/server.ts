@@ -68,7 +68,8 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
   readonly host: string;
   private readonly requestedPort: number;
   private readonly opts: Required<Omit<RTSPServerOptions, 'host' | 'port' | 'auth' | 'rtpPort' | 'limits' | 'logger'>>;
-  private readonly auth: RtspAuthOptions | undefined;
+  /** Holds the password: an ES private field, so inspecting or serializing the server never shows it. */
+  readonly #auth: RtspAuthOptions | undefined;
   private readonly limits: Partial<RtspParserLimits>;
   private readonly log: Logger | undefined;
   private readonly tcp: net.Server;
@@ -96,7 +97,7 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
       throw new RangeError('rtpPort must be an even port number (RTCP uses the next one)');
     }
     this.rtpPortOption = options.rtpPort;
-    this.auth = options.auth;
+    this.#auth = options.auth;
     this.limits = options.limits ?? {};
     this.log = options.logger?.child({ component: 'rtsp-server' });
     this.opts = {
@@ -142,7 +143,7 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
     const p = normalizePath(path);
     if (!/^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*$/.test(p)) throw new TypeError(`invalid RTSP mount path ${JSON.stringify(path)}`);
     if (this.mounts.has(p)) throw new Error(`an RTSP stream is already mounted at ${p || '/'}`);
-    const m = new RtspMount(p || '/', this, options, this.auth);
+    const m = new RtspMount(p || '/', this, options, this.#auth);
     this.mounts.set(p, m);
     this.log?.debug({ path: p || '/' }, 'mounted');
     return m;

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { inspect } from 'node:util';
 import { RTSPSkyLine, RTSPServer } from '../../src/index.js';
 import { feedLive } from '../support/rtsp-source.js';
 import { ffmpegPlay, ffprobeFrames, gstPlay, DECODE_ERRORS, type PlayResult } from '../support/rtsp-players.js';
@@ -190,6 +191,9 @@ test('auth on a shared server: wrong password 401, right one plays (ffmpeg Diges
   const open = new RTSPSkyLine({ server, path: '/open', logger: logs.logger, ...common });
   const secret = new RTSPSkyLine({ server, path: '/secret', auth: { username: 'alice', password }, logger: logs.logger, ...common });
   const feeds: Array<{ stop(): void }> = [];
+  for (const o of [server, secret]) {
+    assert.ok(![JSON.stringify(o), inspect(o, { depth: 8 })].some((t) => t.includes(password)), 'the password shows when inspected');
+  }
   try {
     await open.startStreaming({ fps: FPS, width: 160, height: 120 });
     await secret.startStreaming({ fps: FPS, width: W, height: H });
