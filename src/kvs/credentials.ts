@@ -27,14 +27,15 @@ function sameCredentials(a: AwsCredentialIdentity, b: AwsCredentialIdentity): bo
 }
 
 export class CredentialSource {
-  private provider?: AwsCredentialIdentityProvider;
-  private current?: AwsCredentialIdentity;
-  private inflight?: Promise<AwsCredentialIdentity>;
+  // ES private fields: inspecting or serializing the source (or anything holding it) never shows a key.
+  #provider?: AwsCredentialIdentityProvider;
+  #current?: AwsCredentialIdentity;
+  #inflight?: Promise<AwsCredentialIdentity>;
   private readonly onSecret: (s: string) => void;
 
   /**
    * @param option static credentials, a provider, or undefined for the default Node chain
-   * @param onSecret called with every secret seen, so loggers can redact it
+   * @param onSecret called with every secret seen (access key id, secret key, session token), so loggers can redact it
    */
   constructor(
     option: CredentialsOption | undefined,
@@ -42,32 +43,32 @@ export class CredentialSource {
   ) {
     this.refreshMarginMs = opts.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS;
     this.onSecret = opts.onSecret ?? (() => {});
-    if (typeof option === 'function') this.provider = option;
-    else if (option) this.provider = async () => option;
+    if (typeof option === 'function') this.#provider = option;
+    else if (option) this.#provider = async () => option;
   }
 
   readonly refreshMarginMs: number;
 
   /** Credentials valid for at least the refresh margin (fetched again when closer to expiry). */
   async get(): Promise<AwsCredentialIdentity> {
-    if (this.current && !this.expiringSoon(this.current)) return this.current;
-    return this.fetch(this.current !== undefined);
+    if (this.#current && !this.expiringSoon(this.#current)) return this.#current;
+    return this.fetch(this.#current !== undefined);
   }
 
   /** Fetches again, bypassing caches; resolves true when something new came back. */
   async refresh(): Promise<boolean> {
-    const before = this.current;
+    const before = this.#current;
     const after = await this.fetch(true);
     return !before || !sameCredentials(before, after);
   }
 
   /** Epoch ms when the cached credentials expire (undefined: they do not). */
   get expiresAtMs(): number | undefined {
-    return this.current?.expiration?.getTime();
+    return this.#current?.expiration?.getTime();
   }
 
   /** True when these credentials expire within the refresh margin. */
-  expiringSoon(c: AwsCredentialIdentity | undefined = this.current): boolean {
+  expiringSoon(c: AwsCredentialIdentity | undefined = this.#current): boolean {
     const exp = c?.expiration?.getTime();
     return exp !== undefined && exp - Date.now() <= this.refreshMarginMs;
   }
@@ -81,22 +82,23 @@ export class CredentialSource {
   }
 
   private fetch(force: boolean): Promise<AwsCredentialIdentity> {
-    this.inflight ??= (async () => {
+    this.#inflight ??= (async () => {
       try {
-        this.provider ??= await defaultProvider();
-        const call = this.provider as (o?: { forceRefresh?: boolean }) => Promise<AwsCredentialIdentity>;
+        this.#provider ??= await defaultProvider();
+        const call = this.#provider as (o?: { forceRefresh?: boolean }) => Promise<AwsCredentialIdentity>;
         let c = await call(force ? { forceRefresh: true } : undefined);
         if (this.expiringSoon(c) && !force) c = await call({ forceRefresh: true });
         if (!c?.accessKeyId || !c.secretAccessKey) throw new Error('the AWS credential provider returned no access key');
+        this.onSecret(c.accessKeyId);
         this.onSecret(c.secretAccessKey);
         if (c.sessionToken) this.onSecret(c.sessionToken);
-        this.current = c;
+        this.#current = c;
         return c;
       } finally {
-        this.inflight = undefined;
+        this.#inflight = undefined;
       }
     })();
-    return this.inflight;
+    return this.#inflight;
   }
 }
 
@@ -144,6 +146,7 @@ export class KvssinkCredentialFile {
   }
 
   private async write(c: AwsCredentialIdentity): Promise<void> {
+    if (this.stopped) return; // a refresh that finished after stop(): the directory is gone
     const tmp = `${this.path}.tmp`;
     await writeFile(tmp, kvssinkCredentialLine(c), { mode: 0o600 });
     await rename(tmp, this.path);
@@ -160,8 +163,10 @@ export class KvssinkCredentialFile {
         .get()
         .then((fresh) => this.write(fresh))
         .catch((err: Error) => {
+          if (this.stopped) return;
           this.onError(err);
-          if (!this.stopped) this.timer = setTimeout(() => this.schedule(c), 10_000);
+          this.timer = setTimeout(() => this.schedule(c), 10_000);
+          this.timer.unref();
         });
     }, wait);
     this.timer.unref();

@@ -58,7 +58,8 @@ export interface KVSSkyLine {
 export class KVSSkyLine extends SkyLine {
   readonly streamName: string;
   readonly region: string;
-  private readonly kvsOpts: KVSSkyLineOptions;
+  /** The options without credentials (those live only in the CredentialSource, out of sight of inspect/JSON). */
+  private readonly kvsOpts: Omit<KVSSkyLineOptions, 'credentials' | 'logger'>;
   private readonly credentials: CredentialSource;
   private controlPlane?: ControlPlane;
   private producer?: PutMediaProducer;
@@ -66,7 +67,6 @@ export class KVSSkyLine extends SkyLine {
   private credentialFile?: KvssinkCredentialFile;
   private mode?: 'putmedia' | 'kvssink';
   private description?: StreamDescription;
-  /** PTS and capture time of frames handed to the encoder, oldest first (PutMedia mode). */
 
   constructor(options: KVSSkyLineOptions) {
     if (!options || typeof options !== 'object') throw new TypeError('KVSSkyLine needs options: { streamName, region }');
@@ -83,11 +83,12 @@ export class KVSSkyLine extends SkyLine {
     const retention = options.retentionHours ?? 24;
     if (!(Number.isInteger(retention) && retention >= 0)) throw new RangeError(`retentionHours must be a non-negative integer, got ${retention}`);
     super(options);
-    this.kvsOpts = { ...options, sink, fragmentSeconds, bufferSeconds, retentionHours: retention };
+    const { credentials: c, logger: _logger, ...kvsOpts } = options;
+    this.kvsOpts = { ...kvsOpts, sink, fragmentSeconds, bufferSeconds, retentionHours: retention };
     this.streamName = options.streamName;
     this.region = options.region;
-    const c = options.credentials;
     if (c && typeof c === 'object') {
+      this.redactor.add(c.accessKeyId);
       this.redactor.add(c.secretAccessKey);
       this.redactor.add(c.sessionToken);
     }

@@ -46,9 +46,14 @@ export class PutMediaConnection extends EventEmitter<PutMediaConnectionEvents> {
   private ending = false;
   private responseTimer?: NodeJS.Timeout;
   private pendingWrites: Buffer[] = [];
+  readonly opts: Omit<PutMediaConnectionOptions, 'credentials'>;
+  /** An ES private field: inspecting or serializing the connection never shows the keys. */
+  readonly #credentials: AwsCredentialIdentity;
 
-  constructor(readonly opts: PutMediaConnectionOptions) {
+  constructor({ credentials, ...opts }: PutMediaConnectionOptions) {
     super();
+    this.opts = opts;
+    this.#credentials = credentials;
   }
 
   get isClosed(): boolean {
@@ -83,7 +88,7 @@ export class PutMediaConnection extends EventEmitter<PutMediaConnectionEvents> {
     const signer = new SignatureV4({
       service: 'kinesisvideo',
       region: this.opts.region,
-      credentials: this.opts.credentials,
+      credentials: this.#credentials,
       sha256: Hash.bind(null, 'sha256'),
     });
     // No body on the request object: the signer then signs the empty payload hash, as PutMedia producers do.

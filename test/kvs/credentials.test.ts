@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { inspect } from 'node:util';
 import { CredentialSource, KvssinkCredentialFile, kvssinkCredentialLine } from '../../src/kvs/credentials.js';
 import { kvssinkLaunch } from '../../src/kvs/kvssink.js';
 
@@ -29,6 +31,7 @@ test('kvssink credential file: private, rewritten with fresh credentials before 
   const path = await file.start();
   try {
     assert.equal((await stat(path)).mode & 0o777, 0o600);
+    assert.equal((await stat(dirname(path))).mode & 0o777, 0o700, 'in a private directory');
     assert.match(await readFile(path, 'utf8'), /^CREDENTIALS\tASIA1\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\tsecret-1-abcdef\ttoken-1\n$/);
     const deadline = Date.now() + 5000;
     while (!(await readFile(path, 'utf8')).includes('ASIA2') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -54,7 +57,10 @@ test('credential source: cached until close to expiry; refresh() tells whether s
   const seen: string[] = [];
   const redacting = new CredentialSource({ ...STATIC, sessionToken: 'session-token-value' }, { onSecret: (s) => seen.push(s) });
   await redacting.get();
-  assert.deepEqual(seen, [STATIC.secretAccessKey, 'session-token-value']);
+  assert.deepEqual(seen, [STATIC.accessKeyId, STATIC.secretAccessKey, 'session-token-value']);
+  for (const text of [JSON.stringify(redacting), inspect(redacting, { depth: 5 })]) {
+    assert.ok(!text.includes(STATIC.secretAccessKey) && !text.includes('session-token-value'), text);
+  }
 });
 
 test('kvssink launch string: names the credential file, carries no secret, refuses unsafe names', () => {

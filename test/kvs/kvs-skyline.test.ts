@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { KVSSkyLine, type KVSSkyLineOptions } from '../../src/kvs/kvs-skyline.js';
 import type { KvsAckEvent } from '../../src/kvs/producer.js';
 import { centreColour, decodeRgb } from '../support/ffprobe.js';
@@ -188,9 +189,17 @@ test("sink 'auto' uses PutMedia when kvssink is absent; sink 'kvssink' says how 
   }
 });
 
-test('options are checked up front', () => {
+test('options are checked up front; the credentials never show when the SkyLine is inspected', async () => {
   assert.throws(() => new KVSSkyLine({ streamName: 'bad name!', region: 'us-west-2' }), /streamName/);
   assert.throws(() => new KVSSkyLine({ streamName: 'ok', region: '' }), /region/);
   assert.throws(() => new KVSSkyLine({ streamName: 'ok', region: 'us-west-2', fragmentSeconds: 12 }), /fragmentSeconds/);
   assert.throws(() => new KVSSkyLine({ streamName: 'ok', region: 'us-west-2', sink: 'x' as never }), /sink/);
+  const sky = new KVSSkyLine({ streamName: 'ok', region: 'us-west-2', credentials: { ...TEST_KEY, sessionToken: 'session-token-0123456789' }, logger: captureLogger().logger });
+  try {
+    for (const text of [JSON.stringify(sky), inspect(sky, { depth: 8 })]) {
+      for (const secret of [TEST_KEY.secretAccessKey, 'session-token-0123456789']) assert.ok(!text.includes(secret), 'a secret shows');
+    }
+  } finally {
+    await sky.close();
+  }
 });
