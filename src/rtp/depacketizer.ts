@@ -13,6 +13,8 @@ export interface DepacketizedUnit {
 
 const STAP_A = 24;
 const FU_A = 28;
+/** A unit growing past this without a marker or new timestamp is garbage: dropped, so memory stays bounded. */
+const MAX_UNIT_BYTES = 32 * 2 ** 20;
 
 export class H264Depacketizer {
   private nalus: Buffer[] = [];
@@ -20,12 +22,18 @@ export class H264Depacketizer {
   private timestamp = -1;
   private lastSeq = -1;
   private corrupt = false;
+  private bytes = 0;
   private wraps = 0;
   private lastRaw = -1;
   /** Units dropped because a packet was missing. */
   dropped = 0;
 
   constructor(private readonly onUnit: (unit: DepacketizedUnit) => void) {}
+
+  /** Payload bytes held for the unit being assembled (bounded). */
+  get pendingBytes(): number {
+    return this.bytes;
+  }
 
   push(p: RtpPacket): void {
     if (this.lastSeq >= 0 && p.sequence !== ((this.lastSeq + 1) & 0xffff)) {
@@ -39,6 +47,13 @@ export class H264Depacketizer {
 
     const payload = p.payload;
     if (payload.length === 0) return;
+    this.bytes += payload.length;
+    if (this.bytes > MAX_UNIT_BYTES) {
+      this.corrupt = true;
+      this.nalus = [];
+      this.fu = undefined;
+      this.bytes = 0;
+    }
     const type = payload[0]! & 0x1f;
     if (type >= 1 && type <= 23) {
       this.nalus.push(payload);
@@ -78,6 +93,7 @@ export class H264Depacketizer {
   private flush(): void {
     const nalus = this.nalus;
     this.nalus = [];
+    this.bytes = 0;
     if (this.corrupt || this.fu) {
       this.corrupt = false;
       this.fu = undefined;

@@ -21,8 +21,13 @@ export class RtpStreamReceiver extends EventEmitter<RtpStreamReceiverEvents> {
   async listen(): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => resolve());
+      this.server.listen(0, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
     });
+    // Later listener errors (e.g. EMFILE on accept) cost at most that connection; the producer reconnects.
+    this.server.on('error', () => undefined);
     return (this.server.address() as net.AddressInfo).port;
   }
 
@@ -51,18 +56,22 @@ export class RtpStreamReceiver extends EventEmitter<RtpStreamReceiverEvents> {
     socket.setNoDelay(true);
     let pending: Buffer | undefined;
     socket.on('data', (chunk: Buffer) => {
-      let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
-      let off = 0;
-      while (off + 2 <= buf.length) {
-        const len = buf.readUInt16BE(off);
-        if (off + 2 + len > buf.length) break;
-        const packet = parseRtp(buf.subarray(off + 2, off + 2 + len));
-        if (packet) this.depacketizer.push(packet);
-        off += 2 + len;
+      try {
+        const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
+        let off = 0;
+        while (off + 2 <= buf.length) {
+          const len = buf.readUInt16BE(off);
+          if (off + 2 + len > buf.length) break;
+          const packet = parseRtp(buf.subarray(off + 2, off + 2 + len));
+          if (packet) this.depacketizer.push(packet);
+          off += 2 + len;
+        }
+        // Keep only the unfinished tail, under 64 KiB by framing (copied: the chunk's memory is not ours to pin).
+        pending = off < buf.length ? Buffer.from(buf.subarray(off)) : undefined;
+      } catch {
+        // A 'unit' listener threw: end this connection rather than the process ('disconnect' tells the owner).
+        socket.destroy();
       }
-      // Keep only the unfinished tail (copied: the chunk's memory is not ours to pin).
-      pending = off < buf.length ? Buffer.from(buf.subarray(off)) : undefined;
-      buf = chunk;
     });
     const gone = () => {
       if (this.socket === socket) {

@@ -109,7 +109,13 @@ export class RtspConnection {
 
   private onData(chunk: Buffer): void {
     if (this.closing) return;
-    this.parser.push(chunk);
+    try {
+      this.parser.push(chunk);
+    } catch {
+      // A handler threw: this connection ends, the server goes on.
+      this.socket.destroy();
+      return;
+    }
     if (this.parser.pendingBytes > 0) {
       if (this.partialSince === 0) this.partialSince = Date.now();
     } else {
