@@ -56,8 +56,12 @@ export async function startTlsProxy(targetPort: number): Promise<TlsProxy> {
   server.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+  server.on('error', () => undefined); // a failed accept costs that connection only
   const addr = server.address();
   return {
     port: addr && typeof addr === 'object' ? addr.port : 0,

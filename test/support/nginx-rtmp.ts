@@ -239,15 +239,19 @@ export class NginxRtmp {
         const app = form.get('app') ?? '';
         const streamKey = form.get('name') ?? '';
         const check = this.apps[app]?.publish;
-        const allowed = typeof check === 'function' ? await Promise.resolve(check(streamKey)).catch(() => false) : true;
+        const allowed = typeof check === 'function' ? await Promise.resolve().then(() => check(streamKey)).catch(() => false) : true;
         this.publishAttempts.push({ app, streamKey, allowed });
         res.writeHead(allowed ? 200 : 403, { 'content-length': '0' }).end();
       });
     });
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => resolve());
+      srv.listen(0, '127.0.0.1', () => {
+        srv.off('error', reject);
+        resolve();
+      });
     });
+    srv.on('error', () => undefined); // a failed accept only fails that on_publish check
     this.authServer = srv;
     const addr = srv.address();
     this.authPort = addr && typeof addr === 'object' ? addr.port : 0;
@@ -296,15 +300,5 @@ export class NginxRtmp {
     await this.exited;
     const log = (await this.errorLog()).split('\n').slice(-10).join('\n');
     throw new Error(`nginx-rtmp on port ${this.port} ${why}\n${stderr}\n${log}`.trim());
-  }
-}
-
-/** Run fn with a relay, disposing it whatever happens. */
-export async function withNginxRtmp<T>(options: NginxRtmpOptions, fn: (relay: NginxRtmp) => Promise<T>): Promise<T> {
-  const relay = await NginxRtmp.start(options);
-  try {
-    return await fn(relay);
-  } finally {
-    await relay.dispose();
   }
 }
