@@ -153,16 +153,17 @@ export function parseAvcDecoderConfig(buf: Buffer): AvcDecoderConfig {
  * delimiters stay out: they live in avcC, where V_MPEG4/ISO/AVC readers expect them.
  */
 export function toLengthPrefixed(nalus: readonly Buffer[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const nal of nalus) {
-    if (nal.length === 0) continue;
-    const t = nalType(nal);
-    if (t === NAL_SPS || t === NAL_PPS || t === NAL_AUD) continue;
-    const len = Buffer.alloc(NAL_LENGTH_SIZE);
-    len.writeUInt32BE(nal.length);
-    parts.push(len, nal);
+  const kept = nalus.filter((nal) => nal.length > 0 && ![NAL_SPS, NAL_PPS, NAL_AUD].includes(nalType(nal)));
+  let size = 0;
+  for (const nal of kept) size += NAL_LENGTH_SIZE + nal.length;
+  // One allocation per frame: this runs for every frame KVS gets.
+  const out = Buffer.allocUnsafe(size);
+  let off = 0;
+  for (const nal of kept) {
+    out.writeUInt32BE(nal.length, off);
+    off += NAL_LENGTH_SIZE + nal.copy(out, off + NAL_LENGTH_SIZE);
   }
-  return Buffer.concat(parts);
+  return out;
 }
 
 /** Splits a length-prefixed sample back into NAL units (for checks and the emulator). */

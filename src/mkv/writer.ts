@@ -5,6 +5,8 @@
  */
 import {
   element,
+  encodeId,
+  encodeVint,
   master,
   stringElement,
   uintElement,
@@ -114,7 +116,8 @@ export function simpleBlock(offsetMs: number, keyframe: boolean, data: Buffer): 
   head[0] = 0x80 | VIDEO_TRACK; // track number as a 1-byte vint
   head.writeInt16BE(offsetMs, 1);
   head[3] = keyframe ? SIMPLEBLOCK_KEYFRAME : 0;
-  return element(ID.SimpleBlock, Buffer.concat([head, data]));
+  // Written for every frame sent (and resent): one copy of the frame, not one per nesting level.
+  return Buffer.concat([encodeId(ID.SimpleBlock), encodeVint(head.length + data.length), head, data]);
 }
 
 /** A whole cluster of known size (for files and stored fragments). */

@@ -121,6 +121,7 @@ for (const unknownClusters of [true, false]) {
     for (let i = 0; i < mkv.length; i += 777) reader.push(mkv.subarray(i, i + 777));
     reader.end();
     assert.equal(blocks.length, aus.length);
+    assert.deepEqual(blocks.map((b) => b.data), aus.map((au) => toLengthPrefixed(au.nalus)), 'every frame byte for byte');
     assert.equal(clusterTimes.length, 3, 'one cluster per GOP');
     assert.ok(blocks.filter((b) => b.keyframe).length === 3);
 
