@@ -3,12 +3,9 @@
  * samples: the H.264 form Matroska's V_MPEG4/ISO/AVC and MP4 carry.
  */
 
-/** NAL unit types used here (H.264 table 7-1). */
-const NAL_SPS = 7;
-const NAL_PPS = 8;
-const NAL_AUD = 9;
+import { NAL_AUD, NAL_PPS, NAL_SPS, nalType, parseSps } from './nal.js';
 
-/** Profiles whose SPS carries chroma_format_idc and bit depths (H.264 7.3.2.1.1), and whose avcC has the extension. */
+/** Profiles whose avcC record carries the chroma format and bit depth extension. */
 const HIGH_PROFILES = new Set([100, 110, 122, 144, 44, 83, 86, 118, 128, 138, 139, 134, 135]);
 
 /** NAL size field width we write: 4 bytes (lengthSizeMinusOne = 3). */
@@ -25,60 +22,6 @@ export interface AvcDecoderConfig {
   chromaFormat?: number;
   bitDepthLuma?: number;
   bitDepthChroma?: number;
-}
-
-export function nalType(nal: Buffer): number {
-  return nal[0]! & 0x1f;
-}
-
-/** Removes emulation-prevention bytes (00 00 03 -> 00 00) to read RBSP bits. */
-function toRbsp(nal: Buffer): Buffer {
-  const out: number[] = [];
-  let zeros = 0;
-  for (let i = 0; i < nal.length; i++) {
-    const b = nal[i]!;
-    if (zeros >= 2 && b === 3) {
-      zeros = 0;
-      continue;
-    }
-    out.push(b);
-    zeros = b === 0 ? zeros + 1 : 0;
-  }
-  return Buffer.from(out);
-}
-
-class BitReader {
-  private bit = 0;
-  constructor(private readonly buf: Buffer) {}
-  u(n: number): number {
-    let v = 0;
-    for (let i = 0; i < n; i++) {
-      const byte = this.buf[this.bit >> 3];
-      if (byte === undefined) throw new Error('SPS ended early');
-      v = (v << 1) | ((byte >> (7 - (this.bit & 7))) & 1);
-      this.bit++;
-    }
-    return v;
-  }
-  ue(): number {
-    let zeros = 0;
-    while (this.u(1) === 0) {
-      if (++zeros > 31) throw new Error('bad Exp-Golomb code in SPS');
-    }
-    return zeros === 0 ? 0 : (1 << zeros) - 1 + this.u(zeros);
-  }
-}
-
-/** chroma_format_idc and bit depths from an SPS (defaults 4:2:0, 8 bit for non-high profiles). */
-function spsChroma(sps: Buffer): { chromaFormat: number; bitDepthLuma: number; bitDepthChroma: number } {
-  const r = new BitReader(toRbsp(sps.subarray(1)));
-  const profileIdc = r.u(8);
-  r.u(16); // constraint flags + level
-  r.ue(); // seq_parameter_set_id
-  if (!HIGH_PROFILES.has(profileIdc)) return { chromaFormat: 1, bitDepthLuma: 8, bitDepthChroma: 8 };
-  const chromaFormat = r.ue();
-  if (chromaFormat === 3) r.u(1);
-  return { chromaFormat, bitDepthLuma: r.ue() + 8, bitDepthChroma: r.ue() + 8 };
 }
 
 /** Builds the avcC record from the stream's SPS and PPS NAL units (no start codes). */
@@ -101,9 +44,9 @@ export function buildAvcDecoderConfig(sps: Buffer | Buffer[], pps: Buffer | Buff
   };
   parts.push(...spsList.map(withLength), Buffer.from([ppsList.length]), ...ppsList.map(withLength));
   if (HIGH_PROFILES.has(first[1]!)) {
-    const c = spsChroma(first);
+    const c = parseSps(first);
     parts.push(
-      Buffer.from([0xfc | c.chromaFormat, 0xf8 | (c.bitDepthLuma - 8), 0xf8 | (c.bitDepthChroma - 8), 0]),
+      Buffer.from([0xfc | c.chromaFormatIdc, 0xf8 | (c.bitDepthLuma - 8), 0xf8 | (c.bitDepthChroma - 8), 0]),
     );
   }
   return Buffer.concat(parts);

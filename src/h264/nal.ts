@@ -7,6 +7,10 @@ export const NAL_SEI = 6;
 export const NAL_SPS = 7;
 export const NAL_PPS = 8;
 export const NAL_AUD = 9;
+export const NAL_FILLER = 12;
+
+/** Profiles whose SPS carries chroma_format_idc and bit depths (H.264 §7.3.2.1.1). */
+const CHROMA_PROFILES = new Set([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135]);
 
 export function nalType(nalu: Uint8Array): number {
   return nalu[0]! & 0x1f;
@@ -87,6 +91,10 @@ export interface SpsInfo {
   levelIdc: number;
   width: number;
   height: number;
+  /** 0 monochrome, 1 4:2:0, 2 4:2:2, 3 4:4:4 (1 for profiles that cannot signal it). */
+  chromaFormatIdc: number;
+  bitDepthLuma: number;
+  bitDepthChroma: number;
 }
 
 /** Parses the fields of a sequence parameter set (NAL header included) that give size and profile. */
@@ -98,11 +106,13 @@ export function parseSps(sps: Uint8Array): SpsInfo {
   const levelIdc = r.bits(8);
   r.ue(); // seq_parameter_set_id
   let chromaFormatIdc = 1;
-  if ([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135].includes(profileIdc)) {
+  let bitDepthLuma = 8;
+  let bitDepthChroma = 8;
+  if (CHROMA_PROFILES.has(profileIdc)) {
     chromaFormatIdc = r.ue();
     if (chromaFormatIdc === 3) r.bit(); // separate_colour_plane_flag
-    r.ue(); // bit_depth_luma_minus8
-    r.ue(); // bit_depth_chroma_minus8
+    bitDepthLuma = r.ue() + 8;
+    bitDepthChroma = r.ue() + 8;
     r.bit(); // qpprime_y_zero_transform_bypass_flag
     if (r.bit()) {
       // seq_scaling_matrix_present_flag: skip the lists
@@ -154,5 +164,8 @@ export function parseSps(sps: Uint8Array): SpsInfo {
     levelIdc,
     width: widthMbs * 16 - cropUnitX * (cropL + cropR),
     height: (2 - frameMbsOnly) * heightMapUnits * 16 - cropUnitY * (cropT + cropB),
+    chromaFormatIdc,
+    bitDepthLuma,
+    bitDepthChroma,
   };
 }

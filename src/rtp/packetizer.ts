@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AccessUnit } from '../h264/access-unit.js';
+import { NAL_AUD, NAL_FILLER, NAL_IDR, NAL_PPS, NAL_SPS, nalType } from '../h264/nal.js';
 
 /** RTP payload type for H.264 (dynamic range, RFC 3551). */
 export const H264_PAYLOAD_TYPE = 96;
@@ -14,11 +15,6 @@ export const H264_PAYLOAD_TYPE = 96;
 export const H264_CLOCK_RATE = 90_000;
 export const RTP_HEADER_BYTES = 12;
 
-const NAL_IDR = 5;
-const NAL_SPS = 7;
-const NAL_PPS = 8;
-const NAL_AUD = 9;
-const NAL_FILLER = 12;
 const FU_A = 28;
 
 /** One RTP payload (without the 12-byte header) and whether it ends the access unit. */
@@ -75,7 +71,7 @@ export class H264Packetizer {
     let idrAt = -1;
     for (const nal of au.nalus) {
       if (nal.length === 0) continue;
-      const type = nal[0]! & 0x1f;
+      const type = nalType(nal);
       if (type === NAL_AUD || type === NAL_FILLER) continue; // framing only; RTP carries the AU boundary
       if (type === NAL_SPS) {
         this.spsNal = nal;

@@ -67,6 +67,18 @@ test('avcC carries the SPS/PPS and profile of the stream (ISO 14496-15 5.3.3.1)'
   assert.throws(() => parseAvcDecoderConfig(avcc.subarray(0, 9)));
 });
 
+test('a High profile avcC carries the chroma format and bit depths from the SPS, and decodes', async () => {
+  const high = await encodeAccessUnits({ frames: 5, fps: 25, gop: 5, originMs: ORIGIN, preset: 'veryfast' });
+  const parsed = parseAvcDecoderConfig(codecPrivateOf(high));
+  assert.equal(parsed.profileIdc, 100);
+  assert.deepEqual([parsed.chromaFormat, parsed.bitDepthLuma, parsed.bitDepthChroma], [1, 8, 8], '4:2:0, 8 bit');
+  const file = join(dir, 'high.mkv');
+  await writeFile(file, writeMkv(high, false));
+  const probed = await probeVideo(file);
+  assert.equal(probed.frames.length, 5);
+  assert.equal(await decodeErrors(file), '');
+});
+
 test('samples are 4-byte length-prefixed and leave parameter sets and AUDs to avcC', () => {
   const sample = toLengthPrefixed(aus[0]!.nalus);
   const nals = splitLengthPrefixed(sample);

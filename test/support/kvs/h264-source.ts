@@ -17,6 +17,8 @@ export interface EncodeOptions {
   gop?: number;
   /** Epoch ms of the first frame. */
   originMs?: number;
+  /** x264 preset; ultrafast (default) gives Constrained Baseline, faster ones High profile. */
+  preset?: string;
 }
 
 /** Splits an Annex B byte stream into NAL units (start codes removed). */
@@ -38,14 +40,14 @@ export function splitAnnexB(buf: Buffer): Buffer[] {
 
 /** Encodes `frames` frames of testsrc2 and returns them as access units with capture times. */
 export async function encodeAccessUnits(opts: EncodeOptions): Promise<AccessUnit[]> {
-  const { frames, width = 320, height = 240, fps = 25, gop = 25, originMs = 1_700_000_000_000 } = opts;
+  const { frames, width = 320, height = 240, fps = 25, gop = 25, originMs = 1_700_000_000_000, preset = 'ultrafast' } = opts;
   const { stdout } = await run(
     'ffmpeg',
     [
       '-hide_banner', '-loglevel', 'error',
       '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}`,
       '-frames:v', String(frames),
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-bf', '0',
+      '-c:v', 'libx264', '-preset', preset, '-tune', 'zerolatency', '-bf', '0',
       '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
       '-pix_fmt', 'yuv420p', '-x264-params', 'aud=1:repeat-headers=1',
       '-f', 'h264', '-',
