@@ -8,7 +8,7 @@ import type { KvsAckEvent } from '../../src/kvs/producer.js';
 import type { KvsEmulator } from '../support/kvs-emulator.js';
 import { encodeAccessUnits } from '../support/kvs/h264-source.js';
 import { expectedFragmentTimecodes, feed, makeProducer, startEmulator, TEST_KEY, until } from '../support/kvs/harness.js';
-import { decodeErrors, probeVideo } from '../support/kvs/probe.js';
+import { decodeErrors, frameInfo, probeVideo } from '../support/ffprobe.js';
 
 let dir: string;
 let aus: AccessUnit[];
@@ -30,12 +30,12 @@ async function assertComplete(emu: KvsEmulator, name = 'cam-1'): Promise<void> {
   const file = join(dir, `${name}-${Date.now()}-${Math.random()}.mkv`);
   await writeFile(file, emu.toMkv(name));
   const probed = await probeVideo(file);
-  assert.equal(probed.frames.length, aus.length);
+  assert.equal(probed.frames, aus.length);
   assert.equal(probed.width, 320);
   assert.equal(probed.height, 240);
-  const t0 = probed.frames[0]!.ptsMs;
+  const ptsMs = (await frameInfo(file)).map((f) => Math.round(f.time * 1000));
   assert.deepEqual(
-    probed.frames.map((f) => f.ptsMs - t0),
+    ptsMs.map((t) => t - ptsMs[0]!),
     aus.map((a) => Math.round(a.captureMs) - ORIGIN),
   );
   assert.equal(await decodeErrors(file), '');

@@ -1,11 +1,11 @@
 // Reading results back with real players: ffprobe for stream facts, ffmpeg to decode pixels.
 import { execFile } from 'node:child_process';
 
-function run(cmd: string, args: string[], timeoutMs = 60_000, maxBuffer = 512 * 2 ** 20): Promise<Buffer> {
+function run(cmd: string, args: string[], timeoutMs = 60_000, maxBuffer = 512 * 2 ** 20): Promise<{ stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout: timeoutMs, maxBuffer, encoding: 'buffer', killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${cmd} failed: ${err.message}\n${stderr.toString().slice(-2000)}`));
-      else resolve(stdout);
+      else resolve({ stdout, stderr: stderr.toString() });
     });
   });
 }
@@ -31,7 +31,7 @@ export async function probeVideo(input: string, extra: string[] = [], timeoutMs 
     '-show_entries', 'stream=codec_name,profile,width,height,nb_read_frames,r_frame_rate,duration,pix_fmt:format=duration',
     '-of', 'json', input,
   ], timeoutMs);
-  const j = JSON.parse(out.toString());
+  const j = JSON.parse(out.stdout.toString());
   const s = j.streams?.[0];
   if (!s) throw new Error(`no video stream in ${input}`);
   const [n, d] = String(s.r_frame_rate).split('/').map(Number);
@@ -47,10 +47,31 @@ export async function probeVideo(input: string, extra: string[] = [], timeoutMs 
   };
 }
 
+export interface FrameInfo {
+  /** Presentation time, seconds. */
+  time: number;
+  keyframe: boolean;
+}
+
+/** Presentation time and keyframe flag of every video frame, in order (every frame decoded). */
+export async function frameInfo(input: string, extra: string[] = []): Promise<FrameInfo[]> {
+  const out = await run('ffprobe', ['-v', 'error', ...extra, '-select_streams', 'v:0', '-show_entries', 'frame=pts_time,best_effort_timestamp_time,key_frame', '-of', 'json', input]);
+  const frames = JSON.parse(out.stdout.toString()).frames as Array<{ pts_time?: string; best_effort_timestamp_time?: string; key_frame: number }>;
+  return frames.map((f) => ({ time: Number(f.pts_time ?? f.best_effort_timestamp_time), keyframe: f.key_frame === 1 }));
+}
+
 /** Presentation timestamps (seconds) of every video frame, in order. */
 export async function frameTimes(input: string, extra: string[] = []): Promise<number[]> {
-  const out = await run('ffprobe', ['-v', 'error', ...extra, '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'json', input]);
-  return (JSON.parse(out.toString()).frames as Array<{ pts_time: string }>).map((f) => Number(f.pts_time));
+  return (await frameInfo(input, extra)).map((f) => f.time);
+}
+
+/** Decodes everything with ffmpeg; returns its error output (empty when the stream decodes cleanly). */
+export async function decodeErrors(input: string): Promise<string> {
+  try {
+    return (await run('ffmpeg', ['-v', 'error', '-i', input, '-f', 'null', '-'])).stderr.trim();
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /** Decodes frames to packed RGB24 (`count` frames at most). */
@@ -60,7 +81,7 @@ export async function decodeRgb(input: string, opts: { count?: number; extra?: s
   if (opts.count) args.push('-frames:v', String(opts.count));
   // passthrough: one output per decoded frame (no duplicates to fill timing gaps).
   args.push('-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-');
-  const raw = await run('ffmpeg', args, opts.timeoutMs ?? 60_000);
+  const raw = (await run('ffmpeg', args, opts.timeoutMs ?? 60_000)).stdout;
   const size = probe.width * probe.height * 3;
   const frames: Buffer[] = [];
   for (let off = 0; off + size <= raw.length; off += size) frames.push(raw.subarray(off, off + size));

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
+import { accessUnitsOf } from './access-units.js';
 
 const run = promisify(execFile);
 
@@ -20,26 +21,6 @@ export interface ClipOptions {
   keyInt: number;
   pattern?: string;
   bitrateKbps?: number;
-}
-
-/** NAL units of an Annex-B byte stream, start codes removed. */
-export function splitAnnexB(buf: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let start = -1;
-  let i = 0;
-  while (i + 2 < buf.length) {
-    if (buf[i] === 0 && buf[i + 1] === 0 && buf[i + 2] === 1) {
-      if (start >= 0) {
-        let end = i;
-        while (end > start && buf[end - 1] === 0) end--; // trailing zero of a 4-byte start code
-        out.push(buf.subarray(start, end));
-      }
-      i += 3;
-      start = i;
-    } else i++;
-  }
-  if (start >= 0 && start < buf.length) out.push(buf.subarray(start));
-  return out;
 }
 
 /** Encodes (once) and returns a clip as access units in decode order; the first is an IDR with SPS/PPS. */
@@ -62,22 +43,7 @@ export async function encodeClip(o: ClipOptions): Promise<AccessUnit[]> {
     await run('gst-launch-1.0', ['-q', ...launch.split(' ')], { timeout: 120_000 });
     renameSync(tmp, file);
   }
-  const nalus = splitAnnexB(readFileSync(file));
-  const aus: AccessUnit[] = [];
-  let cur: Buffer[] = [];
-  const flush = () => {
-    if (cur.length === 0) return;
-    const n = aus.length;
-    const ptsNs = Math.round((n * 1e9) / o.fps);
-    aus.push({ nalus: cur, ptsNs, captureMs: ptsNs / 1e6, keyframe: cur.some((x) => (x[0]! & 0x1f) === 5) });
-    cur = [];
-  };
-  for (const nal of nalus) {
-    if ((nal[0]! & 0x1f) === 9) flush(); // access unit delimiter starts a new unit
-    cur.push(nal);
-  }
-  flush();
-  return aus;
+  return accessUnitsOf(readFileSync(file), o.fps);
 }
 
 /**
