@@ -7,7 +7,8 @@ import type { AccessUnit } from '../../src/h264/access-unit.js';
 import type { KvsAckEvent } from '../../src/kvs/producer.js';
 import type { KvsEmulator } from '../support/kvs-emulator.js';
 import { encodeAccessUnits } from '../support/kvs/h264-source.js';
-import { expectedFragmentTimecodes, feed, makeProducer, startEmulator, TEST_KEY, until } from '../support/kvs/harness.js';
+import { expectedFragmentTimecodes, feed, makeProducer, startEmulator, TEST_KEY } from '../support/kvs/harness.js';
+import { waitFor } from '../support/wait.js';
 import { decodeErrors, frameInfo, probeVideo } from '../support/ffprobe.js';
 
 let dir: string;
@@ -119,7 +120,7 @@ describe('PutMedia producer against the KVS emulator', () => {
         await p.start();
         // The first fault-free connection is up; faults hit a live stream.
         await feed(p, aus.slice(0, 30));
-        await until(() => emu.fragments('cam-1').length >= 2, 10_000, 'first fragments');
+        await waitFor(() => emu.fragments('cam-1').length >= 2, 10_000, 'first fragments');
         await f.inject(emu);
         await feed(p, aus.slice(30));
         assert.equal(await p.stop(15_000), 0);
@@ -193,7 +194,7 @@ describe('PutMedia producer against the KVS emulator', () => {
     try {
       await p.start();
       await feed(p, aus.slice(0, 30));
-      await until(() => emu.fragments('cam-1').length >= 2, 10_000, 'first fragments');
+      await waitFor(() => emu.fragments('cam-1').length >= 2, 10_000, 'first fragments');
       emu.expireKey('ASIAEXP0000000000001');
       await feed(p, aus.slice(30));
       assert.equal(await p.stop(15_000), 0);
@@ -252,7 +253,7 @@ describe('PutMedia producer against the KVS emulator', () => {
         await p.start();
         const failed = new Promise<Error>((resolve) => p.once('error', resolve));
         await feed(p, aus.slice(0, 30));
-        await until(() => emu.fragments('cam-1').length >= 1, 10_000, 'first fragment');
+        await waitFor(() => emu.fragments('cam-1').length >= 1, 10_000, 'first fragment');
         if (kind === 'stream deleted') emu.deleteStream('cam-1');
         else {
           emu.denyAccess(TEST_KEY.accessKeyId);
@@ -279,7 +280,7 @@ describe('PutMedia producer against the KVS emulator', () => {
     try {
       await p.start();
       await feed(p, aus.slice(0, 20));
-      await until(() => emu.fragments('cam-1').length >= 1, 10_000, 'first fragment');
+      await waitFor(() => emu.fragments('cam-1').length >= 1, 10_000, 'first fragment');
       emu.inject({ type: 'http', status: 503, count: 1000 });
       emu.inject({ type: 'reset', afterFragments: 0 });
       await emu.changeDataEndpoint();

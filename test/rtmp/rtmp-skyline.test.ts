@@ -15,6 +15,7 @@ import { solid, type Rgb } from '../support/frames.js';
 import { NginxRtmp } from '../support/nginx-rtmp.js';
 import { freePort } from '../support/ports.js';
 import { captureLogger } from '../support/quiet.js';
+import { waitFor } from '../support/wait.js';
 import { flvVideoTags, meanBgr, medianFrameIntervalMs, readFrames } from './read-back.js';
 import { opensslAvailable, startTlsProxy } from './tls-proxy.js';
 
@@ -24,16 +25,6 @@ const H = 240;
 const FPS = 25;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Polls until cond() holds; false after timeoutMs. */
-async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (cond()) return true;
-    await sleep(25);
-  }
-  return cond();
-}
 
 interface Harnessed {
   sky: RtmpSkyLine;
@@ -132,11 +123,11 @@ describe('RtmpSkyLine', { skip: !NginxRtmp.available() && 'nginx with the RTMP m
     assert.equal((await readFrames(r.url(KEY), 10, 15_000)).length, 10);
 
     await r.kill();
-    assert.ok(await waitFor(() => h.reconnects.length >= 2, 10_000), 'reconnect attempts while the relay is down');
+    await waitFor(() => h.reconnects.length >= 2, 10_000, 'reconnect attempts while the relay is down');
     assert.equal(h.sky.state, 'error');
     assert.equal(h.sky.connected, false);
     const refusedBefore = f.counts.refused;
-    assert.ok(await waitFor(() => f.counts.refused > refusedBefore + 5, 5000), 'put() returns false while the relay is down');
+    await waitFor(() => f.counts.refused > refusedBefore + 5, 5000, 'put() returns false while the relay is down');
     await sleep(3000 - 500);
 
     await r.restart();
@@ -175,14 +166,14 @@ describe('RtmpSkyLine', { skip: !NginxRtmp.available() && 'nginx with the RTMP m
     const port = await freePort();
     const h = skyline(`rtmp://127.0.0.1:${port}/live/${KEY}`);
     await h.sky.startStreaming({ fps: FPS, width: W, height: H });
-    assert.ok(await waitFor(() => h.errors.length > 0, 5000), 'an error event tells the relay is not there');
+    await waitFor(() => h.errors.length > 0, 5000, 'an error event tells the relay is not there');
     assert.equal(codes(h)[0], 'RTMP_CONNECTION_REFUSED');
     assert.match(h.errors[0]!.message, /nothing accepts connections at 127\.0\.0\.1:\d+/);
     const f = feed(h.sky, [90, 90, 220]);
-    assert.ok(await waitFor(() => f.counts.refused > 3, 5000), 'put() returns false until connected');
+    await waitFor(() => f.counts.refused > 3, 5000, 'put() returns false until connected');
 
     const r = await relay({ port });
-    assert.ok(await waitFor(() => h.sky.state === 'streaming', 10_000), `state ${h.sky.state}`);
+    await waitFor(() => h.sky.state === 'streaming', 10_000, 'the SkyLine to stream once the relay is up');
     assert.equal((await readFrames(r.url(KEY), 5, 10_000)).length, 5);
     f.stop();
     await h.sky.close();
@@ -195,7 +186,7 @@ describe('RtmpSkyLine', { skip: !NginxRtmp.available() && 'nginx with the RTMP m
 
     const byKey = skyline(r.url(KEY));
     await byKey.sky.startStreaming({ fps: FPS, width: W, height: H });
-    assert.ok(await waitFor(() => byKey.errors.length >= 2, 10_000), 'repeated attempts');
+    await waitFor(() => byKey.errors.length >= 2, 10_000, 'repeated attempts');
     assert.equal(codes(byKey)[0], 'RTMP_PUBLISH_REJECTED');
     assert.match(byKey.errors[0]!.message, /refused the publish to rtmp:\/\/127\.0\.0\.1:\d+\/live\/\*\*\*\*: stream key not accepted/);
     assert.ok(byKey.errors[0] instanceof RtmpError);
@@ -206,7 +197,7 @@ describe('RtmpSkyLine', { skip: !NginxRtmp.available() && 'nginx with the RTMP m
 
     const denied = skyline(r.url(KEY, 'closed'));
     await denied.sky.startStreaming({ fps: FPS, width: W, height: H });
-    assert.ok(await waitFor(() => denied.errors.length >= 1, 10_000));
+    await waitFor(() => denied.errors.length >= 1, 10_000);
     assert.equal(codes(denied)[0], 'RTMP_PUBLISH_REJECTED');
     assert.match(denied.errors[0]!.message, /closed the connection right after the publish .* refuses this stream key or app/);
     await denied.sky.close();
@@ -214,7 +205,7 @@ describe('RtmpSkyLine', { skip: !NginxRtmp.available() && 'nginx with the RTMP m
 
     const wrongApp = skyline(r.url(KEY, 'nosuchapp'));
     await wrongApp.sky.startStreaming({ fps: FPS, width: W, height: H });
-    assert.ok(await waitFor(() => wrongApp.errors.length >= 1, 10_000));
+    await waitFor(() => wrongApp.errors.length >= 1, 10_000);
     assert.equal(codes(wrongApp)[0], 'RTMP_APP_REJECTED');
     assert.match(wrongApp.errors[0]!.message, /refused the connection to app "nosuchapp"/);
     await wrongApp.sky.close();
@@ -231,12 +222,12 @@ describe('RtmpSkyLine', { skip: !NginxRtmp.available() && 'nginx with the RTMP m
     const port = await freePort();
     const h = skyline(`rtmp://127.0.0.1:${port}/live/${KEY}`, { reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
     await h.sky.startStreaming({ fps: FPS, width: W, height: H });
-    assert.ok(await waitFor(() => h.reconnects.length === 1, 5000), 'waiting to retry');
+    await waitFor(() => h.reconnects.length === 1, 5000, 'waiting to retry');
     await h.sky.stopStreaming();
     assert.equal(h.sky.state, 'stopped');
     assert.ok(!h.states.slice(h.states.lastIndexOf('error')).includes('streaming'), `states ${h.states.join(',')}`);
     await h.sky.startStreaming({ fps: FPS, width: W, height: H });
-    assert.ok(await waitFor(() => h.reconnects.length === 2, 5000), 'waiting to retry again');
+    await waitFor(() => h.reconnects.length === 2, 5000, 'waiting to retry again');
     await h.sky.close();
     assert.equal(h.sky.state, 'stopped');
 
@@ -250,7 +241,7 @@ describe('RtmpSkyLine', { skip: !NginxRtmp.available() && 'nginx with the RTMP m
     const slow = await relay({ apps: { live: { publish: () => ((asked = true), gate) } } });
     const p = skyline(slow.url(KEY), { connectTimeoutMs: 60_000 });
     const starting = p.sky.startStreaming({ fps: FPS, width: W, height: H });
-    assert.ok(await waitFor(() => asked, 10_000), 'the relay got the publish');
+    await waitFor(() => asked, 10_000, 'the relay got the publish');
     await p.sky.close();
     await starting; // resolves: stopping is not a failure
     assert.equal(p.sky.state, 'stopped');
@@ -273,7 +264,7 @@ describe('RtmpSkyLine', { skip: !NginxRtmp.available() && 'nginx with the RTMP m
     const port = (silent.address() as { port: number }).port;
     const h = skyline(`rtmp://127.0.0.1:${port}/live/${KEY}`, { connectTimeoutMs: 1500 });
     await h.sky.startStreaming({ fps: FPS, width: W, height: H });
-    assert.ok(await waitFor(() => h.errors.length >= 2, 15_000), 'errors for repeated attempts');
+    await waitFor(() => h.errors.length >= 2, 15_000, 'errors for repeated attempts');
     assert.equal(codes(h)[0], 'RTMP_CONNECT_TIMEOUT');
     assert.match(h.errors[0]!.message, /did not accept the publish .* within 1\.5 s: host unreachable, firewalled, or not an RTMP server/);
     assert.ok(h.reconnects.length >= 2);
@@ -289,7 +280,7 @@ describe('RtmpSkyLine', { skip: !NginxRtmp.available() && 'nginx with the RTMP m
 
     const strict = skyline(url);
     await strict.sky.startStreaming({ fps: FPS, width: W, height: H });
-    assert.ok(await waitFor(() => strict.errors.length >= 1, 10_000));
+    await waitFor(() => strict.errors.length >= 1, 10_000);
     assert.equal(codes(strict)[0], 'RTMP_TLS_ERROR');
     await strict.sky.close();
     assertNoKey(strict);
@@ -312,7 +303,7 @@ describe('RtmpSkyLine', { skip: !NginxRtmp.available() && 'nginx with the RTMP m
     const bad = skyline(r.url(refused), { sinkElement: 'rtmpsink' });
     await bad.sky.startStreaming({ fps: FPS, width: W, height: H });
     const fb = feed(bad.sky, [10, 10, 10]);
-    assert.ok(await waitFor(() => bad.errors.length >= 1, 10_000), 'an error for the refused key');
+    await waitFor(() => bad.errors.length >= 1, 10_000, 'an error for the refused key');
     fb.stop();
     await bad.sky.close();
     assert.match(String((bad.errors[0] as RtmpError).debug), /rtmp:\/\/127\.0\.0\.1:\d+\/live\/\*\*\*\*/);

@@ -10,7 +10,8 @@ import { inspect } from 'node:util';
 import { RTSPSkyLine, RTSPServer } from '../../src/index.js';
 import { feedLive } from '../support/rtsp-source.js';
 import { ffmpegPlay, ffprobeFrames, gstPlay, DECODE_ERRORS, type PlayResult } from '../support/rtsp-players.js';
-import { RawRtspClient, waitFor } from '../support/rtsp-client.js';
+import { RawRtspClient } from '../support/rtsp-client.js';
+import { waitFor } from '../support/wait.js';
 import { captureLogger } from '../support/quiet.js';
 import { parseRtcp, RTCP_BYE } from '../../src/rtp/rtcp.js';
 
@@ -145,7 +146,7 @@ test('abuse: garbage, oversized, 200 unfinished requests, abrupt disconnects dur
     const c = await RawRtspClient.connect(port);
     const r = await c.sendRaw(data);
     assert.ok(r.status >= 400, `rejected with ${r.status}`);
-    await c.until(() => c.closed, 5000, 'closed after a bad request');
+    await waitFor(() => c.closed, 5000, 'closed after a bad request');
   }
 
   // Abrupt disconnects while playing: raw TCP and UDP sessions destroyed mid-stream, and players killed.
@@ -155,7 +156,7 @@ test('abuse: garbage, oversized, 200 unfinished requests, abrupt disconnects dur
     const s = await c.request('SETUP', `${sky.url}/track1`, { Transport: transport });
     assert.equal(s.status, 200);
     await c.request('PLAY', sky.url, { Session: s.headers['session']!.split(';')[0]! });
-    if (i % 2) await c.until(() => c.frames.length > 3, 10_000, 'interleaved RTP');
+    if (i % 2) await waitFor(() => c.frames.length > 3, 10_000, 'interleaved RTP');
     c.socket.resetAndDestroy();
   }
   const killed = Array.from({ length: 4 }, (_, i) => {
@@ -237,10 +238,10 @@ test('stopStreaming ends the stream for viewers (RTCP BYE, closed); a restart at
     const c = await RawRtspClient.connect(s2.server.port);
     const s = await c.request('SETUP', `${s2.url}/track1`, { Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1' });
     await c.request('PLAY', s2.url, { Session: s.headers['session']!.split(';')[0]! });
-    await c.until(() => c.frames.length > 10, 10_000, 'video');
+    await waitFor(() => c.frames.length > 10, 10_000, 'video');
     f.stop();
     await s2.stopStreaming();
-    await c.until(() => c.closed, 5000, 'viewer disconnected');
+    await waitFor(() => c.closed, 5000, 'viewer disconnected');
     const bye = c.frames.filter((x) => x.channel === 1).at(-1)!;
     assert.equal(parseRtcp(bye.payload)!.at(-1)!.type, RTCP_BYE);
 

@@ -13,7 +13,8 @@ import { parseRtp, type RtpPacket } from '../../src/rtp/packet.js';
 import { H264Depacketizer, type DepacketizedUnit } from '../../src/rtp/depacketizer.js';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { encodeClip, ClipPlayer } from '../support/rtsp-source.js';
-import { RawRtspClient, waitFor } from '../support/rtsp-client.js';
+import { RawRtspClient } from '../support/rtsp-client.js';
+import { waitFor } from '../support/wait.js';
 import { ffmpegPlay } from '../support/rtsp-players.js';
 import { captureLogger } from '../support/quiet.js';
 
@@ -103,7 +104,7 @@ test('status codes: 404 unknown path, 501 unknown method, 405 RECORD, 400 withou
       const v = await c.sendRaw(`OPTIONS ${url} RTSP/2.0\r\nCSeq: 99\r\n\r\n`);
       assert.equal(v.status, 505);
       assert.equal(v.headers['cseq'], '99');
-      await c.until(() => c.closed, 5000, 'close after a framing error');
+      await waitFor(() => c.closed, 5000, 'close after a framing error');
     } finally {
       c.close();
     }
@@ -178,7 +179,7 @@ test('RTP over the RTSP connection: a joiner starts with SPS, PPS and an IDR; RF
       const requestsBefore = player.keyframeRequests;
       const p = await c.request('PLAY', url, { Session: id });
       const info = /seq=(\d+);rtptime=(\d+)/.exec(p.headers['rtp-info']!)!;
-      await c.until(() => c.frames.filter((f) => f.channel === 1).length >= 1 && c.frames.length > 200, 10_000, 'RTP and an RTCP SR');
+      await waitFor(() => c.frames.filter((f) => f.channel === 1).length >= 1 && c.frames.length > 200, 10_000, 'RTP and an RTCP SR');
       assert.ok(player.keyframeRequests > requestsBefore, 'PLAY asked the producer for a keyframe');
       assert.ok(mount.stats().keyframeRequests >= 1);
 
@@ -268,9 +269,9 @@ test('a request never finished gets 408 and is closed; a silent connection is cl
     const c = await RawRtspClient.connect(port);
     const reply = c.sendRaw(`OPTIONS ${url} RTSP/1.0\r\nCSeq: 1\r\n`);
     assert.equal((await reply).status, 408);
-    await c.until(() => c.closed, 5000, 'close');
+    await waitFor(() => c.closed, 5000, 'close');
     const silent = await RawRtspClient.connect(port);
-    await silent.until(() => silent.closed, 5000, 'silent connection closed');
+    await waitFor(() => silent.closed, 5000, 'silent connection closed');
     await waitFor(() => server.stats().connections === 0, 3000, 'connections released');
   });
 });
@@ -289,7 +290,7 @@ test('garbage, truncated and oversized requests are answered and closed; the ser
       const c = await RawRtspClient.connect(port);
       const r = await c.sendRaw(data);
       assert.equal(r.status, status, String(data).slice(0, 40));
-      await c.until(() => c.closed, 5000, 'close');
+      await waitFor(() => c.closed, 5000, 'close');
     }
     // Random bytes never crash the server.
     let seed = 3;
@@ -419,14 +420,14 @@ test('several mounts on one server; ending a stream sends BYE and closes its cli
       }
       await waitFor(() => a.frames.length > 20 && b.frames.length > 20, 10_000, 'both streams flowing');
       mount.endStream();
-      await a.until(() => a.closed, 5000, 'client of the ended stream closed');
+      await waitFor(() => a.closed, 5000, 'client of the ended stream closed');
       const last = a.frames.filter((f) => f.channel === 1).at(-1)!;
       assert.equal(parseRtcp(last.payload)!.at(-1)!.type, RTCP_BYE);
       const before = b.frames.length;
       await waitFor(() => b.frames.length > before + 20, 5000, 'the other stream keeps flowing');
       assert.equal(b.closed, false);
       server.unmount('/other');
-      await b.until(() => b.closed, 5000, 'unmount closes its clients');
+      await waitFor(() => b.closed, 5000, 'unmount closes its clients');
       assert.equal(server.stats().sessions, 0);
       feeder.stop();
     } finally {

@@ -5,7 +5,8 @@ import { lookup } from 'node:dns/promises';
 import { fileURLToPath } from 'node:url';
 import { RTSPSkyLine } from '../../src/index.js';
 import { feedLive } from '../support/rtsp-source.js';
-import { RawRtspClient, waitFor } from '../support/rtsp-client.js';
+import { RawRtspClient } from '../support/rtsp-client.js';
+import { waitFor } from '../support/wait.js';
 import { captureLogger } from '../support/quiet.js';
 
 const LIMIT_MS = 5000;

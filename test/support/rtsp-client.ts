@@ -70,25 +70,7 @@ export class RawRtspClient {
     });
   }
 
-  /** Waits until `pred` holds (checked every 20 ms), or rejects after timeoutMs. */
-  async until(pred: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!pred()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
   close(): void {
     this.socket.destroy();
-  }
-}
-
-/** Polls `pred` every 20 ms until it holds or timeoutMs passes. */
-export async function waitFor(pred: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }

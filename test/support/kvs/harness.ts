@@ -49,15 +49,6 @@ export async function feed(p: PutMediaProducer, aus: AccessUnit[], every = 5, pa
   }
 }
 
-/** Resolves when cond() holds, polling; rejects after timeoutMs. */
-export async function until(cond: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Fragment start timecodes the producer should have made: one per keyframe (GOPs here are >= 200 ms). */
 export function expectedFragmentTimecodes(aus: AccessUnit[]): number[] {
   return aus.filter((a) => a.keyframe).map((a) => Math.round(a.captureMs));
