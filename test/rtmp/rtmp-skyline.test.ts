@@ -249,7 +249,7 @@ describe('RtmpSkyLine', { skip: !NginxRtmp.available() && 'nginx with the RTMP m
     release();
   });
 
-  it('a host that never answers gives a clear error quickly and keeps retrying', async () => {
+  it('a host that never answers gives a clear error after connectTimeoutMs and keeps retrying', async () => {
     // Accepts TCP connections and says nothing: an RTMP handshake that never completes.
     const held = new Set<Socket>();
     const silent: Server = createServer((s) => {
