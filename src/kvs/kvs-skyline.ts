@@ -119,14 +119,13 @@ export class KVSSkyLine extends SkyLine {
 
   // ---- SkyLine hooks ----------------------------------------------------------------
 
-  protected async sink(session: SessionInfo): Promise<SinkSpec> {
+  protected async sink(): Promise<SinkSpec> {
     this.mode = await this.chooseMode();
     if (this.mode === 'putmedia') return { kind: 'tap' };
     this.credentialFile = new KvssinkCredentialFile(this.credentials, (err) =>
       this.log.error({ err: this.redactor.scrub(err.message) }, 'KVS: refreshing the kvssink credential file failed'),
     );
     const credentialPath = await this.credentialFile.start();
-    void session;
     return {
       kind: 'gst',
       streamFormat: 'avc',

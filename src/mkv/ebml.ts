@@ -78,13 +78,6 @@ export function uintElement(id: number, value: number): Buffer {
   return element(id, Buffer.from(bytes));
 }
 
-/** 8-byte IEEE float element. */
-export function floatElement(id: number, value: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeDoubleBE(value);
-  return element(id, b);
-}
-
 /** UTF-8 string element (ASCII strings such as DocType and CodecID are a subset). */
 export function stringElement(id: number, value: string): Buffer {
   return element(id, Buffer.from(value, 'utf8'));

@@ -590,7 +590,7 @@ function withServerHeaders(r: RtspResponse): RtspResponse {
   return { ...r, headers: { ...(r.headers ?? {}), Server: SERVER_NAME, Date: new Date().toUTCString() } };
 }
 
-/** Drops user:password@ from a URI before it is logged. */
-export function redactUri(uri: string): string {
+/** Drops user:password@ from a client's request URI before it is logged (any password, not only ours). */
+function redactUri(uri: string): string {
   return uri.replace(/^([a-z]+:\/\/)[^/@]*@/i, '$1****@');
 }
