@@ -138,17 +138,22 @@ export class RtpStreamState {
     return this.seq;
   }
 
-  /** Writes the 12-byte header for the next packet and advances the sequence number. */
+  /** The 12-byte header for the next packet; advances the sequence number. */
   header(marker: boolean, timestamp: number, payloadBytes: number): Buffer {
     const h = Buffer.allocUnsafe(RTP_HEADER_BYTES);
-    h[0] = 0x80; // version 2, no padding, no extension, no CSRC
-    h[1] = (marker ? 0x80 : 0) | (this.payloadType & 0x7f);
-    h.writeUInt16BE(this.seq, 2);
-    h.writeUInt32BE(timestamp >>> 0, 4);
-    h.writeUInt32BE(this.ssrc, 8);
+    this.writeHeader(h, 0, marker, timestamp, payloadBytes);
+    return h;
+  }
+
+  /** Writes the next packet's header into `out` at `offset` (no allocation); advances the sequence number. */
+  writeHeader(out: Buffer, offset: number, marker: boolean, timestamp: number, payloadBytes: number): void {
+    out[offset] = 0x80; // version 2, no padding, no extension, no CSRC
+    out[offset + 1] = (marker ? 0x80 : 0) | (this.payloadType & 0x7f);
+    out.writeUInt16BE(this.seq, offset + 2);
+    out.writeUInt32BE(timestamp >>> 0, offset + 4);
+    out.writeUInt32BE(this.ssrc, offset + 8);
     this.seq = (this.seq + 1) & 0xffff;
     this.packetCount++;
     this.octetCount += payloadBytes;
-    return h;
   }
 }

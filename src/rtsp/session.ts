@@ -7,7 +7,7 @@
  */
 import type dgram from 'node:dgram';
 import type { AccessUnit } from '../h264/access-unit.js';
-import { RtpStreamState, rtpTime, type RtpPayload } from '../rtp/packetizer.js';
+import { RTP_HEADER_BYTES, RtpStreamState, rtpTime, type RtpPayload } from '../rtp/packetizer.js';
 import { byeCompound, senderReportCompound } from '../rtp/rtcp.js';
 import { formatTcpTransport, formatUdpTransport } from './headers.js';
 
@@ -18,8 +18,8 @@ export interface RtpTransport {
   reply(ssrc: number): string;
   /** Bytes written but not yet handed to the network (the per-client backlog). */
   backlogBytes(): number;
-  /** Sends one access unit's packets (each a header and a payload). */
-  sendRtp(packets: Array<[Buffer, Buffer]>): void;
+  /** Sends one access unit's payloads as RTP packets of `stream` (headers written here, payloads shared by all clients). */
+  sendRtp(stream: RtpStreamState, timestamp: number, payloads: readonly RtpPayload[]): void;
   sendRtcp(packet: Buffer): void;
 }
 
@@ -42,8 +42,11 @@ export class UdpTransport implements RtpTransport {
     return this.rtp.getSendQueueSize();
   }
 
-  sendRtp(packets: Array<[Buffer, Buffer]>): void {
-    for (const p of packets) this.rtp.send(p, this.clientPorts[0], this.address, ignore);
+  sendRtp(stream: RtpStreamState, timestamp: number, payloads: readonly RtpPayload[]): void {
+    for (const { payload, marker } of payloads) {
+      // Header and shared payload go out as one datagram without copying the payload.
+      this.rtp.send([stream.header(marker, timestamp, payload.length), payload], this.clientPorts[0], this.address, ignore);
+    }
   }
 
   sendRtcp(packet: Buffer): void {
@@ -69,19 +72,19 @@ export class TcpTransport implements RtpTransport {
     return this.conn.writableLength();
   }
 
-  sendRtp(packets: Array<[Buffer, Buffer]>): void {
-    // One buffer per access unit: one write, one backlog entry.
+  sendRtp(stream: RtpStreamState, timestamp: number, payloads: readonly RtpPayload[]): void {
+    // One buffer per access unit, headers written in place: one allocation, one write, one backlog entry.
     let total = 0;
-    for (const [h, p] of packets) total += 4 + h.length + p.length;
+    for (const { payload } of payloads) total += 4 + RTP_HEADER_BYTES + payload.length;
     const out = Buffer.allocUnsafe(total);
     let off = 0;
-    for (const [h, p] of packets) {
+    for (const { payload, marker } of payloads) {
       out[off] = 0x24;
       out[off + 1] = this.channels[0];
-      out.writeUInt16BE(h.length + p.length, off + 2);
-      h.copy(out, off + 4);
-      p.copy(out, off + 4 + h.length);
-      off += 4 + h.length + p.length;
+      out.writeUInt16BE(RTP_HEADER_BYTES + payload.length, off + 2);
+      stream.writeHeader(out, off + 4, marker, timestamp, payload.length);
+      payload.copy(out, off + 4 + RTP_HEADER_BYTES);
+      off += 4 + RTP_HEADER_BYTES + payload.length;
     }
     this.conn.writeInterleaved(out);
   }
@@ -184,9 +187,7 @@ export class RtspSession {
       if (!au.keyframe) return;
       this.waitingForKeyframe = false;
     }
-    const ts = rtpTime(au.ptsNs, this.stream.timestampBase);
-    const packets: Array<[Buffer, Buffer]> = payloads.map((p) => [this.stream.header(p.marker, ts, p.payload.length), p.payload]);
-    this.transport.sendRtp(packets);
+    this.transport.sendRtp(this.stream, rtpTime(au.ptsNs, this.stream.timestampBase), payloads);
     this.lastSentPtsNs = au.ptsNs;
   }
 

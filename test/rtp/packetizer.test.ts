@@ -112,6 +112,10 @@ test('RTP header (RFC 3550 §5.1) with per-stream SSRC and sequence wrap', () =>
   assert.equal(h2.readUInt16BE(2), 0);
   assert.equal(s.packetCount, 2);
   assert.equal(s.octetCount, 150);
+  const inPlace = Buffer.alloc(16, 0xee);
+  s.writeHeader(inPlace, 2, false, 7, 10);
+  assert.deepEqual([...inPlace.subarray(2, 14)], [0x80, 96, 0, 1, 0, 0, 0, 7, 0x11, 0x22, 0x33, 0x44], 'same header written in place');
+  assert.deepEqual([inPlace[1], inPlace[14]], [0xee, 0xee], 'nothing written outside it');
   const a = new RtpStreamState(), b = new RtpStreamState();
   assert.notEqual(a.ssrc, b.ssrc);
 });
