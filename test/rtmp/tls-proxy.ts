@@ -8,6 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:tls';
+import { listenOnLoopback } from '../support/ports.js';
 
 export interface TlsProxy {
   port: number;
@@ -54,17 +55,9 @@ export async function startTlsProxy(targetPort: number): Promise<TlsProxy> {
   });
   // A client that rejects our certificate ends the handshake: not an error of the proxy.
   server.on('tlsClientError', () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  server.on('error', () => undefined); // a failed accept costs that connection only
-  const addr = server.address();
+  const port = await listenOnLoopback(server);
   return {
-    port: addr && typeof addr === 'object' ? addr.port : 0,
+    port,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));

@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { MkvParseError, MkvReader, type MkvTrackEntry } from '../../src/mkv/reader.js';
 import { cluster, streamHeader, type MkvFrame } from '../../src/mkv/writer.js';
+import { listenOnLoopback } from './ports.js';
 import { EMPTY_PAYLOAD_SHA256, parseAuthorization, sha256Hex, SigV4Error, verifySigV4 } from './kvs/sigv4-verify.js';
 
 export interface EmulatorKey {
@@ -260,14 +261,7 @@ export class KvsEmulator {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    server.on('error', () => undefined); // a failed accept costs that connection only
+    await listenOnLoopback(server);
     return server;
   }
 

@@ -26,7 +26,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.js';
+import { freePort, listenOnLoopback } from './ports.js';
 
 const MODULE_PATHS = ['/usr/lib/nginx/modules/ngx_rtmp_module.so', '/usr/lib64/nginx/modules/ngx_rtmp_module.so'];
 
@@ -244,17 +244,8 @@ export class NginxRtmp {
         res.writeHead(allowed ? 200 : 403, { 'content-length': '0' }).end();
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        srv.off('error', reject);
-        resolve();
-      });
-    });
-    srv.on('error', () => undefined); // a failed accept only fails that on_publish check
+    this.authPort = await listenOnLoopback(srv);
     this.authServer = srv;
-    const addr = srv.address();
-    this.authPort = addr && typeof addr === 'object' ? addr.port : 0;
   }
 
   private async launch(): Promise<void> {

@@ -11,3 +11,19 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Listens on 127.0.0.1 and a free port; resolves with the port. Afterwards a failed accept
+ * (e.g. EMFILE) costs that one connection instead of crashing the test process.
+ */
+export async function listenOnLoopback(server: net.Server): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', () => undefined);
+  return (server.address() as net.AddressInfo).port;
+}
