@@ -129,7 +129,7 @@ export class KvssinkCredentialFile {
   constructor(
     private readonly source: CredentialSource,
     private readonly onError: (err: Error) => void,
-    /** Rewrite this long before expiry (kvssink re-reads the file as its own copy nears expiry). */
+    /** Rewrite at least this long before expiry (kvssink re-reads the file as its own copy nears expiry). */
     private readonly leadMs = 2 * 60_000,
   ) {}
 
@@ -140,8 +140,13 @@ export class KvssinkCredentialFile {
 
   async start(): Promise<string> {
     this.dir = await mkdtemp(join(tmpdir(), 'skyline-kvs-'));
-    await chmod(this.dir, 0o700);
-    await this.write(await this.source.get());
+    try {
+      await chmod(this.dir, 0o700);
+      await this.write(await this.source.get());
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
     return this.path;
   }
 
@@ -157,7 +162,9 @@ export class KvssinkCredentialFile {
     clearTimeout(this.timer);
     const exp = c.expiration?.getTime();
     if (exp === undefined || this.stopped) return;
-    const wait = Math.max(1000, Math.min(exp - Date.now() - this.leadMs - this.source.refreshMarginMs, 2 ** 31 - 1));
+    // Wake when the source itself counts them as expiring (or at leadMs, if that is earlier): get() then
+    // fetches fresh ones. Waking before that would only rewrite the same keys, then poll.
+    const wait = Math.max(1000, Math.min(exp - Date.now() - Math.max(this.leadMs, this.source.refreshMarginMs), 2 ** 31 - 1));
     this.timer = setTimeout(() => {
       this.source
         .get()
