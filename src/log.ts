@@ -47,3 +47,31 @@ export class Redactor {
     return err;
   }
 }
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+/** Strings, and string fields of objects and arrays (four levels deep), with secrets scrubbed. */
+function scrubValue(v: unknown, r: Redactor, depth: number): unknown {
+  if (typeof v === 'string') return r.scrub(v);
+  if (v instanceof Error) return { name: v.name, message: r.scrub(v.message) };
+  if (depth > 0 && v !== null && typeof v === 'object' && !Buffer.isBuffer(v)) {
+    const out: Record<string, unknown> = Array.isArray(v) ? [] as unknown as Record<string, unknown> : {};
+    for (const [k, x] of Object.entries(v)) out[k] = scrubValue(x, r, depth - 1);
+    return out;
+  }
+  return v;
+}
+
+/**
+ * Makes every log call of `logger` go through the redactor: whatever a SkyLine or a
+ * subclass logs, a registered secret never reaches the output. Logging is off the hot
+ * path, so the extra walk over arguments costs nothing that matters.
+ */
+export function scrubbing(logger: Logger, redactor: Redactor): Logger {
+  for (const level of LEVELS) {
+    const write = logger[level].bind(logger) as (...args: unknown[]) => void;
+    (logger as unknown as Record<string, unknown>)[level] = (...args: unknown[]) =>
+      write(...args.map((a) => scrubValue(a, redactor, 4)));
+  }
+  return logger;
+}

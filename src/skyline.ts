@@ -10,7 +10,7 @@ import { FrameQueue, type Slot } from './frame-queue.js';
 import { adaptFrame, checkFrameSize, copyToGst, layoutOf, rawCaps, type FrameInput, type Layout, type RawFrame } from './frame.js';
 import { activeBusWatches, Pipeline, type AppSrc, type GstError } from './gst/pipeline.js';
 import type { AccessUnit } from './h264/access-unit.js';
-import { defaultLogger, Redactor, REDACT_PATHS } from './log.js';
+import { defaultLogger, Redactor, REDACT_PATHS, scrubbing } from './log.js';
 import type { DepacketizedUnit } from './rtp/depacketizer.js';
 import { RtpStreamReceiver } from './rtp/stream-receiver.js';
 
@@ -197,9 +197,9 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   constructor(options: SkyLineOptions = {}) {
     super();
     const late = applyEnvironment(options);
-    this.log = (options.logger ?? defaultLogger()).child(
-      { component: 'gst-skyline', skyline: new.target.name },
-      { redact: REDACT_PATHS },
+    this.log = scrubbing(
+      (options.logger ?? defaultLogger()).child({ component: 'gst-skyline', skyline: new.target.name }, { redact: REDACT_PATHS }),
+      this.redactor,
     );
     if (late.length > 0) {
       this.log.warn({ settings: late }, 'GStreamer was already started in this process: these settings apply from the next process on');
@@ -687,7 +687,13 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     this.counters.encoded++;
     this.counters.bytes += bytes;
     run.lastUnitPts = ptsNs;
-    this.onAccessUnit({ nalus: u.nalus, ptsNs, captureMs: session.originMs + ptsNs / 1e6, keyframe: u.keyframe });
+    try {
+      this.onAccessUnit({ nalus: u.nalus, ptsNs, captureMs: session.originMs + ptsNs / 1e6, keyframe: u.keyframe });
+    } catch (err) {
+      // A destination that throws fails the session with its own message.
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
     if (run.eos && this.allUnitsBack(run)) run.eos();
   }
 
