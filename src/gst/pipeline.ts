@@ -24,6 +24,20 @@ export function activeBusWatches(): number {
   return busWatches;
 }
 
+// Node joins the libuv threadpool when the process exits, and a bus watch blocks its thread
+// in gst_bus_timed_pop() until a message arrives: process.exit() while a pipeline plays would
+// hang for ever. Stopping the watched pipelines at exit posts the messages that free them.
+const watched = new Set<Pipeline>();
+let exitHookInstalled = false;
+function stopWatchedOnExit(pipeline: Pipeline): void {
+  watched.add(pipeline);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const p of watched) p.stop();
+  });
+}
+
 export class AppSrc {
   private readonly ptsBuf = Buffer.alloc(8);
   constructor(private readonly el: NativeElement) {}
@@ -107,6 +121,7 @@ export class Pipeline {
     if (handlers && !this.watching) {
       this.watching = true;
       busWatches++;
+      stopWatchedOnExit(this);
       this.native.pollBus((msg) => this.onMessage(msg));
     }
     this.native.play();
@@ -131,6 +146,7 @@ export class Pipeline {
       // The binding's poll loop ends with the state-change messages this stop posts.
       this.watching = false;
       busWatches--;
+      watched.delete(this);
     }
   }
 
