@@ -82,7 +82,10 @@ export class FrameQueue {
     const old = this.slots;
     const next: Slot[] = [];
     for (let k = 0; k < this.count; k++) next.push(old[(this.head + k) % old.length]!);
-    const size = Math.max(4, old.length * 2);
+    // Doubling, but never past the limit: every slot keeps its frame buffer for reuse and the
+    // ring cycles through all of them, so 32 slots for a limit of 24 held a third more than
+    // the queue's memory budget.
+    const size = Math.max(old.length + 1, Math.min(Math.max(4, old.length * 2), this.limit));
     const empty = Buffer.alloc(0);
     while (next.length < size) next.push({ data: empty, layout: undefined as unknown as Layout, ptsNs: 0, captureMs: 0 });
     this.slots = next;
