@@ -1,0 +1,18 @@
+// The figures, by name. Each runs in a process of its own (bench/child.ts).
+import fanout from './fanout.js';
+import latency from './latency.js';
+import manyStreams from './many-streams.js';
+import memory from './memory.js';
+import putCost from './put-cost.js';
+import throughput from './throughput.js';
+
+export const FIGURES = {
+  put: putCost,
+  throughput,
+  memory,
+  many: manyStreams,
+  latency,
+  fanout,
+} as const;
+
+export type FigureName = keyof typeof FIGURES;

@@ -1,0 +1,186 @@
+// Figure 3: glass-to-glass latency through RTSP on loopback at 720p30. Every frame carries
+// its index in a band of black and white blocks; a viewer (GStreamer rtspsrc, or ffmpeg: TCP,
+// one decoding thread, every frame written at once) decodes the stream to grey and this
+// process reads the index back: latency = time the decoded frame was complete here - time
+// just before put(). The peer is GStreamer's own RTSP server (python3-gi) running the same
+// encoding pipeline on the same frames; it logs the moment before each push-buffer.
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { RTSPSkyLine } from '../../src/index.js';
+import { CONFIG, ENCODER, quietLogger, workDir } from '../lib/config.js';
+import { noisyFrames, stampIndex } from '../lib/frames.js';
+import { freePort } from '../lib/ports.js';
+import { sleep } from '../lib/proc.js';
+import { median, percentile } from '../lib/stats.js';
+import { nowMs, startViewer, viewerCommand, type ViewerKind } from '../lib/viewer.js';
+
+const W = 1280, H = 720, FPS = 30, DISTINCT = 16;
+/** Samples from the first seconds (connection, first keyframe, probing) are left out. */
+const SETTLE_MS = 3000;
+
+export interface LatencyRow {
+  name: string;
+  viewer: ViewerKind;
+  samples: number;
+  framesPut: number;
+  /** Frames decoded by the viewer with a readable index, over frames put while it watched. */
+  received: number;
+  undecodable: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Sorted latencies, thinned to at most 200 points for the chart. */
+  cdf: number[];
+}
+
+export interface LatencyResult {
+  width: number;
+  height: number;
+  fps: number;
+  seconds: number;
+  rows: LatencyRow[];
+  peerLaunch: string;
+  viewers: Record<ViewerKind, string>;
+}
+
+function row(name: string, viewer: ViewerKind, latencies: number[], framesPut: number, undecodable: number): LatencyRow {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const step = Math.max(1, Math.floor(sorted.length / 200));
+  return {
+    name, viewer, samples: sorted.length, framesPut, received: sorted.length, undecodable,
+    p50Ms: median(sorted), p95Ms: percentile(sorted, 95), p99Ms: percentile(sorted, 99), maxMs: sorted.at(-1) ?? NaN,
+    cdf: sorted.filter((_, i) => i % step === 0),
+  };
+}
+
+/** Collects latencies of frames decoded after the settle time. */
+function collector(putTimes: Map<number, number>) {
+  const latencies: number[] = [];
+  let first = NaN, undecodable = 0, counted = 0;
+  return {
+    latencies,
+    get undecodable() { return undecodable; },
+    get counted() { return counted; },
+    onFrame(index: number, received: number) {
+      if (Number.isNaN(first)) first = received;
+      if (received - first < SETTLE_MS) return;
+      counted++;
+      const put = putTimes.get(index);
+      if (index < 0 || put === undefined) { undecodable++; return; }
+      latencies.push(received - put);
+    },
+  };
+}
+
+async function ours(frames: Buffer[], kind: ViewerKind): Promise<{ row: LatencyRow; description: string }> {
+  const sky = new RTSPSkyLine({
+    port: 0,
+    bitrate: ENCODER.bitrateKbps,
+    keyframeInterval: ENCODER.keyframeInterval,
+    speedPreset: ENCODER.preset,
+    logger: quietLogger(),
+  });
+  await sky.startStreaming({ fps: FPS, width: W, height: H });
+  const description = (sky as unknown as { cached?: { description: string } }).cached?.description ?? '';
+  const putTimes = new Map<number, number>();
+  const c = collector(putTimes);
+  let viewer: ReturnType<typeof startViewer> | undefined;
+  const total = (CONFIG.latencySeconds + SETTLE_MS / 1000 + 1) * FPS;
+  const t0 = performance.now();
+  let watchedFrom = 0;
+  for (let i = 0; i < total; i++) {
+    const frame = frames[i % DISTINCT]!;
+    stampIndex(frame, W, i & 0x3fff);
+    const t = nowMs();
+    sky.put({ data: frame, width: W, height: H }, { timestamp: Date.now() });
+    putTimes.set(i & 0x3fff, t);
+    if (i === 5) {
+      viewer = startViewer(sky.url, W, H, (idx, at) => c.onFrame(idx, at), kind);
+      watchedFrom = i;
+    }
+    await sleep(Math.max(0, t0 + ((i + 1) * 1000) / FPS - performance.now()));
+  }
+  await sleep(500);
+  viewer?.stop();
+  const v = await viewer?.done;
+  await sky.stopStreaming();
+  await sky.close();
+  if (c.latencies.length === 0) throw new Error(`the viewer decoded nothing from RTSPSkyLine: ${v?.stderr ?? ''}`);
+  const watched = total - watchedFrom - (SETTLE_MS / 1000) * FPS;
+  return { row: row('RTSPSkyLine', kind, c.latencies, Math.round(watched), c.undecodable), description };
+}
+
+/** GStreamer's pipeline for gst-rtsp-server: our description, stamped by appsrc, ending in the payloader it wants. */
+export function peerLaunch(description: string): string {
+  const parts = description.split(' ! ');
+  parts[0] = parts[0]!.replace('do-timestamp=false', 'do-timestamp=true');
+  const parse = parts.findIndex((p) => p.startsWith('h264parse'));
+  // alignment=au and SPS/PPS from h264parse only: rtph264pay with config-interval=-1 would
+  // insert them again before every IDR slice, mid-picture, and ffmpeg then splits the picture.
+  return [
+    ...parts.slice(0, parse),
+    'h264parse config-interval=-1', 'video/x-h264,alignment=au', 'rtph264pay name=pay0 pt=96',
+  ].join(' ! ');
+}
+
+async function peer(frames: Buffer[], description: string, kind: ViewerKind): Promise<{ row: LatencyRow; launch: string }> {
+  const dir = workDir();
+  const raw = join(dir, 'latency-frames.bgr');
+  writeFileSync(raw, Buffer.concat(frames));
+  const port = await freePort();
+  const launch = peerLaunch(description);
+  const script = fileURLToPath(new URL('../peers/gst_rtsp_server.py', import.meta.url));
+  const server = spawn('/usr/bin/python3', [script, String(port), String(W), String(H), String(FPS), raw, String(DISTINCT), launch], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  server.stderr.on('data', (d: Buffer) => { if (stderr.length < 20_000) stderr += d; });
+  const putTimes = new Map<number, number>();
+  let pushed = 0;
+  const ready = new Promise<void>((resolve, reject) => {
+    const lines = createInterface({ input: server.stdout });
+    lines.on('line', (line) => {
+      if (line.startsWith('ready')) resolve();
+      else if (line.startsWith('P ')) {
+        const [, i, t] = line.split(' ');
+        putTimes.set(Number(i) & 0x3fff, Number(t));
+        pushed++;
+      }
+    });
+    server.on('close', (code) => reject(new Error(`gst-rtsp-server exited (${code}): ${stderr.slice(0, 2000)}`)));
+  });
+  const c = collector(putTimes);
+  try {
+    await Promise.race([ready, sleep(15_000).then(() => { throw new Error('gst-rtsp-server did not start'); })]);
+    const viewer = startViewer(`rtsp://127.0.0.1:${port}/live`, W, H, (idx, at) => c.onFrame(idx, at), kind);
+    await sleep(CONFIG.latencySeconds * 1000 + SETTLE_MS + 1000);
+    viewer.stop();
+    const v = await viewer.done;
+    if (c.latencies.length === 0) throw new Error(`the viewer decoded nothing from gst-rtsp-server: ${v.stderr} ${stderr}`);
+  } finally {
+    server.kill('SIGKILL');
+  }
+  const watched = pushed - (SETTLE_MS / 1000) * FPS;
+  return { row: row('gst-rtsp-server (python3-gi)', kind, c.latencies, Math.round(watched), c.undecodable), launch };
+}
+
+export default async function latency(): Promise<LatencyResult> {
+  const frames = noisyFrames(W, H, DISTINCT);
+  const rows: LatencyRow[] = [];
+  let launch = '';
+  for (const kind of ['gstreamer', 'ffmpeg'] as const) {
+    const a = await ours(frames, kind);
+    const b = await peer(frames, a.description, kind);
+    rows.push(a.row, b.row);
+    launch = b.launch;
+  }
+  const cmd = (k: ViewerKind) => viewerCommand(k, 'URL').flat().join(' ');
+  return {
+    width: W, height: H, fps: FPS, seconds: CONFIG.latencySeconds, rows, peerLaunch: launch,
+    viewers: { gstreamer: cmd('gstreamer'), ffmpeg: cmd('ffmpeg') },
+  };
+}

@@ -1,0 +1,113 @@
+// Processes for the benchmarks: CPU time of this process and of children, RSS, and
+// child commands with a hard time limit. Child CPU comes from /usr/bin/time (the
+// kernel's rusage of the finished child), so nothing is sampled or estimated.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** CPU seconds (user + system, all threads) this process has used so far. */
+export function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** CPU seconds this process has used so far, split into user and system (kernel) time. */
+export function cpuSplit(): { user: number; system: number } {
+  const u = process.cpuUsage();
+  return { user: u.user / 1e6, system: u.system / 1e6 };
+}
+
+/** The same for another process, from /proc (NaN once it is gone). */
+export function procCpuSplit(pid: number): { user: number; system: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(f[11]) / CLOCK_TICKS, system: Number(f[12]) / CLOCK_TICKS };
+  } catch {
+    return { user: NaN, system: NaN };
+  }
+}
+
+/** Resident set size of this process, bytes. */
+export function rssBytes(): number {
+  return process.memoryUsage.rss();
+}
+
+const CLOCK_TICKS = 100;
+
+export interface TimedChild {
+  child: ChildProcess;
+  /** Resolves when the child exited: its CPU seconds and peak RSS as the kernel counted them. */
+  done: Promise<TimedResult>;
+}
+
+export interface TimedResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  cpuS: number;
+  maxRssKb: number;
+  wallMs: number;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** Spawns `cmd args` under /usr/bin/time with a hard time limit. */
+export function spawnTimed(
+  cmd: string,
+  args: string[],
+  opts: { stdin?: 'pipe' | 'ignore'; stdout?: 'pipe' | 'ignore'; timeoutMs: number; env?: NodeJS.ProcessEnv },
+): TimedChild {
+  const dir = mkdtempSync(join(tmpdir(), 'skyline-bench-'));
+  const timesFile = join(dir, 'times');
+  const t0 = performance.now();
+  const child = spawn('/usr/bin/time', ['-f', '%U %S %M', '-o', timesFile, cmd, ...args], {
+    stdio: [opts.stdin ?? 'ignore', opts.stdout ?? 'ignore', 'pipe'],
+    env: opts.env ?? process.env,
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    if (stderr.length < 100_000) stderr += d;
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, opts.timeoutMs);
+  const done = new Promise<TimedResult>((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const wallMs = performance.now() - t0;
+      let cpuS = NaN, maxRssKb = NaN;
+      try {
+        const line = readFileSync(timesFile, 'utf8').trim().split('\n').pop() ?? '';
+        const [u, s, m] = line.split(' ').map(Number);
+        cpuS = u! + s!;
+        maxRssKb = m!;
+      } catch {
+        // killed before time could write
+      }
+      rmSync(dir, { recursive: true, force: true });
+      resolve({ code, signal, cpuS, maxRssKb, wallMs, stderr, timedOut });
+    });
+  });
+  return { child, done };
+}
+
+/** Output of a command (version strings). */
+export function commandOutput(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d));
+    c.stderr.on('data', (d: Buffer) => (out += d));
+    const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+    c.on('close', () => {
+      clearTimeout(t);
+      resolve(out);
+    });
+    c.on('error', () => resolve(''));
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
