@@ -1,0 +1,291 @@
+// Packed RGB (BGR, RGB, BGRA, RGBA) to I420 with WebAssembly SIMD, for the drain to hand the
+// encoder I420 instead of making GStreamer's videoconvert do it: videoconvert has no RGB to YUV
+// fast path in GStreamer 1.22 and spends 2-3 times as long on a 1080p frame as this does (see
+// BENCHMARKS.md, figure 2). Limited-range BT.601 or BT.709, chroma as the mean of each 2x2 block.
+// The module is assembled here from its instructions: no build step and no binary in the tree.
+import type { Layout, PixelFormat } from '../frame.js';
+import { layoutOf } from '../frame.js';
+
+export type Matrix = 'bt601' | 'bt709';
+
+/** Integer coefficients (x256) of Y, Cb and Cr for R, G, B; each chroma row sums to 0. */
+const COEFFS: Record<Matrix, { y: [number, number, number]; u: [number, number, number]; v: [number, number, number] }> = {
+  bt601: { y: [66, 129, 25], u: [-38, -74, 112], v: [112, -94, -18] },
+  bt709: { y: [47, 157, 16], u: [-26, -86, 112], v: [112, -102, -10] },
+};
+
+const PACKED: Partial<Record<PixelFormat, { bpp: number; r: number; g: number; b: number }>> = {
+  BGR: { bpp: 3, b: 0, g: 1, r: 2 },
+  RGB: { bpp: 3, r: 0, g: 1, b: 2 },
+  BGRA: { bpp: 4, b: 0, g: 1, r: 2 },
+  RGBA: { bpp: 4, r: 0, g: 1, b: 2 },
+};
+
+/** The matrix GStreamer gives I420 of this height when nothing else is said: BT.709 above SD. */
+export function defaultMatrix(height: number): Matrix {
+  return height > 576 ? 'bt709' : 'bt601';
+}
+
+// ---- A small WebAssembly assembler: just what the kernel below needs ----------------------
+
+const uleb = (n: number): number[] => {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+};
+const sleb = (n: number): number[] => {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+};
+const str = (s: string) => [...uleb(s.length), ...Buffer.from(s, 'latin1')];
+const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
+const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
+
+// Opcodes (WebAssembly core and fixed-width SIMD).
+const I32 = 0x7f, V128 = 0x7b;
+const SIMD = {
+  load: 0x00, store: 0x0b, const: 0x0c, swizzle: 0x0e, or: 0x50, store64Lane: 0x5b,
+  narrowU: 0x66, extaddPairwiseU: 0x7d, extendLowU: 0x89, extendHighU: 0x8a,
+  shrS: 0x8c, shrU: 0x8d, add: 0x8e, mul: 0x95,
+};
+
+class Asm {
+  readonly b: number[] = [];
+  op(...bytes: number[]): this {
+    this.b.push(...bytes);
+    return this;
+  }
+  get(i: number) { return this.op(0x20, ...uleb(i)); }
+  set(i: number) { return this.op(0x21, ...uleb(i)); }
+  i32(n: number) { return this.op(0x41, ...sleb(n)); }
+  add() { return this.op(0x6a); }
+  sub() { return this.op(0x6b); }
+  mul() { return this.op(0x6c); }
+  shrU() { return this.op(0x76); }
+  simd(code: number, ...imm: number[]) { return this.op(0xfd, ...uleb(code), ...imm); }
+  /** v128 load/store with alignment hint 0 and no offset. */
+  load() { return this.simd(SIMD.load, 0, 0); }
+  store() { return this.simd(SIMD.store, 0, 0); }
+  v128(bytes: number[]) { return this.simd(SIMD.const, ...bytes); }
+}
+
+const i16x8 = (v: number) => {
+  const out: number[] = [];
+  for (let i = 0; i < 8; i++) out.push(v & 0xff, (v >> 8) & 0xff);
+  return out;
+};
+
+/** Swizzle masks taking channel `k` of 16 packed pixels out of each 16-byte load. */
+function masks(bpp: number, k: number): number[][] {
+  const out: number[][] = [];
+  for (let part = 0; part < bpp; part++) {
+    const m: number[] = [];
+    for (let i = 0; i < 16; i++) {
+      const at = bpp * i + k - 16 * part;
+      m.push(at >= 0 && at < 16 ? at : 0x80);
+    }
+    out.push(m);
+  }
+  return out;
+}
+
+/**
+ * convert(src, dstY, dstU, dstV, width, height): two rows and 16 pixels per step; the last
+ * step of a row overlaps the one before when the width is not a multiple of 16 (it rewrites
+ * the same values). Needs an even width of at least 16 and an even height.
+ */
+function buildModule(format: PixelFormat, matrix: Matrix): Uint8Array<ArrayBuffer> {
+  const p = PACKED[format]!;
+  const c = COEFFS[matrix];
+  const a = new Asm();
+  // params 0..5: src, dy, du, dv, width, height
+  const [SRC, DY, DU, DV, WIDTH, HEIGHT] = [0, 1, 2, 3, 4, 5];
+  // i32 locals
+  const STRIDE = 6, ROW = 7, X = 8, XX = 9, LAST = 10, S0 = 11, S1 = 12, D0 = 13, D1 = 14, CU = 15, CV = 16, T = 17;
+  // v128 locals
+  const V = 18; // 18.. : constants and temporaries
+  const K = { yr: V, yg: V + 1, yb: V + 2, ur: V + 3, ug: V + 4, ub: V + 5, vr: V + 6, vg: V + 7, vb: V + 8, yOff: V + 9, two: V + 10, c128: V + 11, half: V + 12 };
+  const CH = V + 13; // B0 G0 R0 B1 G1 R1 at CH..CH+5
+  const LO = CH + 6, HI = CH + 7, SB = CH + 8, SG = CH + 9, SR = CH + 10;
+  const nV128 = SR - V + 1;
+  const loads = V + nV128; // bpp load temporaries
+  const nLoads = p.bpp;
+
+  const setConst = (local: number, v: number) => a.v128(i16x8(v)).set(local);
+  setConst(K.yr, c.y[0]); setConst(K.yg, c.y[1]); setConst(K.yb, c.y[2]);
+  setConst(K.ur, c.u[0]); setConst(K.ug, c.u[1]); setConst(K.ub, c.u[2]);
+  setConst(K.vr, c.v[0]); setConst(K.vg, c.v[1]); setConst(K.vb, c.v[2]);
+  setConst(K.yOff, (16 << 8) + 128); setConst(K.two, 2); setConst(K.c128, 128); setConst(K.half, 128);
+
+  a.get(WIDTH).i32(p.bpp).mul().set(STRIDE);
+  a.get(WIDTH).i32(16).sub().set(LAST);
+  a.i32(0).set(ROW);
+
+  /** Loads 16 pixels at address `addrLocal` and splits them into channel locals b, g, r. */
+  const deinterleave = (addrLocal: number, bL: number, gL: number, rL: number) => {
+    for (let part = 0; part < nLoads; part++) a.get(addrLocal).i32(16 * part).add().load().set(loads + part);
+    for (const [k, dst] of [[p.b, bL], [p.g, gL], [p.r, rL]] as const) {
+      const ms = masks(p.bpp, k);
+      for (let part = 0; part < nLoads; part++) {
+        a.get(loads + part).v128(ms[part]!).simd(SIMD.swizzle);
+        if (part > 0) a.simd(SIMD.or);
+      }
+      a.set(dst);
+    }
+  };
+
+  /** Luma of 16 pixels (channel locals) to 16 bytes at address `dstLocal` + XX. */
+  const luma = (bL: number, gL: number, rL: number, dstLocal: number) => {
+    a.get(dstLocal).get(XX).add();
+    for (const [ext, out] of [[SIMD.extendLowU, LO], [SIMD.extendHighU, HI]] as const) {
+      a.get(rL).simd(ext).get(K.yr).simd(SIMD.mul);
+      a.get(gL).simd(ext).get(K.yg).simd(SIMD.mul).simd(SIMD.add);
+      a.get(bL).simd(ext).get(K.yb).simd(SIMD.mul).simd(SIMD.add);
+      a.get(K.yOff).simd(SIMD.add).i32(8).simd(SIMD.shrU).set(out);
+    }
+    a.get(LO).get(HI).simd(SIMD.narrowU).store();
+  };
+
+  /** One chroma plane: 8 samples from the 2x2 means in SB, SG, SR, stored at `dstLocal` + XX/2. */
+  const chroma = (kr: number, kg: number, kb: number, dstLocal: number) => {
+    a.get(dstLocal).get(XX).i32(1).shrU().add();
+    a.get(SR).get(kr).simd(SIMD.mul);
+    a.get(SG).get(kg).simd(SIMD.mul).simd(SIMD.add);
+    a.get(SB).get(kb).simd(SIMD.mul).simd(SIMD.add);
+    a.get(K.half).simd(SIMD.add).i32(8).simd(SIMD.shrS).get(K.c128).simd(SIMD.add);
+    a.op(0x20, ...uleb(LO)).simd(SIMD.narrowU); // second operand: any; only the low 8 lanes are stored
+    a.simd(SIMD.store64Lane, 0, 0, 0);
+  };
+
+  // for (row = 0; row < height; row += 2)
+  a.op(0x02, 0x40, 0x03, 0x40);
+  {
+    a.get(SRC).get(ROW).get(STRIDE).mul().add().set(S0);
+    a.get(S0).get(STRIDE).add().set(S1);
+    a.get(DY).get(ROW).get(WIDTH).mul().add().set(D0);
+    a.get(D0).get(WIDTH).add().set(D1);
+    a.get(ROW).i32(1).shrU().get(WIDTH).i32(1).shrU().mul().set(T);
+    a.get(DU).get(T).add().set(CU);
+    a.get(DV).get(T).add().set(CV);
+    a.i32(0).set(X);
+    // for (x = 0; ; x += 16) with xx = min(x, width - 16)
+    a.op(0x02, 0x40, 0x03, 0x40);
+    {
+      a.get(X).get(LAST).get(X).get(LAST).op(0x49).op(0x1b).set(XX); // select(x, last, x < last)
+      a.get(S0).get(XX).i32(p.bpp).mul().add().set(T);
+      deinterleave(T, CH, CH + 1, CH + 2);
+      a.get(S1).get(XX).i32(p.bpp).mul().add().set(T);
+      deinterleave(T, CH + 3, CH + 4, CH + 5);
+      luma(CH, CH + 1, CH + 2, D0);
+      luma(CH + 3, CH + 4, CH + 5, D1);
+      // 2x2 means: pairwise sums of each row, both rows added, rounded, divided by 4.
+      for (const [r0, r1, out] of [[CH, CH + 3, SB], [CH + 1, CH + 4, SG], [CH + 2, CH + 5, SR]] as const) {
+        a.get(r0).simd(SIMD.extaddPairwiseU).get(r1).simd(SIMD.extaddPairwiseU).simd(SIMD.add);
+        a.get(K.two).simd(SIMD.add).i32(2).simd(SIMD.shrU).set(out);
+      }
+      chroma(K.ur, K.ug, K.ub, CU);
+      chroma(K.vr, K.vg, K.vb, CV);
+      // if (xx == last) break; x += 16
+      a.get(XX).get(LAST).op(0x46).op(0x0d, 1);
+      a.get(X).i32(16).add().set(X);
+      a.op(0x0c, 0);
+    }
+    a.op(0x0b, 0x0b);
+    a.get(ROW).i32(2).add().set(ROW);
+    a.get(ROW).get(HEIGHT).op(0x49).op(0x0d, 0);
+  }
+  a.op(0x0b, 0x0b, 0x0b); // loop, block, function
+
+  const locals = vec([[...uleb(T - STRIDE + 1), I32], [...uleb(nV128 + nLoads), V128]]);
+  const body = [...locals, ...a.b];
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32]]), 0x00]])),
+    ...section(2, vec([[...str('env'), ...str('mem'), 0x02, 0x00, 0x01]])),
+    ...section(3, vec([[0x00]])),
+    ...section(7, vec([[...str('convert'), 0x00, 0x00]])),
+    ...section(10, vec([[...uleb(body.length), ...body]])),
+  ];
+  return new Uint8Array(bytes);
+}
+
+const modules = new Map<string, WebAssembly.Module | null>();
+
+function moduleFor(format: PixelFormat, matrix: Matrix): WebAssembly.Module | null {
+  const key = `${format}/${matrix}`;
+  let m = modules.get(key);
+  if (m === undefined) {
+    try {
+      const bytes = buildModule(format, matrix);
+      m = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+    } catch {
+      m = null; // no SIMD in this runtime: the pipeline's videoconvert does the work
+    }
+    modules.set(key, m);
+  }
+  return m;
+}
+
+/** Converts frames of one size and format; reuses its memory, so the result is valid until the next convert(). */
+export class RgbToI420 {
+  readonly layout: Layout;
+  readonly matrix: Matrix;
+  private readonly memory: WebAssembly.Memory;
+  private readonly run: (src: number, y: number, u: number, v: number, w: number, h: number) => void;
+  private readonly srcSize: number;
+  private readonly planes: { y: number; u: number; v: number };
+  private readonly out: Uint8Array;
+  private readonly input: Uint8Array;
+
+  private constructor(module: WebAssembly.Module, input: Layout, matrix: Matrix) {
+    this.matrix = matrix;
+    this.layout = layoutOf('I420', input.width, input.height);
+    this.srcSize = input.srcSize;
+    const w = input.width, h = input.height;
+    const ySize = w * h, cSize = (w / 2) * (h / 2);
+    const total = this.srcSize + ySize + 2 * cSize + 64;
+    this.memory = new WebAssembly.Memory({ initial: Math.ceil(total / 65536) });
+    const instance = new WebAssembly.Instance(module, { env: { mem: this.memory } });
+    this.run = instance.exports.convert as RgbToI420['run'];
+    const base = this.srcSize;
+    this.planes = { y: base, u: base + ySize, v: base + ySize + cSize };
+    this.input = new Uint8Array(this.memory.buffer, 0, this.srcSize);
+    this.out = new Uint8Array(this.memory.buffer, base, ySize + 2 * cSize);
+  }
+
+  /** A converter for frames of `layout`, or undefined when this one cannot do it (then videoconvert does). */
+  static for(layout: Layout, matrix: Matrix = defaultMatrix(layout.height)): RgbToI420 | undefined {
+    if (!PACKED[layout.format] || !layout.tight) return undefined;
+    if (layout.width < 16 || layout.width % 2 !== 0 || layout.height % 2 !== 0) return undefined;
+    // The planes are written tightly packed: only where that is GStreamer's I420 layout too.
+    if (!layoutOf('I420', layout.width, layout.height).tight) return undefined;
+    const module = moduleFor(layout.format, matrix);
+    return module ? new RgbToI420(module, layout, matrix) : undefined;
+  }
+
+  /** The I420 picture of `src` (tightly packed planes, which is GStreamer's layout for even sizes with width % 8 == 0). */
+  convert(src: Uint8Array): Uint8Array {
+    this.input.set(src.length === this.srcSize ? src : src.subarray(0, this.srcSize));
+    this.run(0, this.planes.y, this.planes.u, this.planes.v, this.layout.width, this.layout.height);
+    return this.out;
+  }
+
+  /** Caps for the converted frames, colorimetry included so the encoder signals the matrix used. */
+  caps(framerate: string): string {
+    const l = this.layout;
+    return `video/x-raw,format=I420,width=${l.width},height=${l.height},framerate=${framerate},pixel-aspect-ratio=1/1,colorimetry=${this.matrix}`;
+  }
+}
