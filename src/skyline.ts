@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { applyEnvironment, type EnvOptions } from './config.js';
 import { chooseEncoder, encoderFragment, validateEncoderSettings, type EncoderName } from './encoder.js';
 import { FpsMeter, fpsFraction } from './fps.js';
+import { RgbToI420 } from './convert/rgb-to-i420.js';
 import { FrameQueue, type Slot } from './frame-queue.js';
 import { adaptFrame, checkFrameSize, copyToGst, layoutOf, rawCaps, type FrameInput, type Layout, type RawFrame } from './frame.js';
 import { activeBusWatches, Pipeline, type AppSrc, type GstError } from './gst/pipeline.js';
@@ -574,13 +575,16 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
         break;
       }
       const slot = this.queue.peek()!;
+      // Packed RGB goes in as I420 converted here: videoconvert takes several times as long
+      // for it (no RGB -> YUV fast path in GStreamer 1.22; BENCHMARKS.md, figure 2).
+      const i420 = this.converterFor(slot.layout);
       if (slot.layout !== run.caps) {
         // A new size or format: appsrc sends new caps ahead of this buffer and videoscale adapts.
-        run.appsrc.caps = rawCaps(slot.layout, this.session!.framerate);
+        run.appsrc.caps = i420 ? i420.caps(this.session!.framerate) : rawCaps(slot.layout, this.session!.framerate);
         run.caps = slot.layout;
       }
       if (run.pushed === 0) run.ptsOffset = slot.ptsNs;
-      run.appsrc.push(slot.data, slot.ptsNs - run.ptsOffset);
+      run.appsrc.push(i420 ? i420.convert(slot.data) : slot.data, slot.ptsNs - run.ptsOffset);
       run.pushed++;
       this.counters.pushed++;
       run.lastPushedPts = slot.ptsNs;
@@ -588,6 +592,12 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       this.queue.shift();
       if (this.waiters.length > 0) this.waiters.shift()!();
     }
+  }
+
+  private converter: { layout: Layout; i420: RgbToI420 | undefined } | undefined;
+  private converterFor(layout: Layout): RgbToI420 | undefined {
+    if (this.converter?.layout !== layout) this.converter = { layout, i420: RgbToI420.for(layout) };
+    return this.converter.i420;
   }
 
   private releaseWaiters(): void {
