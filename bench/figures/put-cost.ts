@@ -4,6 +4,7 @@
 // appsrc push, which runs later on the same event loop, is timed too.
 import { join } from 'node:path';
 import { FileSkyLine } from '../../src/index.js';
+import { RgbToI420 } from '../../src/convert/rgb-to-i420.js';
 import { AppSrc } from '../../src/gst/pipeline.js';
 import { CONFIG, ENCODER, quietLogger, workDir } from '../lib/config.js';
 import { noisyFrames } from '../lib/frames.js';
@@ -22,6 +23,9 @@ export interface PutCostRow {
   /** The binding's appsrc.push(), later on the event loop (copies the frame into a GstBuffer). */
   pushMedianUs: number;
   pushP99Us: number;
+  /** BGR -> I420 in the drain, just before the push (NaN when the pipeline converts instead). */
+  convertMedianUs: number;
+  convertP99Us: number;
   dropped: number;
 }
 
@@ -29,18 +33,26 @@ export interface PutCostResult {
   rows: PutCostRow[];
 }
 
-/** Times every AppSrc.push() made while `fn` runs. */
-async function withPushTimer<T>(samples: number[], fn: () => Promise<T>): Promise<T> {
-  const original = AppSrc.prototype.push;
+/** Times every AppSrc.push() and RgbToI420.convert() made while `fn` runs. */
+async function withDrainTimers<T>(push: number[], convert: number[], fn: () => Promise<T>): Promise<T> {
+  const originalPush = AppSrc.prototype.push;
+  const originalConvert = RgbToI420.prototype.convert;
   AppSrc.prototype.push = function (this: AppSrc, data: Uint8Array, ptsNs: number) {
     const t = process.hrtime.bigint();
-    original.call(this, data, ptsNs);
-    samples.push(Number(process.hrtime.bigint() - t) / 1000);
+    originalPush.call(this, data, ptsNs);
+    push.push(Number(process.hrtime.bigint() - t) / 1000);
+  };
+  RgbToI420.prototype.convert = function (this: RgbToI420, src: Uint8Array) {
+    const t = process.hrtime.bigint();
+    const out = originalConvert.call(this, src);
+    convert.push(Number(process.hrtime.bigint() - t) / 1000);
+    return out;
   };
   try {
     return await fn();
   } finally {
-    AppSrc.prototype.push = original;
+    AppSrc.prototype.push = originalPush;
+    RgbToI420.prototype.convert = originalConvert;
   }
 }
 
@@ -55,10 +67,10 @@ async function measure(label: string, width: number, height: number): Promise<Pu
     speedPreset: ENCODER.preset,
     logger: quietLogger(),
   });
-  const put: number[] = [], copy: number[] = [], push: number[] = [];
+  const put: number[] = [], copy: number[] = [], push: number[] = [], convert: number[] = [];
   const warmup = 30;
   const n = CONFIG.putFrames + warmup;
-  await withPushTimer(push, async () => {
+  await withDrainTimers(push, convert, async () => {
     await sky.startStreaming({ fps: 30, width, height });
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
@@ -92,11 +104,13 @@ async function measure(label: string, width: number, height: number): Promise<Pu
   const dropped = sky.stats().framesDropped;
   await sky.close();
   const pushed = push.slice(warmup);
+  const converted = convert.slice(warmup);
   return {
     label, width, height, frameBytes: frames[0]!.length, frames: put.length,
     putMedianUs: median(put), putP99Us: percentile(put, 99),
     copyMedianUs: median(copy), copyP99Us: percentile(copy, 99),
     pushMedianUs: median(pushed), pushP99Us: percentile(pushed, 99),
+    convertMedianUs: median(converted), convertP99Us: percentile(converted, 99),
     dropped,
   };
 }

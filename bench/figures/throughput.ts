@@ -5,6 +5,8 @@
 // Contenders alternate a, b, c, a, b, c, ... and the median run of each is reported.
 import { readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { RgbToI420 } from '../../src/convert/rgb-to-i420.js';
+import { layoutOf } from '../../src/frame.js';
 import { FileSkyLine } from '../../src/index.js';
 import { CONFIG, ENCODER, quietLogger, workDir } from '../lib/config.js';
 import { noisyFrames } from '../lib/frames.js';
@@ -191,6 +193,16 @@ async function toI420(bgrAll: string, dir: string): Promise<Buffer[]> {
   return Array.from({ length: DISTINCT }, (_, i) => Buffer.from(all.subarray(i * size, (i + 1) * size)));
 }
 
+/** The library's own converter (what (a)'s drain runs), CPU per frame on this thread. */
+function ourConverter(frames: Buffer[], n: number): Stage {
+  const conv = RgbToI420.for(layoutOf('BGR', W, H));
+  if (!conv) return { stage: 'BGR → I420 conversion', tool: 'gst-skyline RgbToI420 (not available here)', msPerFrame: NaN, command: '' };
+  for (let i = 0; i < 16; i++) conv.convert(frames[i % frames.length]!);
+  const c0 = cpuSeconds();
+  for (let i = 0; i < n; i++) conv.convert(frames[i % frames.length]!);
+  return { stage: 'BGR → I420 conversion', tool: 'gst-skyline RgbToI420 (WebAssembly SIMD)', msPerFrame: ((cpuSeconds() - c0) * 1000) / n, command: 'RgbToI420.convert()' };
+}
+
 /** Runs a command on files and returns its CPU per frame. */
 async function stageCost(stage: string, tool: string, cmd: string, args: string[], n: number): Promise<Stage> {
   const r = await spawnTimed(cmd, args, { timeoutMs: 300_000, env: TOOL_ENV }).done;
@@ -257,6 +269,7 @@ export default async function throughput(): Promise<ThroughputResult> {
     runs["a'"].push((await runSkyLine(i420, n, join(dir, 'tp-a2.mp4'), 'I420')).run);
   }
   const stageRows = await stages(rawPattern, bgrAll, dir, Math.min(n, 320));
+  stageRows.splice(3, 0, ourConverter(frames, Math.min(n, 320)));
   for (const f of [...files, bgrAll]) rmSync(f, { force: true });
   const pick = (rs: Run[]) => {
     const m = median(rs.map((r) => r.fps));
