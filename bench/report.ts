@@ -168,7 +168,7 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     ])));
     body.push(`Viewers: \`${l.viewers.gstreamer}\`; \`${l.viewers.ffmpeg}\`. The peer ran \`${l.peerLaunch}\` in gst-rtsp-server (python3-gi, bench/peers/gst_rtsp_server.py).\n`);
     charts['latency.svg'] = lineChart({
-      title: 'Glass-to-glass latency, 720p30 over RTSP/TCP on loopback', xLabel: 'latency (ms)', yLabel: 'fraction of frames',
+      title: 'Glass-to-glass latency, 720p30 over RTSP/TCP on loopback', xLabel: 'latency (ms)', yLabel: 'fraction of frames', legendAt: [0.3, 0.45],
       series: l.rows.map((row) => ({ label: `${row.name}, ${row.viewer} viewer`, points: row.cdf.map((v, i) => [v, (i + 1) / row.cdf.length] as [number, number]) })),
     });
     body.push('![latency](bench/charts/latency.svg)\n');
@@ -231,7 +231,7 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     body.push(`The stall holds ${fmt(stall.stallExtraMiB, 0)} MiB more than a destination that keeps up: the queue (its budget is ${fmt(budgetMiB, 0)} MiB) plus the frames inside the blocked pipeline; it stops growing once the queue is full, and put() keeps dropping the oldest frame.
 `);
     charts['memory-stall.svg'] = lineChart({
-      title: `RSS, 720p30, ${fmt(budgetMiB, 0)} MiB queue budget`, xLabel: 'seconds', yLabel: 'RSS (MiB)',
+      title: `RSS, 720p30, ${fmt(budgetMiB, 0)} MiB queue budget`, xLabel: 'seconds', yLabel: 'RSS (MiB)', legendAt: [1, 1],
       series: [
         { label: 'stalled destination', points: stall.samples.map((s) => [s.t, s.rssMiB] as [number, number]) },
         { label: 'destination keeping up', points: stall.reference.samples.map((s) => [s.t, s.rssMiB] as [number, number]) },
@@ -244,7 +244,7 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
       `${fmt(leakKB, 1)} KB`, `${restart.pipelinesCreated} (reused while the description is unchanged)`, `${fmt(restart.restartMedianMs, 1)} ms`, `${fmt(restart.restartMaxMs, 0)} ms`, Number.isFinite(restart.readFileAfterMs) ? `${fmt(restart.readFileAfterMs, 1)} ms` : 'stalled',
     ]]));
     charts['memory-restarts.svg'] = lineChart({
-      title: `RSS across ${restart.restarts} stop/start cycles`, xLabel: 'restarts', yLabel: 'RSS (MiB)', yMin: Math.floor(Math.min(...restart.samples.map((s) => s.rssMiB)) / 10) * 10,
+      title: `RSS across ${restart.restarts} stop/start cycles`, xLabel: 'restarts', yLabel: 'RSS (MiB)', legendAt: [1, 1], yMin: Math.floor(Math.min(...restart.samples.map((s) => s.rssMiB)) / 10) * 10,
       series: [{ label: 'RSS after GC', points: restart.samples.map((s) => [s.cycle, s.rssMiB] as [number, number]) }],
     });
     body.push('![RSS across restarts](bench/charts/memory-restarts.svg)\n');
@@ -285,14 +285,53 @@ function closingNote(r: Results, targets: Target[]): string {
   const missed = targets.filter((t) => t.holds === false);
   const lines = ['## Closing note\n'];
   lines.push(`Holding in this run (${held.length} of ${targets.length}): ${held.map((t) => `${t.target} (${t.measured})`).join('; ') || 'none'}.\n`);
-  if (missed.length === 0) {
-    lines.push('Every target holds in this run.\n');
-    return lines.join('\n');
+  if (missed.length === 0) lines.push('Every target holds in this run.\n');
+  else {
+    lines.push(`Missed (${missed.length}):\n`);
+    for (const t of missed) lines.push(`- **${t.target}** — ${t.measured}. ${why(r, t)}`);
+    lines.push('');
   }
-  lines.push(`Missed (${missed.length}):\n`);
-  for (const t of missed) lines.push(`- **${t.target}** — ${t.measured}. ${why(r, t)}`);
-  lines.push('');
+  const notes = findings(r);
+  if (notes.length) {
+    lines.push('Beyond the targets:\n');
+    for (const n of notes) lines.push(`- ${n}`);
+    lines.push('');
+  }
   return lines.join('\n');
+}
+
+/** What a user should know that no target covers, from this run's results. */
+function findings(r: Results): string[] {
+  const out: string[] = [];
+  const d = ok(r.manyDefault) ? r.manyDefault : undefined;
+  const p16 = ok(r.manyPool16) ? r.manyPool16 : undefined;
+  if (d?.readFile.stalled) {
+    out.push(
+      `With Node's default threadpool (4 threads), eight pipelines with a GStreamer sink starve fs: fs.readFile stalled after ${d.readFile.count} read(s), though every stream kept 30 fps. ` +
+        "The binding's bus poll blocks one threadpool thread per pipeline for as long as it plays, and the pool's size is fixed before any user code runs (ESM loading already starts it), so the library cannot raise it itself: " +
+        `start node with UV_THREADPOOL_SIZE of at least the number of such pipelines plus 4 (with 16: p50 ${fmt(p16?.readFile.p50Ms, 2)} ms, p99 ${fmt(p16?.readFile.p99Ms, 1)} ms). RTSPSkyLine (no GStreamer sink) holds no thread. SkyLine's stats timer warns about it.`,
+    );
+  }
+  const tp = ok(r.throughput) ? r.throughput : undefined;
+  if (tp) {
+    const spread = (k: string) => {
+      const runs = tp.contenders.find((c) => c.key === k)?.runs.map((run) => run.fps) ?? [];
+      return runs.length > 1 ? (Math.max(...runs) - Math.min(...runs)) / Math.min(...runs) : 0;
+    };
+    const worst = Math.max(spread('a'), spread('b'), spread('c'));
+    if (worst > 0.15) {
+      out.push(`The machine is shared and fps swung by up to ${fmt(worst * 100, 0)} % between runs of one contender here; CPU per frame is the steadier measure (a: ${fmt(tp.contenders[0]?.median.cpuPerFrameMs, 1)} ms, c: ${fmt(tp.contenders[2]?.median.cpuPerFrameMs, 1)} ms).`);
+    }
+  }
+  const l = ok(r.latency) ? r.latency : undefined;
+  if (l) {
+    const of = l.rows.find((row) => row.viewer === 'ffmpeg' && row.name === 'RTSPSkyLine');
+    const og = l.rows.find((row) => row.viewer === 'gstreamer' && row.name === 'RTSPSkyLine');
+    if (of && og && of.p50Ms - og.p50Ms > 30) {
+      out.push(`An ffmpeg viewer adds about ${fmt(of.p50Ms - og.p50Ms, 0)} ms of its own (two frames at 30 fps) with either server, even with -fflags nobuffer -flags low_delay; GStreamer's rtspsrc with latency=0 does not.`);
+    }
+  }
+  return out;
 }
 
 /** What stands in the way of a missed target, from this run's own measurements. */

@@ -27,7 +27,7 @@ export const CONFIG = {
   /** Frames per throughput run at 1080p. */
   throughputFrames: num('BENCH_THROUGHPUT_FRAMES', 600),
   /** Runs of each throughput contender (alternating); the median run is reported. */
-  throughputRepeats: num('BENCH_THROUGHPUT_REPEATS', 3),
+  throughputRepeats: num('BENCH_THROUGHPUT_REPEATS', 5),
   /** Seconds of the stalled-destination RSS run (the figure is 600). */
   stallSeconds: num('BENCH_STALL_SECONDS', 90),
   /** stopStreaming/startStreaming cycles. */

@@ -64,7 +64,8 @@ export interface Series {
 }
 
 /** Lines over a shared x axis, with a legend. */
-export function lineChart(o: { title: string; xLabel: string; yLabel: string; series: Series[]; width?: number; height?: number; yMin?: number }): string {
+/** `legendAt`: where the legend box sits in the plot, as fractions of the free room (0,0 top left; 1,1 bottom right). */
+export function lineChart(o: { title: string; xLabel: string; yLabel: string; series: Series[]; width?: number; height?: number; yMin?: number; legendAt?: [number, number] }): string {
   const width = o.width ?? 720, height = o.height ?? 360;
   const left = 60, right = 20, top = 40, bottom = 50;
   const all = o.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
@@ -88,9 +89,18 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; se
   o.series.forEach((s, i) => {
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)).map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
     parts.push(`<polyline points="${pts}" fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.8"/>`);
-    const ly = top + 6 + i * 16;
-    parts.push(`<rect x="${left + 10}" y="${ly}" width="12" height="10" fill="${COLORS[i % COLORS.length]}"/>`);
-    parts.push(`<text x="${left + 26}" y="${ly + 9}" ${FONT} font-size="11">${esc(s.label)}</text>`);
+  });
+  // Legend last, on a white box, so lines never run through it.
+  const legendW = 30 + 6.2 * Math.max(...o.series.map((s) => s.label.length));
+  const legendH = o.series.length * 16 + 4;
+  const [fx, fy] = o.legendAt ?? [0, 0];
+  const lx = left + 6 + fx * (plotW - legendW - 12);
+  const lyTop = top + 4 + fy * (plotH - legendH - 8);
+  parts.push(`<rect x="${lx.toFixed(0)}" y="${lyTop.toFixed(0)}" width="${legendW.toFixed(0)}" height="${legendH}" fill="white" fill-opacity="0.9" stroke="#ccc"/>`);
+  o.series.forEach((s, i) => {
+    const ly = lyTop + 4 + i * 16;
+    parts.push(`<rect x="${(lx + 4).toFixed(0)}" y="${ly.toFixed(0)}" width="12" height="10" fill="${COLORS[i % COLORS.length]}"/>`);
+    parts.push(`<text x="${(lx + 20).toFixed(0)}" y="${(ly + 9).toFixed(0)}" ${FONT} font-size="11">${esc(s.label)}</text>`);
   });
   return svg(width, height, [
     `<text x="${width / 2}" y="20" ${FONT} font-size="14" text-anchor="middle" font-weight="bold">${esc(o.title)}</text>`,
