@@ -4,11 +4,14 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { applyEnvironment, type EnvOptions } from './config.js';
-import { chooseEncoder, encoderFragment, validateEncoderSettings, type EncoderName } from './encoder.js';
-import { FpsMeter, fpsFraction } from './fps.js';
+import { backoffDelay, sleep, withDefaults, type ReconnectOptions } from './backoff.js';
+import { chooseEncoder, validateEncoderSettings, type EncoderName } from './encoder.js';
+import { fpsFraction } from './fps.js';
 import { RgbToI420 } from './convert/rgb-to-i420.js';
 import { FrameQueue, type Slot } from './frame-queue.js';
 import { adaptFrame, checkFrameSize, copyToGst, layoutOf, rawCaps, type FrameInput, type Layout, type RawFrame } from './frame.js';
+import { APPSRC_DEPTH, describePipeline, type SinkSpec } from './pipeline-description.js';
+import { Warmup } from './warmup.js';
 import { activeBusWatches, Pipeline, type AppSrc, type GstError } from './gst/pipeline.js';
 import type { AccessUnit } from './h264/access-unit.js';
 import { defaultLogger, Redactor, REDACT_PATHS, scrubbing } from './log.js';
@@ -22,14 +25,8 @@ export const FPS_METER_WARMUP_FRAMES = 100;
 
 export type SkyLineState = 'stopped' | 'warmup' | 'streaming' | 'error';
 
-export interface ReconnectOptions {
-  /** First wait after a failure, ms. Default 500. */
-  initialDelayMs?: number;
-  /** Longest wait between attempts, ms. Default 10000. */
-  maxDelayMs?: number;
-  /** Growth of the wait per failed attempt. Default 2. */
-  factor?: number;
-}
+export type { ReconnectOptions } from './backoff.js';
+export type { SinkSpec } from './pipeline-description.js';
 
 export interface SkyLineOptions extends EnvOptions {
   /** A pino logger; the SkyLine logs through a child of it. Default: pino to stdout at SKYLINE_LOG_LEVEL or info. */
@@ -84,13 +81,6 @@ export interface SessionInfo {
   encoder: EncoderName;
 }
 
-/** Where the encoded video goes. */
-export type SinkSpec =
-  /** A GStreamer tail after `h264parse ! video/x-h264,stream-format=…,alignment=au !`. */
-  | { kind: 'gst'; launch: string; streamFormat?: 'avc' | 'byte-stream' }
-  /** Encoded access units are delivered to onAccessUnit() in Node. */
-  | { kind: 'tap' };
-
 export interface SkyLineStats {
   state: SkyLineState;
   /** Frames put() accepted this session. */
@@ -126,8 +116,6 @@ const PUBLIC_STATE: Record<Phase, SkyLineState> = {
   error: 'error',
 };
 
-/** Buffers allowed inside appsrc at once: enough to keep the encoder busy, little latency. */
-const APPSRC_DEPTH = 2;
 const START_TIMEOUT_MS = 15_000;
 const WARN_INTERVAL_MS = 60_000;
 /** Abort reason: stopStreaming() was called while the first connection was being made. */
@@ -147,14 +135,6 @@ interface Run {
   eos?: () => void;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const onAbort = () => { clearTimeout(t); resolve(); };
-    // The listener goes when the wait ends: a long outage must not pile one up per attempt.
-    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-
 export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   protected readonly log: Logger;
   protected readonly redactor = new Redactor();
@@ -168,9 +148,7 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   private closed = false;
 
   // Warmup
-  private meter: FpsMeter | undefined;
-  private warmup: Slot[] = [];
-  private warmupBytes = 0;
+  private warmup: Warmup | undefined;
   private opening: Promise<void> | undefined;
 
   // Streaming
@@ -205,7 +183,6 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     if (late.length > 0) {
       this.log.warn({ settings: late }, 'GStreamer was already started in this process: these settings apply from the next process on');
     }
-    const r = options.reconnect ?? {};
     this.opts = {
       warmupFrames: options.warmupFrames ?? FPS_METER_WARMUP_FRAMES,
       warmupMemoryBytes: options.warmupMemoryBytes ?? 256 * 2 ** 20,
@@ -216,7 +193,7 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       encoder: options.encoder ?? 'auto',
       statsIntervalMs: options.statsIntervalMs ?? 1000,
       stopTimeoutMs: options.stopTimeoutMs ?? 15_000,
-      reconnect: { initialDelayMs: r.initialDelayMs ?? 500, maxDelayMs: r.maxDelayMs ?? 10_000, factor: r.factor ?? 2 },
+      reconnect: withDefaults(options.reconnect),
     };
     validateEncoderSettings(this.opts);
     if (!Number.isInteger(this.opts.warmupFrames) || this.opts.warmupFrames < 2) {
@@ -313,9 +290,9 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       this.opening = this.open(fps, width, height);
       await this.opening;
     } else {
-      this.meter = fps === null ? new FpsMeter(this.opts.warmupFrames) : undefined;
+      this.warmup = new Warmup(fps === null, this.opts.warmupFrames, this.opts.warmupMemoryBytes);
       this.setPhase('warmup');
-      this.log.info({ fps, width, height, warmupFrames: this.meter?.frames ?? 1 }, 'warming up: measuring the stream from the first frames');
+      this.log.info({ fps, width, height, warmupFrames: this.warmup.target }, 'warming up: measuring the stream from the first frames');
     }
   }
 
@@ -386,12 +363,9 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     this.recovery?.abort();
     // A first connection still being made (destinationReady) is given up, not waited for.
     if (this.phase === 'opening') this.starting?.abort(STOPPED);
-    if (this.phase === 'warmup' && this.warmup.length > 0) {
+    if (this.phase === 'warmup' && this.warmup && this.warmup.frames.length > 0) {
       // Frames accepted during warmup are not thrown away: open with what was measured.
-      const first = this.warmup[0]!.layout;
-      const fps = this.wanted.fps ?? (Number.isNaN(this.meter?.fps ?? NaN) ? 30 : this.meter!.fps);
-      this.setPhase('opening');
-      this.opening = this.open(fps, this.wanted.width ?? even(first.width), this.wanted.height ?? even(first.height));
+      this.finishWarmup(this.warmup, 30);
     }
     if (this.opening) await this.opening.catch(() => undefined);
     const phase = this.phase as Phase; // may have changed while opening
@@ -478,12 +452,10 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
 
   private resetSession(): void {
     this.counters = { accepted: 0, dropped: 0, pushed: 0, encoded: 0, bytes: 0, lastAccepted: 0, lastTick: Date.now(), fps: 0 };
-    this.warmup = [];
-    this.warmupBytes = 0;
+    this.warmup = undefined;
     this.originMs = NaN;
     this.lastPts = -1;
     this.session = undefined;
-    this.meter = undefined;
     this.opening = undefined;
   }
 
@@ -521,27 +493,25 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   }
 
   private keepWarmupFrame(f: RawFrame, layout: Layout, ts: number): boolean {
+    const warmup = this.warmup!;
     const slot: Slot = { data: Buffer.allocUnsafeSlow(layout.gstSize), layout, ptsNs: this.ptsFor(ts), captureMs: ts };
     copyToGst(f.data, layout, slot.data);
-    this.warmup.push(slot);
-    this.warmupBytes += layout.gstSize;
     this.counters.accepted++;
-    if (this.phase === 'warmup') {
-      this.meter?.add(ts);
-      // The memory budget ends warmup early (fps from the frames so far) rather than
-      // dropping frames that were already accepted.
-      const full = this.warmupBytes >= this.opts.warmupMemoryBytes && (this.meter?.samples ?? 0) >= 2;
-      if (!this.meter || this.meter.done || full) {
-        if (full && !this.meter!.done) {
-          this.log.info({ frames: this.meter!.samples, warmupMemoryBytes: this.opts.warmupMemoryBytes }, 'warmup memory budget reached: fps measured from the frames so far');
-        }
-        const fps = this.wanted.fps ?? this.meter!.fps;
-        const first = this.warmup[0]!.layout;
-        this.setPhase('opening');
-        this.opening = this.open(fps, this.wanted.width ?? even(first.width), this.wanted.height ?? even(first.height)).catch(() => undefined);
+    if (warmup.add(slot) && this.phase === 'warmup') {
+      if (warmup.full) {
+        this.log.info({ frames: warmup.samples, warmupMemoryBytes: this.opts.warmupMemoryBytes }, 'warmup memory budget reached: fps measured from the frames so far');
       }
+      this.finishWarmup(warmup);
     }
     return true;
+  }
+
+  /** Opens the session with what warmup measured (`fallbackFps` when it measured nothing yet). */
+  private finishWarmup(warmup: Warmup, fallbackFps = Number.NaN): void {
+    const first = warmup.frames[0]!.layout;
+    const fps = this.wanted.fps ?? warmup.fps(fallbackFps);
+    this.setPhase('opening');
+    this.opening = this.open(fps, this.wanted.width ?? even(first.width), this.wanted.height ?? even(first.height)).catch(() => undefined);
   }
 
   private enqueue(f: RawFrame, layout: Layout, ts: number): boolean {
@@ -617,17 +587,16 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       let tapPort = 0;
       if (spec.kind === 'tap') tapPort = await this.ensureReceiver();
       await this.openDestination(session);
-      const description = this.describe(session, spec, tapPort);
+      const description = describePipeline(session, this.opts, spec, tapPort);
       const pipeline = this.pipelineFor(description);
       this.configurePipeline(pipeline);
       const appsrc = pipeline.appsrc('src');
       // Room for the warmup backlog on top of the live queue: warmup frames are kept.
       const frameBytes = layoutOf('I420', width, height).gstSize * 2;
-      this.queue.limit = Math.max(2, Math.floor(this.opts.queueBytes / frameBytes)) + this.warmup.length;
+      const backlog = this.warmup?.take() ?? [];
+      this.queue.limit = Math.max(2, Math.floor(this.opts.queueBytes / frameBytes)) + backlog.length;
       this.queue.clear();
-      for (const slot of this.warmup) this.queue.adopt(slot);
-      this.warmup = [];
-      this.warmupBytes = 0;
+      for (const slot of backlog) this.queue.adopt(slot);
       this.run = { pipeline, appsrc, tap: spec.kind === 'tap', caps: undefined, ptsOffset: 0, pushed: 0, lastPushedPts: -1, lastUnitPts: -1 };
       this.log.info(
         { fps, framerate: session.framerate, width, height, encoder, destination: this.redactor.scrub(spec.kind === 'gst' ? spec.launch : 'node') },
@@ -643,27 +612,6 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       this.fail(e);
       throw this.redactor.scrubError(e);
     }
-  }
-
-  private describe(s: SessionInfo, spec: SinkSpec, tapPort: number): string {
-    const caps = rawCaps(layoutOf('BGR', s.width, s.height), s.framerate);
-    const profile = s.encoder === 'x264enc' ? ',profile=constrained-baseline' : '';
-    const format = spec.kind === 'gst' ? (spec.streamFormat ?? 'avc') : 'byte-stream';
-    const tail = spec.kind === 'gst'
-      ? spec.launch
-      // RTP over TCP to our receiver: timestamps survive, and Node sockets hold no threadpool thread.
-      : `rtph264pay pt=96 mtu=60000 config-interval=0 aggregate-mode=none timestamp-offset=0 ! rtpstreampay ! tcpclientsink host=127.0.0.1 port=${tapPort} sync=false`;
-    return [
-      `appsrc name=src is-live=true format=time do-timestamp=false block=false max-buffers=${APPSRC_DEPTH * 4} caps=${caps}`,
-      'videoscale n-threads=0',
-      'videoconvert n-threads=0 dither=none',
-      `video/x-raw,format=I420,width=${s.width},height=${s.height},framerate=${s.framerate},pixel-aspect-ratio=1/1`,
-      encoderFragment(s.encoder, this.opts),
-      `video/x-h264${profile}`,
-      'h264parse name=parse config-interval=-1',
-      `video/x-h264,stream-format=${format},alignment=au`,
-      tail,
-    ].join(' ! ');
   }
 
   /** The binding never frees a pipeline: reuse the last one when the description is the same. */
@@ -792,11 +740,10 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     this.counters.dropped += this.queue.clear();
     this.releaseWaiters();
     let reason: Error = first;
-    const { initialDelayMs, maxDelayMs, factor } = this.opts.reconnect;
     for (let attempt = 1; !controller.signal.aborted; attempt++) {
       this.reportError(reason);
       run.pipeline.stop();
-      const delayMs = Math.min(maxDelayMs, initialDelayMs * factor ** (attempt - 1));
+      const delayMs = backoffDelay(attempt, this.opts.reconnect);
       this.emit('reconnect', { attempt, delayMs, reason: reason.message });
       this.log.info({ attempt, delayMs }, 'reconnecting');
       await sleep(delayMs, controller.signal);
@@ -943,7 +890,7 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       framesEncoded: encoded,
       bytesOut: this.bytesDelivered(),
       measuredFps: Math.round(c.fps * 100) / 100,
-      queued: this.queue.length + this.warmup.length,
+      queued: this.queue.length + (this.warmup?.frames.length ?? 0),
     };
   }
 }

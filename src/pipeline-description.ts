@@ -1,0 +1,49 @@
+// The gst-launch description of a session's pipeline: raw frames in through appsrc,
+// scaled and converted to I420, encoded to H.264, parsed, then the destination's tail.
+import { encoderFragment, type EncoderName, type EncoderSettings } from './encoder.js';
+import { layoutOf, rawCaps } from './frame.js';
+
+/** Buffers allowed inside appsrc at once: enough to keep the encoder busy, little latency. */
+export const APPSRC_DEPTH = 2;
+
+export interface PipelineShape {
+  width: number;
+  height: number;
+  /** GStreamer fraction, e.g. "30000/1001". */
+  framerate: string;
+  encoder: EncoderName;
+}
+
+/** Where the encoded video goes. */
+export type SinkSpec =
+  /** A GStreamer tail after `h264parse ! video/x-h264,stream-format=…,alignment=au !`. */
+  | { kind: 'gst'; launch: string; streamFormat?: 'avc' | 'byte-stream' }
+  /** Encoded access units are delivered to onAccessUnit() in Node. */
+  | { kind: 'tap' };
+
+/**
+ * RTP over TCP back to our receiver on `port`: timestamps survive (90 kHz from PTS 0), and
+ * Node sockets hold no libuv threadpool thread (the binding's appsink would).
+ */
+export function tapTail(port: number): string {
+  return `rtph264pay pt=96 mtu=60000 config-interval=0 aggregate-mode=none timestamp-offset=0 ! rtpstreampay ! tcpclientsink host=127.0.0.1 port=${port} sync=false`;
+}
+
+export function describePipeline(s: PipelineShape, settings: EncoderSettings, sink: SinkSpec, tapPort: number): string {
+  const caps = rawCaps(layoutOf('BGR', s.width, s.height), s.framerate);
+  // Constrained baseline: what every player, browser and ingest service decodes.
+  const profile = s.encoder === 'x264enc' ? ',profile=constrained-baseline' : '';
+  const format = sink.kind === 'gst' ? (sink.streamFormat ?? 'avc') : 'byte-stream';
+  return [
+    `appsrc name=src is-live=true format=time do-timestamp=false block=false max-buffers=${APPSRC_DEPTH * 4} caps=${caps}`,
+    'videoscale n-threads=0',
+    'videoconvert n-threads=0 dither=none',
+    `video/x-raw,format=I420,width=${s.width},height=${s.height},framerate=${s.framerate},pixel-aspect-ratio=1/1`,
+    encoderFragment(s.encoder, settings),
+    `video/x-h264${profile}`,
+    // SPS/PPS before every IDR: late joiners and new connections decode at once.
+    'h264parse name=parse config-interval=-1',
+    `video/x-h264,stream-format=${format},alignment=au`,
+    sink.kind === 'gst' ? sink.launch : tapTail(tapPort),
+  ].join(' ! ');
+}
