@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { RTSPSkyLine } from '../../src/index.js';
 import { peerLaunch } from './latency.js';
-import { CONFIG, ENCODER, quietLogger, workDir } from '../lib/config.js';
+import { CONFIG, workDir, skylineOptions, pipelineOf } from '../lib/config.js';
 import { noisyFrames } from '../lib/frames.js';
 import { freePort } from '../lib/ports.js';
 import { CountingViewer } from '../lib/rtsp-client.js';
@@ -93,14 +93,11 @@ function rowOf(server: string, n: number, cpu: { user: number; system: number },
 async function ours(frames: Buffer[]): Promise<{ rows: FanoutRow[]; description: string }> {
   const sky = new RTSPSkyLine({
     port: 0,
-    bitrate: ENCODER.bitrateKbps,
-    keyframeInterval: ENCODER.keyframeInterval,
-    speedPreset: ENCODER.preset,
-    logger: quietLogger(),
+    ...skylineOptions(),
     serverOptions: { maxSessions: 200 },
   });
   await sky.startStreaming({ fps: FPS, width: W, height: H });
-  const description = (sky as unknown as { cached?: { description: string } }).cached?.description ?? '';
+  const description = pipelineOf(sky);
   let stop = false;
   const feeder = (async () => {
     const t0 = performance.now();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { RTSPSkyLine } from '../../src/index.js';
-import { CONFIG, ENCODER, quietLogger, workDir } from '../lib/config.js';
+import { CONFIG, workDir, skylineOptions, pipelineOf } from '../lib/config.js';
 import { noisyFrames, stampIndex } from '../lib/frames.js';
 import { freePort } from '../lib/ports.js';
 import { sleep } from '../lib/proc.js';
@@ -79,13 +79,10 @@ function collector(putTimes: Map<number, number>) {
 async function ours(frames: Buffer[], kind: ViewerKind): Promise<{ row: LatencyRow; description: string }> {
   const sky = new RTSPSkyLine({
     port: 0,
-    bitrate: ENCODER.bitrateKbps,
-    keyframeInterval: ENCODER.keyframeInterval,
-    speedPreset: ENCODER.preset,
-    logger: quietLogger(),
+    ...skylineOptions(),
   });
   await sky.startStreaming({ fps: FPS, width: W, height: H });
-  const description = (sky as unknown as { cached?: { description: string } }).cached?.description ?? '';
+  const description = pipelineOf(sky);
   const putTimes = new Map<number, number>();
   const c = collector(putTimes);
   let viewer: ReturnType<typeof startViewer> | undefined;

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileSkyLine, SkyLine, type SinkSpec } from '../../src/index.js';
-import { CONFIG, ENCODER, quietLogger, workDir } from '../lib/config.js';
+import { CONFIG, workDir, skylineOptions } from '../lib/config.js';
 import { noisyFrames } from '../lib/frames.js';
 import { countPipelines, pipelinesCreated } from '../lib/gst-count.js';
 import { rssBytes, sleep } from '../lib/proc.js';
@@ -82,10 +82,7 @@ interface Fed {
 async function feed(sleepUs: number, seconds: number, queueBytes: number, frames: Buffer[], W: number, H: number, FPS: number): Promise<Fed> {
   const sky = new SleepySkyLine(sleepUs, {
     queueBytes,
-    bitrate: ENCODER.bitrateKbps,
-    keyframeInterval: ENCODER.keyframeInterval,
-    speedPreset: ENCODER.preset,
-    logger: quietLogger(),
+    ...skylineOptions(),
     statsIntervalMs: 0,
   });
   gc();
@@ -147,10 +144,7 @@ async function restarts(): Promise<RestartResult> {
   const sky = new FileSkyLine({
     path: join(workDir(), 'restart-{session}.mp4'),
     timestamps: false,
-    bitrate: ENCODER.bitrateKbps,
-    keyframeInterval: ENCODER.keyframeInterval,
-    speedPreset: ENCODER.preset,
-    logger: quietLogger(),
+    ...skylineOptions(),
     statsIntervalMs: 0,
   });
   const before = pipelinesCreated();

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { FileSkyLine } from '../../src/index.js';
 import { RgbToI420 } from '../../src/convert/rgb-to-i420.js';
 import { AppSrc } from '../../src/gst/pipeline.js';
-import { CONFIG, ENCODER, quietLogger, workDir } from '../lib/config.js';
+import { CONFIG, workDir, skylineOptions } from '../lib/config.js';
 import { noisyFrames } from '../lib/frames.js';
 import { median, percentile } from '../lib/stats.js';
 
@@ -62,10 +62,7 @@ async function measure(label: string, width: number, height: number): Promise<Pu
   const sky = new FileSkyLine({
     path: join(workDir(), `put-${label}.mp4`),
     timestamps: false,
-    bitrate: ENCODER.bitrateKbps,
-    keyframeInterval: ENCODER.keyframeInterval,
-    speedPreset: ENCODER.preset,
-    logger: quietLogger(),
+    ...skylineOptions(),
   });
   const put: number[] = [], copy: number[] = [], push: number[] = [], convert: number[] = [];
   const warmup = 30;

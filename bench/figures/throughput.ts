@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { RgbToI420 } from '../../src/convert/rgb-to-i420.js';
 import { layoutOf } from '../../src/frame.js';
 import { FileSkyLine } from '../../src/index.js';
-import { CONFIG, ENCODER, quietLogger, workDir } from '../lib/config.js';
+import { CONFIG, ENCODER, workDir, skylineOptions, pipelineOf } from '../lib/config.js';
 import { noisyFrames } from '../lib/frames.js';
 import { countFrames } from '../lib/probe.js';
 import { cpuSeconds, spawnTimed } from '../lib/proc.js';
@@ -94,14 +94,11 @@ async function runSkyLine(frames: Buffer[], n: number, out: string, format: 'BGR
   const sky = new FileSkyLine({
     path: out,
     timestamps: false,
-    bitrate: ENCODER.bitrateKbps,
-    keyframeInterval: ENCODER.keyframeInterval,
-    speedPreset: ENCODER.preset,
-    logger: quietLogger(),
+    ...skylineOptions(),
   });
   await sky.startStreaming({ fps: FPS, width: W, height: H });
   // The pipeline the base class built, to hand the identical one to gst-launch.
-  const description = (sky as unknown as { cached?: { description: string } }).cached?.description ?? '';
+  const description = pipelineOf(sky);
   const before = threadCpu();
   const c0 = cpuSeconds();
   const t0 = performance.now();

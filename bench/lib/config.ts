@@ -48,3 +48,15 @@ export function workDir(): string {
   mkdirSync(dir, { recursive: true });
   return dir;
 }
+
+/** SkyLine options every contender of ours shares: the encoder settings above, quiet logs. */
+export const skylineOptions = () => ({
+  bitrate: ENCODER.bitrateKbps,
+  keyframeInterval: ENCODER.keyframeInterval,
+  speedPreset: ENCODER.preset,
+  logger: quietLogger(),
+});
+
+/** The gst-launch description the base class built for `sky`'s session (to run the same one elsewhere). */
+export const pipelineOf = (sky: object): string =>
+  (sky as { cached?: { description: string } }).cached?.description ?? '';
