@@ -61,14 +61,20 @@ async function relay(options: Parameters<typeof NginxRtmp.start>[0] = {}): Promi
   return r;
 }
 
-/** Calls put() at `fps` like a camera loop, for at most maxFrames; counts what put() returned. */
+/**
+ * Calls put() at `fps` like a camera loop, for at most maxFrames; counts what put() returned.
+ * Capture times are on the camera's exact grid, so the rate read back does not depend on
+ * how punctually this loaded machine runs the timer.
+ */
 function feed(sky: RtmpSkyLine, rgb: Rgb, maxFrames = 1500) {
   const frame = solid(W, H, rgb);
   const counts = { put: 0, accepted: 0, refused: 0 };
+  const t0 = Date.now();
   const timer = setInterval(() => {
     if (counts.put >= maxFrames) return clearInterval(timer);
+    const timestamp = t0 + (counts.put * 1000) / FPS;
     counts.put++;
-    if (sky.put(frame)) counts.accepted++;
+    if (sky.put(frame, { timestamp })) counts.accepted++;
     else counts.refused++;
   }, 1000 / FPS);
   cleanups.push(() => clearInterval(timer));
