@@ -156,6 +156,9 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   private run: Run | undefined;
   private cached: { description: string; pipeline: Pipeline } | undefined;
   private receiver: RtpStreamReceiver | undefined;
+  private receiverPort = 0;
+  /** The WebAssembly converter for the last layout drained (undefined: videoconvert does it). */
+  private converter: { layout: Layout; i420: RgbToI420 | undefined } | undefined;
   private delivering = false;
   private originMs = NaN;
   private lastPts = -1;
@@ -168,6 +171,7 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   private stoppingShows: SkyLineState = 'streaming';
   private statsTimer: NodeJS.Timeout | undefined;
   private lastWarn = 0;
+  private threadpoolWarned = false;
   private readonly scratch: RawFrame = { data: new Uint8Array(0), width: 0, height: 0, format: 'BGR' };
   private layoutCache: Layout | undefined;
 
@@ -564,7 +568,6 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     }
   }
 
-  private converter: { layout: Layout; i420: RgbToI420 | undefined } | undefined;
   private converterFor(layout: Layout): RgbToI420 | undefined {
     if (this.converter?.layout !== layout) this.converter = { layout, i420: RgbToI420.for(layout) };
     return this.converter.i420;
@@ -633,7 +636,6 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     }
     return this.receiverPort;
   }
-  private receiverPort = 0;
 
   private onUnit(u: DepacketizedUnit): void {
     const run = this.run;
@@ -831,6 +833,7 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       clearTimeout(this.drainTimer as NodeJS.Timeout);
       this.drainTimer = undefined;
     }
+    if (this.run && !this.run.tap) this.counters.encoded = this.counters.pushed;
     this.run?.pipeline.stop();
     this.run = undefined;
     if (this.statsTimer) clearInterval(this.statsTimer);
@@ -869,7 +872,6 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     this.statsTimer.unref();
   }
 
-  private threadpoolWarned = false;
   private warnThreadpool(): void {
     if (this.threadpoolWarned) return;
     this.threadpoolWarned = true;
@@ -882,8 +884,9 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   private statsCounts(): Omit<SkyLineStats, 'state'> {
     const c = this.counters;
     const run = this.run;
-    // GStreamer tails: every frame appsrc has passed on is encoded; taps count what came back.
-    const encoded = run?.tap === false ? Math.max(0, c.pushed - safeLevel(run.appsrc)) : run?.tap ? c.encoded : Math.max(c.encoded, c.pushed);
+    // GStreamer tails: every frame appsrc has passed on is encoded (settled in stopRun());
+    // taps count the units that came back.
+    const encoded = run && !run.tap ? Math.max(0, c.pushed - safeLevel(run.appsrc)) : c.encoded;
     return {
       framesAccepted: c.accepted,
       framesDropped: c.dropped,
