@@ -269,6 +269,11 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     return this.session?.width ?? this.last.width;
   }
 
+  /** The gst-launch description of the current (or last) session's pipeline, for logs and bug reports. */
+  get pipelineDescription(): string | undefined {
+    return this.cached && this.redactor.scrub(this.cached.description);
+  }
+
   get videoHeight(): number | undefined {
     return this.session?.height ?? this.last.height;
   }

@@ -58,5 +58,4 @@ export const skylineOptions = () => ({
 });
 
 /** The gst-launch description the base class built for `sky`'s session (to run the same one elsewhere). */
-export const pipelineOf = (sky: object): string =>
-  (sky as { cached?: { description: string } }).cached?.description ?? '';
+export const pipelineOf = (sky: { pipelineDescription: string | undefined }): string => sky.pipelineDescription ?? '';
