@@ -19,7 +19,7 @@ const RUNTIME = [
   'gstreamer1.0-plugins-bad', 'gstreamer1.0-plugins-ugly', 'gstreamer1.0-libav',
   'libgstreamer1.0-dev', 'libgstreamer-plugins-base1.0-dev', 'g++', 'make', 'pkg-config',
 ];
-const TEST = ['ffmpeg', 'nginx', 'libnginx-mod-rtmp', 'openssl', 'python3-gi', 'gir1.2-gst-rtsp-server-1.0'];
+const TEST = ['ffmpeg', 'nginx', 'libnginx-mod-rtmp', 'openssl', 'python3-gi', 'gir1.2-gst-rtsp-server-1.0', 'chromium', 'fonts-dejavu-core'];
 const wanted = args.has('--runtime-only') ? RUNTIME : [...RUNTIME, ...TEST];
 
 function log(msg) { process.stderr.write(`[bootstrap] ${msg}\n`); }
