@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Idempotent set-up run before `npm start`, `npm test` and `npm run bench`:
-// installs missing Debian packages, (re)installs node_modules when the lock file
+// Idempotent set-up run before `npm start` (--runtime-only), `npm test` and `npm run bench`
+// (--bench): installs missing Debian packages, (re)installs node_modules when the lock file
 // changed, and rebuilds dist/ when a source file is newer. Plain Node, no dependencies,
-// so it runs on a fresh clone before anything else is installed.
+// so it runs on a fresh clone before anything else is installed. It only adds: it never
+// stops, disables or kills a service or process it did not start.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -13,14 +14,24 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
 const started = Date.now();
 
-// What the library needs to run, and what the tests and benchmarks talk to.
+// What the library needs to run (and to build its native binding), what the tests talk
+// to, and what the benchmarks compare against.
 const RUNTIME = [
   'gstreamer1.0-tools', 'gstreamer1.0-plugins-base', 'gstreamer1.0-plugins-good',
   'gstreamer1.0-plugins-bad', 'gstreamer1.0-plugins-ugly', 'gstreamer1.0-libav',
   'libgstreamer1.0-dev', 'libgstreamer-plugins-base1.0-dev', 'g++', 'make', 'pkg-config',
 ];
-const TEST = ['ffmpeg', 'nginx', 'libnginx-mod-rtmp', 'openssl', 'python3-gi', 'gir1.2-gst-rtsp-server-1.0', 'chromium', 'fonts-dejavu-core'];
-const wanted = args.has('--runtime-only') ? RUNTIME : [...RUNTIME, ...TEST];
+const TEST = ['ffmpeg', 'nginx', 'libnginx-mod-rtmp', 'openssl', 'chromium', 'fonts-dejavu-core'];
+const BENCH = ['ffmpeg', 'python3-gi', 'gir1.2-gst-rtsp-server-1.0'];
+const wanted = [...new Set([
+  ...RUNTIME,
+  ...(args.has('--runtime-only') ? [] : TEST),
+  ...(args.has('--bench') ? BENCH : []),
+])];
+// Written while apt installs our packages so their services (nginx on port 80) are not
+// started: the tests run their own nginx on free ports. Only ours is ever removed.
+const POLICY_RC = '/usr/sbin/policy-rc.d';
+const POLICY_MARK = '# gst-skyline bootstrap: no service starts during its apt-get install';
 
 function log(msg) { process.stderr.write(`[bootstrap] ${msg}\n`); }
 
@@ -51,10 +62,31 @@ function installDebianPackages() {
   log(`installing Debian packages: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const [cmd, ...pre] = [...sudo, 'apt-get'];
-  run(cmd, [...pre, 'update', '-qq'].filter(Boolean), { env });
-  run(cmd, [...pre, 'install', '-y', '-qq', '--no-install-recommends', ...missing].filter(Boolean), { env });
-  // nginx's Debian package starts a system nginx on port 80; the tests run their own.
-  spawnSync('sh', ['-c', 'command -v systemctl >/dev/null && systemctl disable --now nginx >/dev/null 2>&1; pkill -x nginx || true']);
+  run(cmd, [...pre, 'update', '-qq'], { env });
+  const policy = holdServiceStarts(sudo);
+  try {
+    run(cmd, [...pre, 'install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
+  } finally {
+    if (policy) releaseServiceStarts(sudo);
+  }
+}
+
+/** Adds our policy-rc.d unless the system has one (then its policy applies); true when added. */
+function holdServiceStarts(sudo) {
+  releaseServiceStarts(sudo); // one left behind by an interrupted run
+  if (existsSync(POLICY_RC)) return false;
+  const script = `#!/bin/sh\n${POLICY_MARK}\nexit 101\n`;
+  return asRoot(sudo, ['sh', '-c', `printf '%s' "$1" > ${POLICY_RC} && chmod 755 ${POLICY_RC}`, 'sh', script]).status === 0;
+}
+
+function releaseServiceStarts(sudo) {
+  if (!existsSync(POLICY_RC) || !readFileSync(POLICY_RC, 'utf8').includes(POLICY_MARK)) return;
+  asRoot(sudo, ['rm', '-f', POLICY_RC]);
+}
+
+function asRoot(sudo, argv) {
+  const [cmd, ...rest] = [...sudo, ...argv];
+  return spawnSync(cmd, rest, { stdio: 'inherit' });
 }
 
 function lockHash() {
