@@ -3,8 +3,7 @@
 //   SKYLINE_RTSP_PORT (default 8554, 0 = any free port), SKYLINE_RTSP_HOST (default 127.0.0.1),
 //   SKYLINE_DEMO_SECONDS (stop by itself after that long; default: run until Ctrl-C).
 import { destination, pino } from 'pino';
-import { RTSPSkyLine, type RTSPSkyLineStats } from 'gst-skyline';
-import { TestPattern } from './pattern.js';
+import { RTSPSkyLine, TestPattern, type RTSPSkyLineStats } from 'gst-skyline';
 
 const fps = 30;
 const width = 1280;

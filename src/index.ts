@@ -29,3 +29,5 @@ export { KVSSkyLine, type KVSSkyLineOptions, type KVSSkyLineEvents, type KVSSkyL
 export { KvsError } from './kvs/errors.js';
 export type { KvsAckEvent, ProducerStats as KvsProducerStats } from './kvs/producer.js';
 export type { Ack as KvsAck, AckEventType as KvsAckEventType } from './kvs/acks.js';
+export { TestPattern } from './pattern/test-pattern.js';
+export { PatternSource, type PatternSourceOptions, type TimedFrame } from './pattern/pattern-source.js';
