@@ -9,6 +9,8 @@ export interface PatternSourceOptions {
   fps?: number;
   /** Stop after this many frames (default: until stop()). */
   frames?: number;
+  /** Aborting it ends the iteration, like stop(). */
+  signal?: AbortSignal;
 }
 
 /** A frame with its capture time (epoch ms) and index. */
@@ -33,6 +35,8 @@ export class PatternSource implements AsyncIterable<TimedFrame> {
     this.limit = options.frames ?? Infinity;
     if (!(this.fps > 0 && this.fps <= 1000)) throw new RangeError(`PatternSource: expected fps in (0, 1000], got ${options.fps}`);
     this.pattern = new TestPattern(this.width, this.height);
+    if (options.signal?.aborted) this.stopped = true;
+    options.signal?.addEventListener('abort', () => this.stop(), { once: true });
   }
 
   /** Ends the iteration (the frame being waited for is not produced). */
