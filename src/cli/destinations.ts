@@ -1,0 +1,68 @@
+// The SkyLine each republishing command streams to, and what the status line shows of it.
+import type { Logger } from 'pino';
+import { FileSkyLine } from '../file/file-skyline.js';
+import { KVSSkyLine } from '../kvs/kvs-skyline.js';
+import { RtmpSkyLine } from '../rtmp/rtmp-skyline.js';
+import { RTSPSkyLine } from '../rtsp/rtsp-skyline.js';
+import type { SkyLine } from '../skyline.js';
+import { numberOption, UsageError, type Command, type Parsed } from './args.js';
+
+export interface Destination {
+  sky: SkyLine;
+  /** Where the video can be found once started (URL, file), secrets masked. */
+  where(): string;
+  viewers?(): number;
+  latencyMs?(): number | undefined;
+}
+
+export interface DestinationContext {
+  parsed: Parsed;
+  logger: Logger;
+  bitrate: number;
+  fps?: number;
+}
+
+export function openDestination(ctx: DestinationContext): Destination {
+  const { parsed, logger, bitrate } = ctx;
+  const v = parsed.values;
+  const common = { logger, bitrate, statsIntervalMs: 1000 };
+  const command: Command = parsed.command;
+  switch (command) {
+    case 'rtsp': {
+      const port = numberOption(v, 'port', 8554, command, { integer: true, min: 0 });
+      const path = String(v.path);
+      if (!path.startsWith('/')) throw new UsageError(`--path expects a path starting with /, got ${JSON.stringify(path)}`, command);
+      const sky = new RTSPSkyLine({ ...common, port, host: String(v.host), path });
+      return { sky, where: () => sky.url, viewers: () => sky.stats().clients };
+    }
+    case 'push': {
+      const interval = numberOption(v, 'keyframe-interval', Math.round(2 * (ctx.fps ?? 30)), command, { integer: true, min: 1 });
+      let sky: RtmpSkyLine;
+      try {
+        sky = new RtmpSkyLine({ ...common, url: parsed.positionals[0]!, keyframeInterval: interval });
+      } catch (err) {
+        throw new UsageError((err as Error).message, command);
+      }
+      return { sky, where: () => sky.destination };
+    }
+    case 'record': {
+      const sky = new FileSkyLine({ ...common, path: parsed.positionals[0]! });
+      return { sky, where: () => `${sky.path} (frame times in ${sky.timestampsPath})` };
+    }
+    case 'kvs': {
+      const region = typeof v.region === 'string' ? v.region : process.env.AWS_REGION;
+      if (!region) throw new UsageError('kvs needs a region: --region, or AWS_REGION in the environment', command);
+      const endpoint = typeof v.endpoint === 'string' ? v.endpoint : undefined;
+      const sky = new KVSSkyLine({ ...common, streamName: parsed.positionals[0]!, region, endpoint, createStream: v.create === true, sink: 'putmedia' });
+      return {
+        sky,
+        where: () => `KVS stream ${parsed.positionals[0]} in ${region}`,
+        latencyMs: () => sky.stats().kvs?.persistLatencyMs.p50,
+      };
+    }
+    case 'web':
+      throw new Error('web needs WebSkyLine, which this version of gst-skyline does not have yet');
+    default:
+      throw new UsageError(`${command} does not republish`, command);
+  }
+}

@@ -1,0 +1,184 @@
+// The gst-skyline command as users run it (dist/cli/bin.js, the package's bin): every
+// command against real destinations with the output read back, usage errors, failures.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { COMMANDS } from '../../src/cli/args.js';
+import { decodeRgb, probeVideo } from '../support/ffprobe.js';
+import { ROOT, runNode, type Running } from '../support/child.js';
+import { NginxRtmp } from '../support/nginx-rtmp.js';
+import { readFrames } from '../rtmp/read-back.js';
+import { gstPlay } from '../support/rtsp-players.js';
+import { startEmulator, TEST_KEY } from '../support/kvs/harness.js';
+
+const BIN = join(ROOT, 'dist/cli/bin.js');
+let dir: string;
+before(async () => {
+  assert.ok(existsSync(BIN), 'dist/cli/bin.js is built (npm run build, or the bootstrap)');
+  dir = await mkdtemp(join(tmpdir(), 'skyline-cli-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function cli(args: string[], env: Record<string, string | undefined> = {}): Running {
+  return runNode(BIN, args, { SKYLINE_LOG_LEVEL: undefined, ...env }, { tsx: false, timeoutMs: 90_000 });
+}
+
+interface Line {
+  event: string;
+  [k: string]: unknown;
+}
+function lines(stdout: string): Line[] {
+  return stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Line);
+}
+
+test('--help works for the command and every subcommand, exit 0', async () => {
+  const main = await cli(['--help']).exited;
+  assert.equal(main.code, 0);
+  for (const name of Object.keys(COMMANDS)) assert.match(main.stdout, new RegExp(`^  ${name} `, 'm'));
+  for (const name of Object.keys(COMMANDS)) {
+    const r = await cli([name, '--help']).exited;
+    assert.equal(r.code, 0, name);
+    assert.match(r.stdout, new RegExp(`Usage: gst-skyline ${name}`));
+  }
+});
+
+test('bad command lines print the usage on stderr and exit 2, starting nothing', async () => {
+  const out = join(dir, 'never.mp4');
+  const cases: Array<[string[], RegExp]> = [
+    [[], /no command given/],
+    [['nope'], /unknown command "nope"; expected one of rtsp, web/],
+    [['record'], /record takes <file>, got none/],
+    [['record', out, 'extra.mp4'], /record takes <file>, got /],
+    [['record', out, '--bogus'], /Unknown option '--bogus'/],
+    [['record', out, '--size', '12x'], /--size expects WIDTHxHEIGHT/],
+    [['record', out, '--fps', '0'], /--fps expects a number of at least 0.1, got "0"/],
+    [['record', out, '--duration', 'soon'], /--duration expects a number/],
+    [['rtsp', '--port', 'eighty'], /--port expects an integer/],
+    [['rtsp', '--path', 'live'], /--path expects a path starting with \//],
+    [['push', 'http://example.com/live/key'], /rtmp/i],
+    [['kvs', 'cam'], /kvs needs a region/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await cli(args, { AWS_REGION: undefined }).exited;
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message, args.join(' '));
+    assert.match(r.stderr, /Usage: gst-skyline|gst-skyline --help/, args.join(' '));
+    assert.equal(r.stdout, '', args.join(' '));
+  }
+  assert.equal(existsSync(out), false);
+});
+
+test('record: the file holds every frame the command reports, at the asked size, with the overlay drawn in', async () => {
+  const out = join(dir, 'rec.mp4');
+  const r = await cli(['record', out, '--size', '320x240', '--fps', '15', '--duration', '2', '--overlay']).exited;
+  assert.equal(r.code, 0, r.stderr);
+  const events = lines(r.stdout); // not a TTY: JSON lines
+  assert.equal(events[0]!.event, 'started');
+  assert.ok(events.some((e) => e.event === 'status' && typeof e.fps === 'number' && typeof e.kbps === 'number'));
+  const stopped = events.find((e) => e.event === 'stopped')!;
+  const n = stopped.framesEncoded as number;
+  assert.ok(n >= 15, `${n} frames`);
+  const probe = await probeVideo(out);
+  assert.deepEqual([probe.width, probe.height, probe.frames], [320, 240, n]);
+
+  // The overlay: a black band at the bottom-left with white text, where the pattern is green-blue.
+  const { frames } = await decodeRgb(out, { count: 5 });
+  const rgb = frames[4]!;
+  let black = 0, white = 0, total = 0;
+  for (let y = 240 - 10; y < 240; y++) {
+    for (let x = 0; x < 120; x++) {
+      const i = (y * 320 + x) * 3;
+      const [R, G, B] = [rgb[i]!, rgb[i + 1]!, rgb[i + 2]!];
+      total++;
+      if (R < 40 && G < 40 && B < 40) black++;
+      if (R > 200 && G > 200 && B > 200) white++;
+    }
+  }
+  assert.ok(black > total / 2 && white > 30, `black ${black}, white ${white} of ${total}`);
+});
+
+test('rtsp: rtspsrc decodes the stream, the status shows the viewer, Ctrl-C stops it with exit 0', async () => {
+  const run = cli(['rtsp', '--port', '0', '--size', '320x240']);
+  try {
+    const url = String((await run.waitFor(/"destination":"(rtsp:[^"]+)"/))[1]);
+    const playing = gstPlay(url, { transport: 'tcp', frames: 90, width: 320, height: 240 });
+    await run.waitFor(/"viewers":1/, 20_000);
+    const played = await playing;
+    assert.equal(played.frames, 90, played.stderr);
+  } finally {
+    const exit = await run.interrupt();
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.ok(lines(exit.stdout).some((e) => e.event === 'stopped'));
+  }
+});
+
+test('on a terminal: one status line redrawn in place, never wider than the terminal', { skip: !existsSync('/usr/bin/script') && process.env.CI !== 'true' }, async () => {
+  // script(1) gives the command a pseudo-terminal 40 columns wide.
+  const r = spawnSync('script', ['-qec', `stty cols 40; ${process.execPath} ${BIN} rtsp --port 0 --size 320x240 --duration 2.5`, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^streaming test pattern 320x240@30 to rtsp:/m);
+  const redraws = r.stdout.split('\r').map((s) => s.replace(/\x1b\[K/g, '').replace(/\n.*/s, '')).filter((s) => s.includes('fps'));
+  assert.ok(redraws.length >= 1, JSON.stringify(r.stdout));
+  for (const line of redraws) assert.ok(line.length <= 39, `${JSON.stringify(line)} is ${line.length} wide`);
+  assert.match(redraws[0]!, /^\d+\.\d fps \| \d+ kbit\/s \| \d+ viewers/);
+  assert.match(r.stdout, /stopped: \d+ frames encoded/);
+});
+
+test('push: nginx-rtmp relays what the command publishes; the stream key never reaches the output', async () => {
+  const relay = await NginxRtmp.start();
+  const key = 'cli-secret-key-93b1';
+  try {
+    const run = cli(['push', relay.url(key), '--size', '320x240', '--duration', '8']);
+    await run.waitFor(/"event":"started"/);
+    const frames = await readFrames(relay.url(key), 20, 20_000);
+    assert.equal(frames.length, 20);
+    assert.deepEqual([frames[0]!.width, frames[0]!.height], [320, 240]);
+    const exit = await run.exited;
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.ok(!(exit.stdout + exit.stderr).includes(key));
+    assert.match(exit.stdout, /rtmp:\/\/127\.0\.0\.1:\d+\/live\/\*\*\*\*/);
+  } finally {
+    await relay.dispose();
+  }
+});
+
+test('kvs: against the KVS emulator the stream is created and the stored fragments decode to the frames sent', async () => {
+  const emu = await startEmulator({ streams: [] });
+  try {
+    const r = await cli(['kvs', 'cli-cam', '--region', emu.region, '--endpoint', emu.endpoint, '--create', '--size', '320x240', '--fps', '25', '--duration', '3'], {
+      AWS_ACCESS_KEY_ID: TEST_KEY.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TEST_KEY.secretAccessKey,
+      AWS_SESSION_TOKEN: undefined,
+      AWS_PROFILE: undefined,
+    }).exited;
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const stopped = lines(r.stdout).find((e) => e.event === 'stopped')!;
+    const file = join(dir, 'kvs.mkv');
+    await writeFile(file, emu.toMkv('cli-cam'));
+    const probe = await probeVideo(file);
+    assert.deepEqual([probe.width, probe.height, probe.frames], [320, 240, stopped.framesEncoded]);
+    assert.ok(!(r.stdout + r.stderr).includes(TEST_KEY.secretAccessKey));
+  } finally {
+    await emu.close();
+  }
+});
+
+test('a destination that fails at start: a clear message and exit 1', async () => {
+  const r = await cli(['record', '/proc/no-such-dir/out.mp4', '--size', '64x64', '--duration', '1']).exited;
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /"event":"failed".*cannot record to \/proc\/no-such-dir\/out\.mp4/);
+});
+
+test('an unreachable source: a clear message naming it (password masked) and exit 1', async () => {
+  const r = await cli(['rtsp', '--port', '0', '--from', 'rtsp://viewer:hunter2@127.0.0.1:9/cam']).exited;
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /"event":"failed".*rtsp:\/\/viewer:\*\*\*\*@127\.0\.0\.1:9\/cam/);
+  assert.ok(!(r.stdout + r.stderr).includes('hunter2'));
+});
+
