@@ -49,14 +49,22 @@ interface Spec {
 export const COMMANDS: Record<Command, Spec> = {
   rtsp: {
     summary: 'serve the source over RTSP',
-    usage: 'gst-skyline rtsp [--port 8554] [--host 127.0.0.1] [--path /live] [source and output options]',
+    usage: 'gst-skyline rtsp [--port 8554] [--host 127.0.0.1] [--path /live] [--rtp-port N] [source and output options]',
     positionals: [],
-    options: { ...SOURCE, port: { type: 'string', default: '8554' }, host: { type: 'string', default: '127.0.0.1' }, path: { type: 'string', default: '/live' } },
+    options: {
+      ...SOURCE,
+      port: { type: 'string', default: '8554' },
+      host: { type: 'string', default: '127.0.0.1' },
+      path: { type: 'string', default: '/live' },
+      'rtp-port': { type: 'string' },
+    },
     details: `
 RTSP:
   --port <n>                 TCP port of the RTSP server (default 8554; 0 = any free port)
   --host <address>           address to bind (default 127.0.0.1; 0.0.0.0 for other machines)
-  --path <path>              stream path (default /live)`,
+  --path <path>              stream path (default /live)
+  --rtp-port <even n>        UDP ports n and n+1 for RTP/RTCP to viewers (default: a free pair;
+                             fix them to publish them from a container or through a firewall)`,
   },
   web: {
     summary: 'serve a browser preview page',

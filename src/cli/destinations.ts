@@ -32,7 +32,9 @@ export function openDestination(ctx: DestinationContext): Destination {
       const port = numberOption(v, 'port', 8554, command, { integer: true, min: 0 });
       const path = String(v.path);
       if (!path.startsWith('/')) throw new UsageError(`--path expects a path starting with /, got ${JSON.stringify(path)}`, command);
-      const sky = new RTSPSkyLine({ ...common, port, host: String(v.host), path });
+      const rtpPort = v['rtp-port'] === undefined ? undefined : numberOption(v, 'rtp-port', 0, command, { integer: true, min: 2 });
+      if (rtpPort !== undefined && rtpPort % 2 !== 0) throw new UsageError(`--rtp-port expects an even port (RTCP takes the next one), got ${rtpPort}`, command);
+      const sky = new RTSPSkyLine({ ...common, port, host: String(v.host), path, serverOptions: rtpPort === undefined ? undefined : { rtpPort } });
       return { sky, where: () => sky.url, viewers: () => sky.stats().clients };
     }
     case 'push': {

@@ -20,6 +20,9 @@ export async function main(argv: string[]): Promise<number> {
     return usage(err);
   }
 
+  // Node 20: the AWS SDK's 8-line NodeVersionSupportWarning would break the status line (the
+  // README recommends Node 22+); only this command silences it, and only when not set.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   // Errors reach the user as events; the library's own log (stderr) only on request.
   const logger = pino({ name: 'gst-skyline', level: process.env.SKYLINE_LOG_LEVEL ?? 'silent', redact: REDACT_PATHS }, destination(2));
   const reporter = Reporter.for(process.stdout, parsed.values.json === true);

@@ -61,6 +61,7 @@ test('bad command lines print the usage on stderr and exit 2, starting nothing',
     [['record', out, '--duration', 'soon'], /--duration expects a number/],
     [['rtsp', '--port', 'eighty'], /--port expects an integer/],
     [['rtsp', '--path', 'live'], /--path expects a path starting with \//],
+    [['rtsp', '--rtp-port', '5001'], /--rtp-port expects an even port/],
     [['push', 'http://example.com/live/key'], /rtmp/i],
     [['kvs', 'cam'], /kvs needs a region/],
   ];
