@@ -31,3 +31,4 @@ export type { KvsAckEvent, ProducerStats as KvsProducerStats } from './kvs/produ
 export type { Ack as KvsAck, AckEventType as KvsAckEventType } from './kvs/acks.js';
 export { TestPattern } from './pattern/test-pattern.js';
 export { PatternSource, type PatternSourceOptions, type TimedFrame } from './pattern/pattern-source.js';
+export { savePng } from './image/png.js';
