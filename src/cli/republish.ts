@@ -57,9 +57,24 @@ export async function republish(ctx: RunContext): Promise<number> {
   try {
     source = await openSource(from, { width, height, fps });
     if (signal.aborted) source.stop();
+    // Announced once video flows: a source of unknown rate first goes through the warmup that measures it.
+    const announce = (): void => {
+      reporter.event('started', `streaming ${source!.label} to ${dest.where()}`, { source: source!.label, destination: dest.where() });
+      if (!reporter.isJson && parsed.command === 'rtsp') reporter.event('hint', `watch: ffplay -rtsp_transport tcp ${dest.where()}`);
+    };
+    sky.on('state', (state) => {
+      if (state === 'streaming' && !announced) {
+        announced = true;
+        announce();
+      }
+    });
+    let announced = false;
     await sky.startStreaming(source.shape ? { ...source.shape } : { fps: null, width: null, height: null });
-    reporter.event('started', `streaming ${source.label} to ${dest.where()}`, { source: source.label, destination: dest.where() });
-    if (!reporter.isJson && parsed.command === 'rtsp') reporter.event('hint', `watch: ffplay -rtsp_transport tcp ${dest.where()}`);
+    if (!announced && sky.state === 'streaming') {
+      announced = true;
+      announce();
+    }
+    if (!announced) reporter.event('warmup', `reading ${source.label}; measuring its frame rate`, { source: source.label });
 
     const overlay = v.overlay === true ? new Overlay() : undefined;
     const status = startStatus(ctx, dest, () => source!.reconnects + reconnects);
