@@ -68,13 +68,14 @@ RTSP:
   },
   web: {
     summary: 'serve a browser preview page',
-    usage: 'gst-skyline web [--port 8080] [--host 127.0.0.1] [source and output options]',
+    usage: 'gst-skyline web [--port 8889] [--host 127.0.0.1] [--path /live] [source and output options]',
     positionals: [],
-    options: { ...SOURCE, port: { type: 'string', default: '8080' }, host: { type: 'string', default: '127.0.0.1' } },
+    options: { ...SOURCE, port: { type: 'string', default: '8889' }, host: { type: 'string', default: '127.0.0.1' }, path: { type: 'string', default: '/live' } },
     details: `
 Web:
-  --port <n>                 HTTP port of the preview page (default 8080; 0 = any free port)
-  --host <address>           address to bind (default 127.0.0.1)`,
+  --port <n>                 HTTP port of the preview page (default 8889; 0 = any free port)
+  --host <address>           address to bind (default 127.0.0.1)
+  --path <path>              page path (default /live)`,
   },
   push: {
     summary: 'publish the source to an RTMP relay',
