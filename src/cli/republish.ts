@@ -42,7 +42,17 @@ export async function republish(ctx: RunContext): Promise<number> {
     reconnects++;
     reporter.event('reconnect', `reconnecting (attempt ${attempt}) in ${delayMs} ms: ${reason}`, { attempt, delayMs, reason });
   });
+  // Announced once video flows: a source of unknown rate first goes through the warmup that measures it.
+  let announced = false;
+  const announce = (): void => {
+    if (announced || !source) return;
+    announced = true;
+    reporter.event('started', `streaming ${source.label} to ${dest.where()}`, { source: source.label, destination: dest.where() });
+    if (!reporter.isJson && parsed.command === 'rtsp') reporter.event('hint', `watch: ffplay -rtsp_transport tcp ${dest.where()}`);
+    if (!reporter.isJson && parsed.command === 'web') reporter.event('hint', `open ${dest.where()} in a browser`);
+  };
   sky.on('state', (state) => {
+    if (state === 'streaming') announce();
     if (state !== 'error') return;
     // A destination that reconnects announces it right after entering 'error'; one that does not has failed.
     const before = reconnects;
@@ -55,29 +65,23 @@ export async function republish(ctx: RunContext): Promise<number> {
   });
 
   try {
-    source = await openSource(from, { width, height, fps });
-    if (signal.aborted) source.stop();
-    // Announced once video flows: a source of unknown rate first goes through the warmup that measures it.
-    const announce = (): void => {
-      reporter.event('started', `streaming ${source!.label} to ${dest.where()}`, { source: source!.label, destination: dest.where() });
-      if (!reporter.isJson && parsed.command === 'rtsp') reporter.event('hint', `watch: ffplay -rtsp_transport tcp ${dest.where()}`);
-    };
-    sky.on('state', (state) => {
-      if (state === 'streaming' && !announced) {
-        announced = true;
-        announce();
-      }
+    source = await openSource(from, {
+      width,
+      height,
+      fps,
+      logger,
+      onEvent: (name, text, data) => {
+        if (name === 'reconnect') reconnects++;
+        reporter.event(name, text, data);
+      },
     });
-    let announced = false;
+    if (signal.aborted) source.stop();
     await sky.startStreaming(source.shape ? { ...source.shape } : { fps: null, width: null, height: null });
-    if (!announced && sky.state === 'streaming') {
-      announced = true;
-      announce();
-    }
-    if (!announced) reporter.event('warmup', `reading ${source.label}; measuring its frame rate`, { source: source.label });
+    if (sky.state === 'streaming') announce();
+    else reporter.event('warmup', `reading ${source.label}; measuring its frame rate`, { source: source.label });
 
     const overlay = v.overlay === true ? new Overlay() : undefined;
-    const status = startStatus(ctx, dest, () => source!.reconnects + reconnects);
+    const status = startStatus(ctx, dest, () => reconnects);
     const until = Number.isFinite(duration) ? setTimeout(stopAll, duration * 1000) : undefined;
     // A live source's capture times come from the camera: their age at put() is its latency.
     const live = source.shape === undefined;

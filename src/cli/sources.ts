@@ -1,5 +1,6 @@
 // Where the frames a command republishes come from. `--from pattern` is the animated test
 // pattern; anything else is a URL or file read by LiveSource.
+import type { Logger } from 'pino';
 import type { Frame } from '../frame.js';
 import { PatternSource } from '../pattern/pattern-source.js';
 
@@ -29,6 +30,9 @@ export interface SourceOptions {
   width: number;
   height: number;
   fps: number;
+  logger: Logger;
+  /** Reconnects and errors of a live source, for the status output. */
+  onEvent(name: 'reconnect' | 'error', text: string, data: Record<string, unknown>): void;
 }
 
 export async function openSource(from: string, o: SourceOptions): Promise<FrameSource> {
