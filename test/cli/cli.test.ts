@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMMANDS } from '../../src/cli/args.js';
+import { main } from '../../src/cli/main.js';
 import { decodeRgb, probeVideo } from '../support/ffprobe.js';
 import { ROOT, runNode, type Running } from '../support/child.js';
 import { NginxRtmp } from '../support/nginx-rtmp.js';
@@ -37,14 +38,31 @@ function lines(stdout: string): Line[] {
   return stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Line);
 }
 
+/** Runs main() in this process, capturing what it writes (only for command lines that start nothing). */
+async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = { stdout: '', stderr: '' };
+  const writes = { stdout: process.stdout.write, stderr: process.stderr.write };
+  process.stdout.write = ((chunk: string) => ((out.stdout += chunk), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string) => ((out.stderr += chunk), true)) as typeof process.stderr.write;
+  try {
+    const code = await main(args);
+    return { code, ...out };
+  } finally {
+    process.stdout.write = writes.stdout;
+    process.stderr.write = writes.stderr;
+  }
+}
+
 test('--help works for the command and every subcommand, exit 0', async () => {
-  const main = await cli(['--help']).exited;
-  assert.equal(main.code, 0);
-  for (const name of Object.keys(COMMANDS)) assert.match(main.stdout, new RegExp(`^  ${name} `, 'm'));
+  const real = await cli(['--help']).exited; // the bin itself, once
+  assert.equal(real.code, 0);
+  for (const name of Object.keys(COMMANDS)) assert.match(real.stdout, new RegExp(`^  ${name} `, 'm'));
   for (const name of Object.keys(COMMANDS)) {
-    const r = await cli([name, '--help']).exited;
-    assert.equal(r.code, 0, name);
-    assert.match(r.stdout, new RegExp(`Usage: gst-skyline ${name}`));
+    for (const flag of ['--help', '-h']) {
+      const r = await inProcess([name, flag]);
+      assert.equal(r.code, 0, name);
+      assert.match(r.stdout, new RegExp(`Usage: gst-skyline ${name}`));
+    }
   }
 });
 
@@ -65,12 +83,24 @@ test('bad command lines print the usage on stderr and exit 2, starting nothing',
     [['push', 'http://example.com/live/key'], /rtmp/i],
     [['kvs', 'cam'], /kvs needs a region/],
   ];
-  for (const [args, message] of cases) {
-    const r = await cli(args, { AWS_REGION: undefined }).exited;
-    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, message, args.join(' '));
-    assert.match(r.stderr, /Usage: gst-skyline|gst-skyline --help/, args.join(' '));
-    assert.equal(r.stdout, '', args.join(' '));
+  const region = process.env.AWS_REGION;
+  delete process.env.AWS_REGION;
+  try {
+    for (const [args, message] of cases) {
+      const r = await inProcess(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message, args.join(' '));
+      assert.match(r.stderr, /Usage: gst-skyline|gst-skyline --help/, args.join(' '));
+      assert.equal(r.stdout, '', args.join(' '));
+    }
+  } finally {
+    if (region !== undefined) process.env.AWS_REGION = region;
+  }
+  // And through the bin: the exit code itself.
+  for (const args of [['nope'], ['record', out, '--size', '12x']]) {
+    const r = await cli(args).exited;
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^gst-skyline: /);
   }
   assert.equal(existsSync(out), false);
 });
