@@ -4,11 +4,25 @@ import { FileSkyLine } from '../file/file-skyline.js';
 import { KVSSkyLine } from '../kvs/kvs-skyline.js';
 import { RtmpSkyLine } from '../rtmp/rtmp-skyline.js';
 import { RTSPSkyLine } from '../rtsp/rtsp-skyline.js';
-import type { SkyLine } from '../skyline.js';
+import type { PutOptions, SkyLineStats, StartOptions } from '../skyline.js';
+import type { SourceFrame } from './sources.js';
 import { numberOption, UsageError, type Command, type Parsed } from './args.js';
 
+/** What the command uses of a SkyLine: every destination has it, whatever events it adds. */
+export interface AnySkyLine {
+  readonly state: string;
+  startStreaming(options?: StartOptions): Promise<void>;
+  put(frame: SourceFrame, options?: PutOptions): boolean;
+  stopStreaming(): Promise<void>;
+  close(): Promise<void>;
+  stats(): SkyLineStats;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'reconnect', listener: (info: { attempt: number; delayMs: number; reason: string }) => void): unknown;
+  on(event: 'state', listener: (state: string, previous: string) => void): unknown;
+}
+
 export interface Destination {
-  sky: SkyLine;
+  sky: AnySkyLine;
   /** Where the video can be found once started (URL, file), secrets masked. */
   where(): string;
   viewers?(): number;
