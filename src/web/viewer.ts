@@ -1,0 +1,71 @@
+/**
+ * One browser watching a stream: its WebSocket, the form it decodes (WebCodecs access
+ * units or MSE segments), and where it is in the stream. A viewer starts on a keyframe;
+ * when its socket backs up it skips to the next keyframe instead of queueing, so a slow
+ * viewer costs bounded memory and never holds up the others.
+ */
+import type { WebSocket } from 'ws';
+import type { ViewerMode } from './wire.js';
+
+export interface ViewerLimits {
+  /** Bytes queued on the socket above which access units are skipped up to the next keyframe. */
+  maxBacklogBytes: number;
+  /** A viewer skipping for this long (its backlog never drained) is disconnected, ms. */
+  stallTimeoutMs: number;
+}
+
+export type DeliverResult = 'sent' | 'waiting' | 'skipped' | 'stalled';
+
+export class Viewer {
+  /** Needs a keyframe before anything else is sent (joined, fell behind, new parameter sets). */
+  waitingKeyframe = true;
+  /** MSE: the init segment for the current parameter sets went out. */
+  initSent = false;
+  /** Access units not sent because the viewer was behind. */
+  skipped = 0;
+  bytesSent = 0;
+  private behindSince = 0;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly mode: ViewerMode,
+    private readonly limits: ViewerLimits,
+  ) {}
+
+  get open(): boolean {
+    return this.ws.readyState === this.ws.OPEN;
+  }
+
+  /** Sends one unit's message (built once for every viewer of this mode), or decides to skip it. */
+  deliver(keyframe: boolean, build: () => Buffer, before: (() => Buffer) | undefined, now: number): DeliverResult {
+    if (!this.open) return 'skipped';
+    const backlog = this.ws.bufferedAmount;
+    if (backlog > this.limits.maxBacklogBytes) {
+      if (!this.waitingKeyframe) this.behindSince = now;
+      this.waitingKeyframe = true;
+      this.skipped++;
+      return now - this.behindSince > this.limits.stallTimeoutMs ? 'stalled' : 'skipped';
+    }
+    if (this.waitingKeyframe) {
+      if (!keyframe) {
+        // Still waiting after joining counts as waiting; after falling behind, as skipping.
+        if (this.behindSince > 0) this.skipped++;
+        return 'waiting';
+      }
+      this.waitingKeyframe = false;
+      this.behindSince = 0;
+    }
+    if (before) this.send(before());
+    this.send(build());
+    return 'sent';
+  }
+
+  sendText(text: string): void {
+    if (this.open && this.ws.bufferedAmount <= this.limits.maxBacklogBytes) this.ws.send(text);
+  }
+
+  private send(msg: Buffer): void {
+    this.bytesSent += msg.length;
+    this.ws.send(msg, { binary: true });
+  }
+}
