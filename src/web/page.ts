@@ -181,7 +181,7 @@ export const PAGE_SCRIPT = String.raw`
     video.width = config.width; video.height = config.height;
     stage.replaceChildren(video);
     var ms = new MediaSource();
-    var sb = null, queue = [], captures = [], closed = false;
+    var sb = null, queue = [], captures = [], closed = false, appended = 0;
     video.src = URL.createObjectURL(ms);
     ms.addEventListener('sourceopen', function () {
       try {
@@ -192,18 +192,22 @@ export const PAGE_SCRIPT = String.raw`
       } catch (e) { status.error = String(e.message || e); setState('error', 'MSE cannot play ' + config.codec); }
     });
     function pump() {
+      status.mse = { queued: queue.length, appended: appended, updating: !!(sb && sb.updating), msState: ms.readyState };
       if (!sb || sb.updating || queue.length === 0 || closed) return;
-      try { sb.appendBuffer(queue.shift()); } catch (e) {
+      try { sb.appendBuffer(queue.shift()); appended++; } catch (e) {
         // QuotaExceeded or a decode error: start over from the next keyframe.
         queue = []; status.error = String(e.message || e);
       }
     }
+    // The live edge is the newest frame's time: buffered.end() includes its declared
+    // duration, a generous guess (see MSE_SAMPLE_DURATION in stream.ts).
+    var lastTime = 0;
     function steer() {
       var b = sb.buffered;
       if (b.length === 0) return;
-      var end = b.end(b.length - 1), t = video.currentTime;
+      var end = Math.min(b.end(b.length - 1), lastTime), t = video.currentTime;
       var inRange = false;
-      for (var i = 0; i < b.length; i++) if (t >= b.start(i) && t <= b.end(i) + 0.05) inRange = true;
+      for (var i = 0; i < b.length; i++) if (t >= b.start(i) && t <= Math.min(b.end(i), end) + 0.05) inRange = true;
       var lag = end - t;
       if (!inRange || lag > 0.6) {
         // Too far behind, or in a gap (we skipped to a keyframe): jump near the live edge.
@@ -233,6 +237,7 @@ export const PAGE_SCRIPT = String.raw`
         queue.push(payload);
         if (queue.length > 60) queue.splice(0, queue.length - 60);
         if (h.kind === 3) {
+          lastTime = h.ptsUs / 1e6;
           captures.push([h.ptsUs, h.captureMs]);
           if (captures.length > 120) captures.shift();
         }

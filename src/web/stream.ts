@@ -40,6 +40,15 @@ interface Config {
 }
 
 const KEYFRAME_REQUEST_GAP_MS = 500;
+/**
+ * Declared duration of each MSE sample. A frame's true duration is only known when the next
+ * one comes, and MSE (coded frame processing, "last frame duration") treats a decode-time
+ * jump of more than twice the previous duration as a discontinuity: it then drops every
+ * frame up to the next keyframe. Live capture times jitter (a 70 ms gap at 30 fps is
+ * ordinary on a busy machine), so each sample claims 1 s; the next frame's own time cuts
+ * it short. Gaps longer than twice that put MSE viewers back on a keyframe.
+ */
+const MSE_SAMPLE_DURATION = TIMESCALE;
 const STATS_INTERVAL_MS = 1000;
 
 export class WebStream {
@@ -49,6 +58,7 @@ export class WebStream {
   private pps: Buffer | undefined;
   private fps: number | null = null;
   private sequence = 0;
+  private lastPtsNs = -Infinity;
   private counters = { accessUnits: 0, bytesSent: 0, skippedClosed: 0, droppedViewers: 0, badMessages: 0, keyframeRequests: 0 };
   private rate = { units: 0, bytes: 0, fps: 0, kbps: 0, at: Date.now() };
   private lastKeyframeRequest = 0;
@@ -95,8 +105,11 @@ export class WebStream {
     for (const n of au.nalus) this.rate.bytes += n.length;
     const ps = parameterSets(au.nalus);
     if (ps.sps[0] && ps.pps[0] && (!this.sps?.equals(ps.sps[0]) || !this.pps?.equals(ps.pps[0]))) this.newConfig(ps.sps[0], ps.pps[0]);
+    const gapNs = au.ptsNs - this.lastPtsNs;
+    this.lastPtsNs = au.ptsNs;
     const config = this.config;
     if (!config || this.viewers.size === 0) return;
+    if (gapNs > (2 * MSE_SAMPLE_DURATION * 1e9) / TIMESCALE && !au.keyframe) this.mseDiscontinuity();
 
     // Framed lazily, once per mode, only if some viewer takes this unit.
     let sample: Buffer | undefined;
@@ -107,11 +120,10 @@ export class WebStream {
     const buildWc = () => (wc ??= videoMessage(KIND_ACCESS_UNIT, au.keyframe, au.captureMs, ptsUs, getSample()));
     const buildMse = () => {
       if (!mse) {
-        const duration = Math.round(TIMESCALE / (this.fps ?? 30));
         const seg = mediaSegment({
           sequence: (this.sequence = (this.sequence % 0xfffffffe) + 1),
           baseDecodeTime: Math.round((au.ptsNs * TIMESCALE) / 1e9),
-          samples: [{ data: getSample(), duration, keyframe: au.keyframe }],
+          samples: [{ data: getSample(), duration: MSE_SAMPLE_DURATION, keyframe: au.keyframe }],
         });
         mse = videoMessage(KIND_MEDIA_SEGMENT, au.keyframe, au.captureMs, ptsUs, seg);
       }
@@ -143,6 +155,7 @@ export class WebStream {
     }
     this.config = undefined;
     this.sps = this.pps = undefined;
+    this.lastPtsNs = -Infinity;
   }
 
   /** Asks the producer for a keyframe, at most every 500 ms (later requests folded into one). */
@@ -188,6 +201,17 @@ export class WebStream {
       setTimeout(() => v.ws.terminate(), 1000).unref();
       this.removeViewer(v);
     }
+  }
+
+  /** MSE would drop frames up to the next keyframe anyway: wait for one and ask for it. */
+  private mseDiscontinuity(): void {
+    let any = false;
+    for (const v of this.viewers) {
+      if (v.mode !== 'mse' || v.waitingKeyframe) continue;
+      v.waitingKeyframe = true;
+      any = true;
+    }
+    if (any) this.requestKeyframe();
   }
 
   private newConfig(sps: Buffer, pps: Buffer): void {

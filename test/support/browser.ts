@@ -1,9 +1,7 @@
 // Real Chromium for the web preview tests and the bench: Debian's chromium driven by
 // playwright-core, a fresh profile each launch, and a probe that reads the frame index band
 // (bench/lib/frames.ts) out of every picture the page shows.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { INDEX_BITS, readIndex, stampIndex } from '../../bench/lib/frames.js';
 
@@ -23,31 +21,27 @@ export function chromiumMissing(): string | undefined {
 }
 
 export interface Browser {
-  context: BrowserContext;
-  newPage(): Promise<Page>;
+  /** A page in a context of its own (own cookies and credentials), with the frame probe installed. */
+  newPage(options?: { httpCredentials?: { username: string; password: string }; viewport?: { width: number; height: number } }): Promise<Page>;
   close(): Promise<void>;
 }
 
-/** Headless Chromium with a fresh user data dir (removed on close). */
-export async function launchBrowser(options: { httpCredentials?: { username: string; password: string } } = {}): Promise<Browser> {
-  const dir = mkdtempSync(join(tmpdir(), 'skyline-chromium-'));
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 800, height: 600 },
-    ...(options.httpCredentials ? { httpCredentials: options.httpCredentials } : {}),
-  });
+/** Headless Chromium; playwright gives each launch a fresh temporary user data dir. */
+export async function launchBrowser(): Promise<Browser> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   return {
-    context,
-    async newPage() {
+    async newPage(options = {}) {
+      const context: BrowserContext = await browser.newContext({
+        viewport: options.viewport ?? { width: 800, height: 600 },
+        ...(options.httpCredentials ? { httpCredentials: options.httpCredentials } : {}),
+      });
       const page = await context.newPage();
+      page.on('close', () => void context.close().catch(() => undefined));
       await page.addInitScript({ content: PROBE_SCRIPT });
       return page;
     },
     async close() {
-      await context.close().catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
+      await browser.close().catch(() => undefined);
     },
   };
 }
