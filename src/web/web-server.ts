@@ -62,6 +62,8 @@ export class WebServer {
   private listening: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private alive = new WeakSet<WebSocket>();
+  /** Connections that completed a request or an upgrade in time. */
+  private served = new WeakSet<Socket>();
   private refused = 0;
   private closed = false;
 
@@ -87,7 +89,18 @@ export class WebServer {
     this.http.maxConnections = this.opts.maxConnections;
     this.http.on('connection', (s: Socket) => {
       this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
+      // Our own deadline for the first request or upgrade: Node's headersTimeout check runs
+      // on a shared interval and was seen to leave half-sent requests open for many seconds.
+      const deadline = setTimeout(() => {
+        if (this.served.has(s)) return;
+        if (s.writable) s.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        setTimeout(() => s.destroy(), 500).unref();
+      }, this.opts.requestTimeoutMs);
+      deadline.unref();
+      s.on('close', () => {
+        clearTimeout(deadline);
+        this.sockets.delete(s);
+      });
       s.on('error', () => undefined);
     });
     this.http.on('drop', () => this.refused++);
@@ -211,6 +224,7 @@ export class WebServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.served.add(req.socket);
     res.on('error', () => undefined);
     const r = this.route(req.url);
     const method = req.method ?? 'GET';
@@ -255,6 +269,7 @@ export class WebServer {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    this.served.add(socket);
     socket.on('error', () => undefined);
     const reject = (status: number, extra = '') => {
       if (socket.writable) socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\n${extra}Content-Length: 0\r\n\r\n`);
