@@ -283,12 +283,12 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     const by = (name: string) => w.rows.find((row) => row.name.includes(name));
     const wc = by('WebCodecs'), mse = by('MSE'), rtsp = by('RTSP');
     const fp = Math.max(w.firstPicture.webcodecs.medianMs, w.firstPicture.mse.medianMs);
-    const cpu1 = w.cpu.find((c) => c.viewers === 1), cpu20 = w.cpu.find((c) => c.viewers === 20);
+    const cpu1 = w.cpu.find((c) => c.kind === 'sockets' && c.viewers === 1), cpu20 = w.cpu.find((c) => c.kind === 'sockets' && c.viewers === 20);
     const cpuRatio = (cpu20?.cpuCores ?? NaN) / (cpu1?.cpuCores ?? NaN);
     targets.push({ figure: '7', target: 'WebCodecs page p95 ≤ 150 ms', measured: `${fmt(wc?.p95Ms)} ms (p50 ${fmt(wc?.p50Ms)} ms; RTSP in the same run p95 ${fmt(rtsp?.p95Ms)} ms)`, holds: wc ? wc.p95Ms <= 150 : undefined });
     targets.push({ figure: '7', target: 'MSE page p95 ≤ 300 ms', measured: `${fmt(mse?.p95Ms)} ms (p50 ${fmt(mse?.p50Ms)} ms)`, holds: mse ? mse.p95Ms <= 300 : undefined });
     targets.push({ figure: '7', target: 'first picture ≤ 500 ms after the page loads', measured: `median ${fmt(w.firstPicture.webcodecs.medianMs, 0)} ms (WebCodecs), ${fmt(w.firstPicture.mse.medianMs, 0)} ms (MSE), from navigation start`, holds: Number.isFinite(fp) ? fp <= 500 : undefined });
-    targets.push({ figure: '7', target: '20 browser viewers under 20 % more server CPU than 1', measured: `${x(cpuRatio)}`, holds: Number.isFinite(cpuRatio) ? cpuRatio < 1.2 : undefined });
+    targets.push({ figure: '7', target: '20 browser viewers under 20 % more server CPU than 1', measured: `${x(cpuRatio)}`, holds: Number.isFinite(cpuRatio) ? cpuRatio < 1.2 && (cpu20?.shownMean ?? 0) > 0.95 : undefined });
     body.push(
       `One RTSPSkyLine with \`web\` (one encode for both protocols), fed noisy 720p frames carrying their index. In the same run, one after another for ${w.seconds} s each: a GStreamer rtspsrc viewer (as figure 3), the page forced to WebCodecs, the page forced to MSE. ` +
         `The page's probe reads the index band of every picture it shows (a \`skyline-frame\` event: WebCodecs when the frame is drawn to the canvas, MSE from requestVideoFrameCallback): latency = that moment − the moment just before put(). The first ${SETTLE_S} s are left out. Chromium ${w.chromium}, software decoding (--disable-gpu).\n`,
@@ -299,9 +299,9 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     body.push(table(['first picture (navigation start → first shown picture)', 'runs (ms)', 'median', 'max'], (['webcodecs', 'mse'] as const).map((m) => [
       m === 'webcodecs' ? 'WebCodecs' : 'MSE', w.firstPicture[m].runs.map((v) => fmt(v, 0)).join(', '), `${fmt(w.firstPicture[m].medianMs, 0)} ms`, `${fmt(w.firstPicture[m].maxMs, 0)} ms`,
     ])));
-    body.push(`Server CPU (this process: encoder, RTSP and web servers; the pages run in Chromium's processes) over ${w.cpuSeconds} s windows, WebCodecs pages:\n`);
-    body.push(table(['pages watching', 'server CPU (cores)', 'of which kernel', 'shown / encoded (mean)', 'worst page', 'units skipped for slow pages'], w.cpu.map((c) => [
-      c.viewers, fmt(c.cpuCores, 3), fmt(c.systemCores, 3), `${fmt(c.shownMean * 100, 1)} %`, `${fmt(c.shownMin * 100, 1)} %`, c.serverSkips,
+    body.push(`Server CPU (this process: encoder, RTSP and web servers) over ${w.cpuSeconds} s windows. Viewers are counting WebSocket clients of the page's protocol in another process (the target's row: what each viewer costs the server), then real Chromium pages decoding with WebCodecs (on 2 cores, 20 decoders fall behind and are skipped to keyframes, so their row says more about the machine than the server):\n`);
+    body.push(table(['viewers', 'server CPU (cores)', 'of which kernel', 'shown / encoded (mean)', 'worst page', 'units skipped for slow pages'], w.cpu.map((c) => [
+      `${c.viewers} ${c.kind === 'pages' ? 'Chromium page' : 'WebSocket client'}${c.viewers > 1 ? 's' : ''}`, fmt(c.cpuCores, 3), fmt(c.systemCores, 3), `${fmt(c.shownMean * 100, 1)} %`, `${fmt(c.shownMin * 100, 1)} %`, c.serverSkips,
     ])));
     charts['web-latency.svg'] = lineChart({
       title: 'Glass-to-glass latency, 720p30 on loopback: browser page vs RTSP', xLabel: 'latency (ms)', yLabel: 'fraction of frames', legendAt: [0.45, 0.45],

@@ -8,6 +8,9 @@
 // showed it - the moment just before put(). Then: time from navigation start to the first
 // picture (fresh pages), and server CPU (this process: encoder + servers) with 1 and with 20
 // pages watching.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { RTSPSkyLine } from '../../src/index.js';
 import { launchBrowser, pageStatus, takeShown, type Browser } from '../../test/support/browser.js';
 import { CONFIG, skylineOptions, pipelineOf } from '../lib/config.js';
@@ -37,6 +40,8 @@ export interface WebLatencyRow {
 }
 
 export interface WebCpuRow {
+  /** 'pages': Chromium pages decoding; 'sockets': counting WebSocket clients in another process. */
+  kind: 'pages' | 'sockets';
   viewers: number;
   cpuCores: number;
   systemCores: number;
@@ -148,8 +153,41 @@ export default async function web(): Promise<WebResult> {
       firstPicture[mode] = { runs, medianMs: median(runs), maxMs: Math.max(...runs) };
     }
 
-    // Server CPU with 1 and 20 pages watching (WebCodecs).
+    // Server CPU with 1 and 20 viewers: counting WebSocket clients in another process (what
+    // the server does per viewer, without 20 decoders competing for the same cores), then
+    // real Chromium pages decoding with WebCodecs.
     const cpu: WebCpuRow[] = [];
+    for (const n of WEB_VIEWER_COUNTS) {
+      const script = fileURLToPath(new URL('../peers/web-viewers.ts', import.meta.url));
+      const wsUrl = `${sky.webUrl!.replace('http:', 'ws:')}/ws?mode=webcodecs`;
+      const child = spawn(process.execPath, ['--import', 'tsx', script, wsUrl, String(n)], { stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcessWithoutNullStreams;
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => { if (stderr.length < 20_000) stderr += d; });
+      const lines = createInterface({ input: child.stdout });
+      const next = () => new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`web viewers did not answer: ${stderr.slice(0, 2000)}`)), 60_000);
+        lines.once('line', (l) => { clearTimeout(timer); resolve(l); });
+      });
+      try {
+        if ((await next()) !== 'playing') throw new Error(`web viewers: ${stderr}`);
+        await sleep(1500);
+        child.stdin.write('go\n');
+        const skips0 = sky.web!.stats().skippedUnits;
+        const c0 = cpuSplit(), t0 = performance.now(), e0 = sky.stats().framesEncoded;
+        await sleep(CONFIG.fanoutSeconds * 1000);
+        const c1 = cpuSplit(), wall = (performance.now() - t0) / 1000, encoded = sky.stats().framesEncoded - e0;
+        child.stdin.write('stop\n');
+        const r = JSON.parse(await next()) as { rows: Array<{ pictures: number }> };
+        const ratios = r.rows.map((row) => Math.min(1, row.pictures / Math.max(1, encoded)));
+        cpu.push({
+          kind: 'sockets', viewers: n, cpuCores: (c1.user - c0.user + c1.system - c0.system) / wall, systemCores: (c1.system - c0.system) / wall,
+          shownMean: mean(ratios), shownMin: Math.min(...ratios), serverSkips: sky.web!.stats().skippedUnits - skips0,
+        });
+      } finally {
+        child.kill('SIGKILL');
+      }
+      await sleep(1000);
+    }
     for (const n of WEB_VIEWER_COUNTS) {
       const pages = [];
       for (let k = 0; k < n; k++) {
@@ -166,7 +204,7 @@ export default async function web(): Promise<WebResult> {
       const s1 = await Promise.all(pages.map((p) => pageStatus(p)));
       const ratios = s1.map((s, i) => Math.min(1, (s.framesShown - s0[i]!.framesShown) / Math.max(1, encoded)));
       cpu.push({
-        viewers: n, cpuCores: (c1.user - c0.user + c1.system - c0.system) / wall, systemCores: (c1.system - c0.system) / wall,
+        kind: 'pages', viewers: n, cpuCores: (c1.user - c0.user + c1.system - c0.system) / wall, systemCores: (c1.system - c0.system) / wall,
         shownMean: mean(ratios), shownMin: Math.min(...ratios), serverSkips: sky.web!.stats().skippedUnits - skips0,
       });
       for (const p of pages) await p.close();

@@ -88,7 +88,8 @@ export const PAGE_SCRIPT = String.raw`
   var params = new URLSearchParams(location.search);
   var forced = params.get('mode');
   var canWebCodecs = typeof VideoDecoder === 'function' && window.isSecureContext;
-  var mode = forced === 'mse' || forced === 'webcodecs' ? forced : (canWebCodecs ? 'webcodecs' : 'mse');
+  // WebCodecs needs a secure context: over plain http to a LAN address only MSE is there.
+  var mode = forced === 'mse' || (forced === 'webcodecs' && canWebCodecs) ? forced : (canWebCodecs ? 'webcodecs' : 'mse');
   var $ = function (id) { return document.getElementById(id); };
   var stage = $('stage');
   var status = { state: 'connecting', mode: mode, framesShown: 0, framesDecoded: 0, latencyMs: null, config: null, connects: 0, error: null };
@@ -205,13 +206,11 @@ export const PAGE_SCRIPT = String.raw`
     function steer() {
       var b = sb.buffered;
       if (b.length === 0) return;
-      var end = Math.min(b.end(b.length - 1), lastTime), t = video.currentTime;
-      var inRange = false;
-      for (var i = 0; i < b.length; i++) if (t >= b.start(i) && t <= Math.min(b.end(i), end) + 0.05) inRange = true;
-      var lag = end - t;
-      if (!inRange || lag > 0.6) {
-        // Too far behind, or in a gap (we skipped to a keyframe): jump near the live edge.
-        video.currentTime = Math.max(b.start(b.length - 1), end - 0.1);
+      var t = video.currentTime, start = b.start(b.length - 1), lag = lastTime - t;
+      if (t < start || lag > 0.6) {
+        // In a gap (we skipped to a keyframe) or too far behind: jump forward near the live
+        // edge. Never backward: a playhead past the newest frame just shows it until the next.
+        video.currentTime = Math.max(start, lastTime - 0.1);
         video.playbackRate = 1;
       } else if (lag > 0.2) video.playbackRate = 1.1;
       else if (lag < 0.12) video.playbackRate = 1;

@@ -27,8 +27,8 @@ export interface Browser {
 }
 
 /** Headless Chromium; playwright gives each launch a fresh temporary user data dir. */
-export async function launchBrowser(): Promise<Browser> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
   return {
     async newPage(options = {}) {
       const context: BrowserContext = await browser.newContext({

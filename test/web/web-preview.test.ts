@@ -96,6 +96,27 @@ for (const mode of ['webcodecs', 'mse'] as const) {
   });
 }
 
+test('over a LAN-style address (not a secure context) the page has no WebCodecs and plays through MSE by itself', { skip: missing }, async () => {
+  // lan.test resolves to loopback inside this browser only; http to a name that is not
+  // localhost is not a secure context, as http://192.168.x.y would not be.
+  const lan = await launchBrowser(['--host-resolver-rules=MAP lan.test 127.0.0.1']);
+  try {
+    const page = await lan.newPage();
+    await page.goto(sky.url.replace('127.0.0.1', 'lan.test'));
+    assert.equal(await page.evaluate('window.isSecureContext'), false);
+    await waitShown(page, 20, 'MSE on a non-secure origin');
+    assert.equal((await pageStatus(page)).mode, 'mse');
+    assertIndexed(await takeShown(page), feed.puts, 'non-secure origin');
+    // Forcing WebCodecs where it cannot exist falls back too.
+    await page.goto(`${sky.url.replace('127.0.0.1', 'lan.test')}?mode=webcodecs`);
+    await waitShown(page, 5, 'forced WebCodecs on a non-secure origin');
+    assert.equal((await pageStatus(page)).mode, 'mse');
+    await page.close();
+  } finally {
+    await lan.close();
+  }
+});
+
 test('a late joiner asks for a keyframe and gets a picture long before the next natural one', { skip: missing }, async () => {
   // A stream of its own, so "before the next natural keyframe" does not depend on earlier tests.
   const s = new WebSkyLine({ port: 0, keyframeInterval: 1000, ...common });
