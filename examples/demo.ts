@@ -34,7 +34,7 @@ try {
   await sky.startStreaming({ fps, width, height });
 } catch (err) {
   console.error(`cannot start: ${(err as Error).message}`);
-  if (/EADDRINUSE/.test((err as Error).message)) console.error('the port is taken: try SKYLINE_RTSP_PORT=0 npm start (any free port)');
+  if (/EADDRINUSE/.test((err as Error).message)) console.error('the port is taken: try SKYLINE_RTSP_PORT=0 SKYLINE_WEB_PORT=0 npm start (any free ports)');
   await sky.close();
   process.exit(1);
 }

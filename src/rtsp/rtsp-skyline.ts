@@ -79,7 +79,12 @@ export class RTSPSkyLine extends SkyLine {
       const w: WebPreviewOptions = options.web instanceof WebServer ? { server: options.web } : options.web;
       const auth = w.auth ?? options.auth;
       for (const secret of webSecrets(auth)) this.redactor.add(secret);
-      this.web = new WebPreview({ path, ...w, ...(auth ? { auth } : {}) }, this.log, () => this.requestKeyframe(), 'RTSPSkyLine web');
+      try {
+        this.web = new WebPreview({ path, ...w, ...(auth ? { auth } : {}) }, this.log, () => this.requestKeyframe(), 'RTSPSkyLine web');
+      } catch (err) {
+        this.server.unmount(this.mount);
+        throw err;
+      }
     }
   }
 

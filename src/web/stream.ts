@@ -89,7 +89,7 @@ export class WebStream {
     ws.on('message', (data, isBinary) => this.onMessage(v, data as Buffer, isBinary));
     ws.on('close', () => this.removeViewer(v));
     ws.on('error', () => ws.terminate());
-    if (this.config) v.sendText(this.config.text);
+    if (this.config) v.sendText(this.config.text, true);
     this.sendStats(v);
     this.requestKeyframe();
     this.ensureStatsTimer();
@@ -149,7 +149,7 @@ export class WebStream {
   endStream(reason = 'stream stopped'): void {
     const text = JSON.stringify({ type: 'end', reason });
     for (const v of this.viewers) {
-      v.sendText(text);
+      v.sendText(text, true);
       v.waitingKeyframe = true;
       v.initSent = false;
     }
@@ -227,7 +227,7 @@ export class WebStream {
     for (const v of this.viewers) {
       v.waitingKeyframe = true;
       v.initSent = false;
-      v.sendText(this.config.text);
+      v.sendText(this.config.text, true);
     }
   }
 

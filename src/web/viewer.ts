@@ -60,8 +60,9 @@ export class Viewer {
     return 'sent';
   }
 
-  sendText(text: string): void {
-    if (this.open && this.ws.bufferedAmount <= this.limits.maxBacklogBytes) this.ws.send(text);
+  /** Text (JSON) messages; stats are skipped for a viewer that is behind, config never (`force`). */
+  sendText(text: string, force = false): void {
+    if (this.open && (force || this.ws.bufferedAmount <= this.limits.maxBacklogBytes)) this.ws.send(text);
   }
 
   private send(msg: Buffer): void {

@@ -93,6 +93,9 @@ export class WebServer {
       // on a shared interval and was seen to leave half-sent requests open for many seconds.
       const deadline = setTimeout(() => {
         if (this.served.has(s)) return;
+        // A connection that sent nothing is closed quietly: browsers open spare connections
+        // ahead of time and would take an unasked-for 408 as the answer to their next request.
+        if (s.bytesRead === 0) return s.destroy();
         if (s.writable) s.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         setTimeout(() => s.destroy(), 500).unref();
       }, this.opts.requestTimeoutMs);

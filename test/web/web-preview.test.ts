@@ -226,6 +226,36 @@ test('the server restarts on the same port: the page reconnects by itself and pl
   }
 });
 
+test('a new session of another size: the page stays connected and switches to the new size', { skip: missing }, async () => {
+  const s = new WebSkyLine({ port: 0, ...common });
+  s.on('error', () => undefined);
+  const page = await browser.newPage();
+  let f: IndexedFeed | undefined;
+  try {
+    await s.startStreaming({ fps: FPS, width: W, height: H });
+    f = feedIndexed(s, { fps: FPS, width: W, height: H });
+    await page.goto(s.url);
+    await waitShown(page, 10, 'first session');
+    f.stop();
+    await s.stopStreaming();
+    await s.startStreaming({ fps: FPS, width: 480, height: 360 });
+    f = feedIndexed(s, { fps: FPS, width: 480, height: 360 });
+    await waitPage(page, 'window.skyline.config && window.skyline.config.width === 480 && window.skyline.state === "playing"', 'the new size playing', 20_000);
+    await takeShown(page);
+    const before = (await pageStatus(page)).framesShown;
+    await waitShown(page, before + 10, 'second session');
+    const frames = await takeShown(page);
+    assert.ok(frames.length > 0 && frames.every((fr) => fr.width === 480), 'pictures 480 wide');
+    assert.ok(frames.filter((fr) => fr.index >= 0).length >= frames.length - 2, 'indices readable at the new size');
+    assert.equal((await pageStatus(page)).connects, 1, 'the same connection throughout');
+    assert.equal(await page.textContent('#size'), '480×360');
+  } finally {
+    f?.stop();
+    await page.close();
+    await s.close();
+  }
+});
+
 test('Basic auth (RTSP credentials): a wrong password gets nothing, the right one plays; no secret in URL or logs', { skip: missing }, async () => {
   const log = captureLogger('debug');
   const password = 'horse-battery-77';
