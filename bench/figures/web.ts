@@ -192,7 +192,8 @@ export default async function web(): Promise<WebResult> {
       const pages = [];
       for (let k = 0; k < n; k++) {
         const p = await browser.newPage({ viewport: { width: 640, height: 400 } });
-        await p.goto(`${sky.webUrl!}?mode=webcodecs`);
+        // One retry: on a machine this loaded a navigation can fail for reasons of its own.
+        await p.goto(`${sky.webUrl!}?mode=webcodecs`).catch(() => p.goto(`${sky.webUrl!}?mode=webcodecs`));
         pages.push(p);
       }
       await sleep(2000);

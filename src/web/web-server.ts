@@ -15,6 +15,9 @@ import { renderIndex, renderPage } from './page.js';
 import { WebStream, type WebStreamStats } from './stream.js';
 import { MAX_CLIENT_MESSAGE_BYTES, VIEWER_MODES, type ViewerMode } from './wire.js';
 
+/** How long a connection that has sent no byte is kept. */
+const SILENT_CONNECTION_MS = 30_000;
+
 export interface WebServerOptions {
   /** Address to listen on. Default 127.0.0.1: serving video to the network is an explicit choice. */
   host?: string;
@@ -91,11 +94,18 @@ export class WebServer {
       this.sockets.add(s);
       // Our own deadline for the first request or upgrade: Node's headersTimeout check runs
       // on a shared interval and was seen to leave half-sent requests open for many seconds.
-      const deadline = setTimeout(() => {
+      // Connections that sent nothing get longer (SILENT_CONNECTION_MS): browsers open spare
+      // connections ahead of time and use them seconds later (Chromium drops its own after
+      // 10 s), and would take a close or an unasked-for 408 as the answer to their request.
+      let deadline = setTimeout(() => {
         if (this.served.has(s)) return;
-        // A connection that sent nothing is closed quietly: browsers open spare connections
-        // ahead of time and would take an unasked-for 408 as the answer to their next request.
-        if (s.bytesRead === 0) return s.destroy();
+        if (s.bytesRead === 0) {
+          deadline = setTimeout(() => {
+            if (!this.served.has(s) && s.bytesRead === 0) s.destroy();
+          }, Math.max(0, SILENT_CONNECTION_MS - this.opts.requestTimeoutMs));
+          deadline.unref();
+          return;
+        }
         if (s.writable) s.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         setTimeout(() => s.destroy(), 500).unref();
       }, this.opts.requestTimeoutMs);
