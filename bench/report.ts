@@ -296,6 +296,9 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     body.push(table(['viewer', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'pictures measured', 'shown / put', 'unreadable', "page's own latency readout (p50)"], w.rows.map((row) => [
       row.name, fmt(row.p50Ms), fmt(row.p95Ms), fmt(row.p99Ms), fmt(row.maxMs), row.samples, `${fmt(row.shownRatio * 100, 0)} %`, row.unreadable, Number.isFinite(row.pageReportedP50Ms) ? `${fmt(row.pageReportedP50Ms)} ms` : '–',
     ])));
+    body.push(table(['where the time goes', 'put() → message in the page p50 / p95', 'message → shown p50 / p95'], w.rows.filter((row) => row.transport).map((row) => [
+      row.name, `${fmt(row.transport!.p50Ms)} / ${fmt(row.transport!.p95Ms)} ms`, `${fmt(row.inPage!.p50Ms)} / ${fmt(row.inPage!.p95Ms)} ms`,
+    ])));
     body.push(table(['first picture (navigation start → first shown picture)', 'runs (ms)', 'median', 'max'], (['webcodecs', 'mse'] as const).map((m) => [
       m === 'webcodecs' ? 'WebCodecs' : 'MSE', w.firstPicture[m].runs.map((v) => fmt(v, 0)).join(', '), `${fmt(w.firstPicture[m].medianMs, 0)} ms`, `${fmt(w.firstPicture[m].maxMs, 0)} ms`,
     ])));

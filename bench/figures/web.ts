@@ -36,6 +36,9 @@ export interface WebLatencyRow {
   maxMs: number;
   /** What the page itself reported (display time - capture time, clock offset by ping), median. */
   pageReportedP50Ms: number;
+  /** Stages: put() -> message in the page (encode, servers, socket), and message -> shown (decode, draw / MSE buffer). */
+  transport?: { p50Ms: number; p95Ms: number };
+  inPage?: { p50Ms: number; p95Ms: number };
   cdf: number[];
 }
 
@@ -65,13 +68,14 @@ export interface WebResult {
   chromium: string;
 }
 
-function row(name: string, lat: number[], unreadable: number, put: number, reported: number[]): WebLatencyRow {
+function row(name: string, lat: number[], unreadable: number, put: number, reported: number[], transport: number[] = [], inPage: number[] = []): WebLatencyRow {
   const sorted = [...lat].sort((a, b) => a - b);
   const step = Math.max(1, Math.floor(sorted.length / 200));
   return {
     name, samples: sorted.length, unreadable, shownRatio: sorted.length / Math.max(1, put),
     p50Ms: median(sorted), p95Ms: percentile(sorted, 95), p99Ms: percentile(sorted, 99), maxMs: sorted.at(-1) ?? NaN,
     pageReportedP50Ms: median(reported), cdf: sorted.filter((_, i) => i % step === 0),
+    ...(transport.length ? { transport: { p50Ms: median(transport), p95Ms: percentile(transport, 95) }, inPage: { p50Ms: median(inPage), p95Ms: percentile(inPage, 95) } } : {}),
   };
 }
 
@@ -127,15 +131,21 @@ export default async function web(): Promise<WebResult> {
       const shown = await takeShown(page);
       const put = puts - p0;
       await page.close();
-      const lat: number[] = [];
+      const lat: number[] = [], transport: number[] = [], inPage: number[] = [];
       let unreadable = 0;
       for (const f of shown) {
         const t = putTimes.get(f.index);
         if (f.index < 0 || t === undefined) unreadable++;
-        else lat.push(f.at - t);
+        else {
+          lat.push(f.at - t);
+          if (Number.isFinite(f.receivedAt)) {
+            transport.push(f.receivedAt - t);
+            inPage.push(f.at - f.receivedAt);
+          }
+        }
       }
       if (lat.length === 0) throw new Error(`the ${mode} page showed nothing readable (${shown.length} pictures)`);
-      rows.push(row(mode === 'webcodecs' ? 'web page, WebCodecs' : 'web page, MSE', lat, unreadable, put, shown.map((f) => f.latencyMs)));
+      rows.push(row(mode === 'webcodecs' ? 'web page, WebCodecs' : 'web page, MSE', lat, unreadable, put, shown.map((f) => f.latencyMs), transport, inPage));
 
       // Fresh pages: navigation start to the first picture.
       const runs: number[] = [];

@@ -5,7 +5,7 @@
  * ?mode=webcodecs|mse forces one. It reconnects by itself, and reports latency as display
  * time minus capture time (server clock, offset measured by ping).
  * Every shown picture is announced as a `skyline-frame` event on window
- * ({ source: canvas or video, captureMs, latencyMs }) for overlays and measurement.
+ * ({ source: canvas or video, captureMs, latencyMs, receivedAt }) for overlays and measurement.
  */
 
 export interface PageOptions {
@@ -118,11 +118,12 @@ export const PAGE_SCRIPT = String.raw`
 
   // ---- latency display: median of the last second
   var recent = [];
-  function shown(source, captureMs) {
+  // receivedAt: when its message arrived (page clock, epoch ms), to tell transport from decoding.
+  function shown(source, captureMs, receivedAt) {
     status.framesShown++;
     var lat = serverNow() - captureMs;
-    recent.push(lat);
-    window.dispatchEvent(new CustomEvent('skyline-frame', { detail: { source: source, captureMs: captureMs, latencyMs: lat } }));
+    if (isFinite(lat)) recent.push(lat);
+    window.dispatchEvent(new CustomEvent('skyline-frame', { detail: { source: source, captureMs: captureMs, latencyMs: lat, receivedAt: receivedAt } }));
   }
   setInterval(function () {
     if (recent.length === 0) return;
@@ -148,7 +149,7 @@ export const PAGE_SCRIPT = String.raw`
         captures.delete(frame.timestamp);
         frame.close();
         status.framesDecoded++;
-        if (c !== undefined) shown(canvas, c);
+        if (c !== undefined) shown(canvas, c[0], c[1]);
         setState('playing');
       },
       error: function (e) { status.error = String(e && e.message || e); waitingKey = true; rebuild(); }
@@ -168,7 +169,7 @@ export const PAGE_SCRIPT = String.raw`
       waitingKey = false;
       if (decoder.state !== 'configured') return;
       var ts = Math.round(h.ptsUs);
-      captures.set(ts, h.captureMs);
+      captures.set(ts, [h.captureMs, h.receivedAt]);
       if (captures.size > 120) captures.delete(captures.keys().next().value);
       decoder.decode(new EncodedVideoChunk({ type: h.keyframe ? 'key' : 'delta', timestamp: ts, data: payload }));
     };
@@ -222,10 +223,10 @@ export const PAGE_SCRIPT = String.raw`
       var us = meta.mediaTime * 1e6, best = null, bestD = Infinity;
       for (var i = 0; i < captures.length; i++) {
         var d = Math.abs(captures[i][0] - us);
-        if (d < bestD) { bestD = d; best = captures[i][1]; }
+        if (d < bestD) { bestD = d; best = captures[i]; }
       }
       status.framesDecoded++;
-      if (best !== null && bestD < 20000) shown(video, best);
+      if (best !== null && bestD < 20000) shown(video, best[1], best[2]);
       setState('playing');
       video.requestVideoFrameCallback(onVideoFrame);
     }
@@ -237,7 +238,7 @@ export const PAGE_SCRIPT = String.raw`
         if (queue.length > 60) queue.splice(0, queue.length - 60);
         if (h.kind === 3) {
           lastTime = h.ptsUs / 1e6;
-          captures.push([h.ptsUs, h.captureMs]);
+          captures.push([h.ptsUs, h.captureMs, h.receivedAt]);
           if (captures.length > 120) captures.shift();
         }
         pump();
@@ -273,7 +274,7 @@ export const PAGE_SCRIPT = String.raw`
   function onBinary(buf) {
     if (!view || buf.byteLength < 20) return;
     var dv = new DataView(buf);
-    var h = { kind: dv.getUint8(0), keyframe: (dv.getUint8(1) & 1) === 1, captureMs: dv.getFloat64(4), ptsUs: dv.getFloat64(12) };
+    var h = { kind: dv.getUint8(0), keyframe: (dv.getUint8(1) & 1) === 1, captureMs: dv.getFloat64(4), ptsUs: dv.getFloat64(12), receivedAt: performance.timeOrigin + performance.now() };
     view.push(h, new Uint8Array(buf, 20));
   }
 

@@ -77,7 +77,7 @@ export const PROBE_SCRIPT = `
       }
       means.push(sum / n);
     }
-    if (probe.frames.length < probe.max) probe.frames.push({ at: at, means: means, captureMs: e.detail.captureMs, latencyMs: e.detail.latencyMs, width: w });
+    if (probe.frames.length < probe.max) probe.frames.push({ at: at, means: means, captureMs: e.detail.captureMs, latencyMs: e.detail.latencyMs, receivedAt: e.detail.receivedAt, width: w });
   });
 })();
 `;
@@ -89,15 +89,17 @@ export interface ShownFrame {
   at: number;
   captureMs: number;
   latencyMs: number;
+  /** When the picture's message reached the page, epoch ms (page clock). */
+  receivedAt: number;
   width: number;
 }
 
 /** Takes the frames the probe saw so far (and forgets them in the page). */
 export async function takeShown(page: Page): Promise<ShownFrame[]> {
   const raw = (await page.evaluate('(function(){var f = window.__probe ? window.__probe.frames : []; if (window.__probe) window.__probe.frames = []; return f;})()')) as Array<{
-    at: number; means: number[]; captureMs: number; latencyMs: number; width: number;
+    at: number; means: number[]; captureMs: number; latencyMs: number; receivedAt: number; width: number;
   }>;
-  return raw.map((f) => ({ index: indexFromMeans(f.means, f.width), at: f.at, captureMs: f.captureMs, latencyMs: f.latencyMs, width: f.width }));
+  return raw.map((f) => ({ index: indexFromMeans(f.means, f.width), at: f.at, captureMs: f.captureMs, latencyMs: f.latencyMs, receivedAt: f.receivedAt, width: f.width }));
 }
 
 /** The index from the 16 block means, by bench/lib/frames.ts's own reader on a band filled with them. */

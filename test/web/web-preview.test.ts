@@ -89,7 +89,8 @@ for (const mode of ['webcodecs', 'mse'] as const) {
       assert.equal(s.config?.height, H);
       assert.match(s.config!.codec, /^avc1\.42[0-9A-F]{4}$/);
       assert.equal(await page.textContent('#size'), `${W}×${H}`);
-      assert.match((await page.textContent('#latency')) ?? '', /^\d+ ms$|^–$/);
+      const latencyText = (await page.textContent('#latency')) ?? 'null';
+      assert.match(latencyText, /^-?\d+ ms$|^–$/, `latency readout ${JSON.stringify(latencyText)}`);
     } finally {
       await page.close();
     }
