@@ -291,7 +291,8 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     targets.push({ figure: '7', target: '20 browser viewers under 20 % more server CPU than 1', measured: `${x(cpuRatio)}`, holds: Number.isFinite(cpuRatio) ? cpuRatio < 1.2 && (cpu20?.shownMean ?? 0) > 0.95 : undefined });
     body.push(
       `One RTSPSkyLine with \`web\` (one encode for both protocols), fed noisy 720p frames carrying their index. In the same run, one after another for ${w.seconds} s each: a GStreamer rtspsrc viewer (as figure 3), the page forced to WebCodecs, the page forced to MSE. ` +
-        `The page's probe reads the index band of every picture it shows (a \`skyline-frame\` event: WebCodecs when the frame is drawn to the canvas, MSE from requestVideoFrameCallback): latency = that moment − the moment just before put(). The first ${SETTLE_S} s are left out. Chromium ${w.chromium}, software decoding (--disable-gpu).\n`,
+        `The page's probe reads the index band of every picture it shows (a \`skyline-frame\` event: WebCodecs when the frame is drawn to the canvas, MSE from requestVideoFrameCallback): latency = that moment − the moment just before put(). The first ${SETTLE_S} s are left out. Chromium ${w.chromium}, software decoding (--disable-gpu).` +
+        (w.loadAverageAtStart !== undefined ? ` Load average when this figure started: ${fmt(w.loadAverageAtStart, 1)} on ${m?.cores ?? '?'} cores (other work on the machine: compare with the RTSP row of the same run).` : '') + '\n',
     );
     body.push(table(['viewer', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'pictures measured', 'shown / put', 'unreadable', "page's own latency readout (p50)"], w.rows.map((row) => [
       row.name, fmt(row.p50Ms), fmt(row.p95Ms), fmt(row.p99Ms), fmt(row.maxMs), row.samples, `${fmt(row.shownRatio * 100, 0)} %`, row.unreadable, Number.isFinite(row.pageReportedP50Ms) ? `${fmt(row.pageReportedP50Ms)} ms` : '–',

@@ -9,6 +9,7 @@
 // picture (fresh pages), and server CPU (this process: encoder + servers) with 1 and with 20
 // pages watching.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { RTSPSkyLine } from '../../src/index.js';
@@ -66,6 +67,8 @@ export interface WebResult {
   cpu: WebCpuRow[];
   cpuSeconds: number;
   chromium: string;
+  /** 1-minute load average when the figure started (other work on the machine). */
+  loadAverageAtStart?: number;
 }
 
 function row(name: string, lat: number[], unreadable: number, put: number, reported: number[], transport: number[] = [], inPage: number[] = []): WebLatencyRow {
@@ -80,6 +83,7 @@ function row(name: string, lat: number[], unreadable: number, put: number, repor
 }
 
 export default async function web(): Promise<WebResult> {
+  const loadAverageAtStart = loadavg()[0]!;
   const frames = noisyFrames(W, H, DISTINCT);
   const sky = new RTSPSkyLine({ port: 0, web: { port: 0 }, ...skylineOptions() });
   await sky.startStreaming({ fps: FPS, width: W, height: H });
@@ -227,7 +231,7 @@ export default async function web(): Promise<WebResult> {
       await p.close();
       return ua.match(/Chrome\/([\d.]+)/)?.[1] ?? '?';
     })());
-    return { width: W, height: H, fps: FPS, seconds, description: pipelineOf(sky), rows, firstPicture, cpu, cpuSeconds: CONFIG.fanoutSeconds, chromium };
+    return { width: W, height: H, fps: FPS, seconds, description: pipelineOf(sky), rows, firstPicture, cpu, cpuSeconds: CONFIG.fanoutSeconds, chromium, loadAverageAtStart };
   } finally {
     stop = true;
     await feeder;
