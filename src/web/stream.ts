@@ -135,6 +135,8 @@ export class WebStream {
       const before = v.mode === 'mse' && !v.initSent && au.keyframe ? initMsg : undefined;
       const r = v.deliver(au.keyframe, v.mode === 'mse' ? buildMse : buildWc, before, now);
       if (r === 'sent' && before) v.initSent = true;
+      // Caught up after falling behind: ask for a keyframe rather than wait a whole GOP.
+      if (r === 'recovered') this.requestKeyframe();
       if (r === 'stalled') {
         this.counters.droppedViewers++;
         v.ws.close(1008, 'too slow: the connection did not take the video for too long');

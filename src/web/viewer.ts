@@ -14,7 +14,11 @@ export interface ViewerLimits {
   stallTimeoutMs: number;
 }
 
-export type DeliverResult = 'sent' | 'waiting' | 'skipped' | 'stalled';
+/** 'recovered': caught up after falling behind, waiting for a keyframe it should ask for. */
+export type DeliverResult = 'sent' | 'waiting' | 'recovered' | 'skipped' | 'stalled';
+
+/** Least time between keyframe requests of one recovering viewer: one flapping at the limit must not make the encoder spend everyone's bitrate on keyframes. */
+const RECOVERY_REQUEST_GAP_MS = 5000;
 
 export class Viewer {
   /** Needs a keyframe before anything else is sent (joined, fell behind, new parameter sets). */
@@ -24,7 +28,11 @@ export class Viewer {
   /** Access units not sent because the viewer was behind. */
   skipped = 0;
   bytesSent = 0;
-  private behindSince = 0;
+  /** Over the backlog limit since (0: not over). */
+  private overSince = 0;
+  /** Waiting for a keyframe because it fell behind (not because it joined). */
+  private fellBehind = false;
+  private lastRecoveryRequest = -Infinity;
 
   constructor(
     readonly ws: WebSocket,
@@ -41,19 +49,24 @@ export class Viewer {
     if (!this.open) return 'skipped';
     const backlog = this.ws.bufferedAmount;
     if (backlog > this.limits.maxBacklogBytes) {
-      if (!this.waitingKeyframe) this.behindSince = now;
+      if (this.overSince === 0) this.overSince = now;
       this.waitingKeyframe = true;
+      this.fellBehind = true;
       this.skipped++;
-      return now - this.behindSince > this.limits.stallTimeoutMs ? 'stalled' : 'skipped';
+      return now - this.overSince > this.limits.stallTimeoutMs ? 'stalled' : 'skipped';
     }
+    this.overSince = 0;
     if (this.waitingKeyframe) {
       if (!keyframe) {
-        // Still waiting after joining counts as waiting; after falling behind, as skipping.
-        if (this.behindSince > 0) this.skipped++;
-        return 'waiting';
+        // Waiting after joining is not skipping; after falling behind it is.
+        if (!this.fellBehind) return 'waiting';
+        this.skipped++;
+        if (now - this.lastRecoveryRequest < RECOVERY_REQUEST_GAP_MS) return 'skipped';
+        this.lastRecoveryRequest = now;
+        return 'recovered';
       }
       this.waitingKeyframe = false;
-      this.behindSince = 0;
+      this.fellBehind = false;
     }
     if (before) this.send(before());
     this.send(build());
