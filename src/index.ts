@@ -32,3 +32,8 @@ export type { Ack as KvsAck, AckEventType as KvsAckEventType } from './kvs/acks.
 export { TestPattern } from './pattern/test-pattern.js';
 export { PatternSource, type PatternSourceOptions, type TimedFrame } from './pattern/pattern-source.js';
 export { savePng } from './image/png.js';
+export { WebSkyLine, type WebSkyLineOptions, type WebSkyLineStats } from './web/web-skyline.js';
+export { WebServer, type WebServerOptions, type WebServerStats, type WebMountOptions } from './web/web-server.js';
+export type { WebPreviewOptions } from './web/preview.js';
+export type { WebAuthOptions, WebTokenAuth } from './web/auth.js';
+export type { WebStream, WebStreamStats } from './web/stream.js';

@@ -5,6 +5,7 @@ import { KVSSkyLine } from '../kvs/kvs-skyline.js';
 import { RtmpSkyLine } from '../rtmp/rtmp-skyline.js';
 import { RTSPSkyLine } from '../rtsp/rtsp-skyline.js';
 import type { PutOptions, SkyLineStats, StartOptions } from '../skyline.js';
+import { WebSkyLine } from '../web/web-skyline.js';
 import type { SourceFrame } from './sources.js';
 import { numberOption, UsageError, type Command, type Parsed } from './args.js';
 
@@ -76,8 +77,13 @@ export function openDestination(ctx: DestinationContext): Destination {
         latencyMs: () => sky.stats().kvs?.persistLatencyMs.p50,
       };
     }
-    case 'web':
-      throw new Error('web needs WebSkyLine, which this version of gst-skyline does not have yet');
+    case 'web': {
+      const port = numberOption(v, 'port', 8889, command, { integer: true, min: 0 });
+      const path = String(v.path);
+      if (!path.startsWith('/')) throw new UsageError(`--path expects a path starting with /, got ${JSON.stringify(path)}`, command);
+      const sky = new WebSkyLine({ ...common, port, host: String(v.host), path });
+      return { sky, where: () => sky.url, viewers: () => sky.stats().viewers };
+    }
     default:
       throw new UsageError(`${command} does not republish`, command);
   }

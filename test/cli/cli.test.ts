@@ -14,6 +14,8 @@ import { ROOT, runNode, type Running } from '../support/child.js';
 import { NginxRtmp } from '../support/nginx-rtmp.js';
 import { readFrames } from '../rtmp/read-back.js';
 import { gstPlay } from '../support/rtsp-players.js';
+import { browserShows } from '../support/browser-shows.js';
+import { chromiumMissing } from '../support/browser.js';
 import { startEmulator, TEST_KEY } from '../support/kvs/harness.js';
 
 const BIN = join(ROOT, 'dist/cli/bin.js');
@@ -146,6 +148,20 @@ test('rtsp: rtspsrc decodes the stream, the status shows the viewer, Ctrl-C stop
     const exit = await run.interrupt();
     assert.equal(exit.code, 0, exit.stderr);
     assert.ok(lines(exit.stdout).some((e) => e.event === 'stopped'));
+  }
+});
+
+test('web: Chromium shows the preview page of the republished source; the status counts the viewer', { skip: chromiumMissing() }, async () => {
+  const run = cli(['web', '--port', '0', '--size', '320x240', '--overlay']);
+  try {
+    const url = String((await run.waitFor(/"destination":"(http:[^"]+)"/))[1]);
+    const showing = browserShows(url, 15);
+    await run.waitFor(/"viewers":1/, 60_000);
+    const status = await showing;
+    assert.deepEqual([status.config?.width, status.config?.height], [320, 240]);
+  } finally {
+    const exit = await run.interrupt();
+    assert.equal(exit.code, 0, exit.stderr);
   }
 });
 

@@ -16,6 +16,8 @@ import { readFrames } from '../rtmp/read-back.js';
 import { ffprobeFrames, gstPlay } from '../support/rtsp-players.js';
 import { startEmulator, TEST_KEY } from '../support/kvs/harness.js';
 import { waitFor } from '../support/wait.js';
+import { browserShows } from '../support/browser-shows.js';
+import { chromiumMissing } from '../support/browser.js';
 
 let dir: string;
 before(async () => {
@@ -64,6 +66,19 @@ test('rtsp-preview: GStreamer rtspsrc decodes the preview at 1280x720, and Ctrl-
     const played = await gstPlay(url, { transport: 'tcp', frames: 30, width: 1280, height: 720 });
     assert.equal(played.frames, 30, played.stderr);
     await run.waitFor(/viewers \d+, frames \d+/);
+  } finally {
+    const exit = await run.interrupt();
+    assert.equal(exit.code, 0, exit.stderr);
+  }
+});
+
+test('web-preview: headless Chromium opens the printed page and shows 1280x720 pictures', { skip: chromiumMissing() }, async () => {
+  const run = runNode('examples/web-preview.ts', [], { SKYLINE_WEB_PORT: '0' });
+  try {
+    const url = (await run.waitFor(/http:\/\/\S+/))[0];
+    const status = await browserShows(url, 15);
+    assert.deepEqual([status.config?.width, status.config?.height], [1280, 720]);
+    await run.waitFor(/viewers 1, frames \d+/);
   } finally {
     const exit = await run.interrupt();
     assert.equal(exit.code, 0, exit.stderr);
