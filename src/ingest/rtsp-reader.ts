@@ -16,7 +16,7 @@ import type { Redactor } from '../log.js';
 import { H264Depacketizer, type DepacketizedUnit } from '../rtp/depacketizer.js';
 import { parseRtp } from '../rtp/packet.js';
 import { ntpToEpochMs, RTCP_SR } from '../rtp/rtcp.js';
-import { digestAuthorization, parseAuthParams } from '../rtsp/auth.js';
+import { digestAuthorization } from '../rtsp/auth.js';
 import { RtspParser } from '../rtsp/message.js';
 import { parseFmtp, parseSdp } from '../rtsp/sdp.js';
 import { rtspStatusError, SourceError } from './errors.js';
@@ -241,10 +241,16 @@ export class RtspReader extends EventEmitter<ReaderEvents> implements Reader {
     // Several challenges may be joined with ", ": prefer Digest.
     const digestAt = challenge.search(/digest\s/i);
     if (digestAt >= 0) {
-      const params = parseAuthParams(challenge.slice(digestAt + 7)) ?? {};
-      const realm = params['realm'] ?? '';
-      const nonce = params['nonce'] ?? '';
-      const qop = (params['qop'] ?? '').split(',').map((s) => s.trim()).includes('auth');
+      // Only this challenge's parameters: another scheme's challenge may follow it.
+      const rest = challenge.slice(digestAt + 7);
+      const param = (name: string) => new RegExp(`(?:^|[\\s,])${name}\\s*=\\s*(?:"([^"]*)"|([^\\s,]*))`, 'i').exec(rest);
+      const read = (name: string) => {
+        const m = param(name);
+        return m ? (m[1] ?? m[2] ?? '') : '';
+      };
+      const realm = read('realm');
+      const nonce = read('nonce');
+      const qop = read('qop').split(',').map((s) => s.trim()).includes('auth');
       let nc = 0;
       return (method, uri) =>
         digestAuthorization({
