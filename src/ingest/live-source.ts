@@ -376,8 +376,9 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
       url: this.spec.masked,
       state: this.phase,
       codec: this.caps?.codec,
-      width: this.caps?.width,
-      height: this.caps?.height,
+      // Decoded size when the encoded caps do not say (JPEG).
+      width: this.caps?.width ?? this.newest?.width,
+      height: this.caps?.height ?? this.newest?.height,
       fps,
       bitrate: span > 0 ? (this.ring.bytes * 8 * 1000) / span : undefined,
       start: oldest?.timestampMs,
