@@ -29,3 +29,6 @@ export { KVSSkyLine, type KVSSkyLineOptions, type KVSSkyLineEvents, type KVSSkyL
 export { KvsError } from './kvs/errors.js';
 export type { KvsAckEvent, ProducerStats as KvsProducerStats } from './kvs/producer.js';
 export type { Ack as KvsAck, AckEventType as KvsAckEventType } from './kvs/acks.js';
+export { LiveSource, type LiveSourceOptions, type LiveSourceState, type LiveSourceStats, type LiveSourceEvents, type SourceFrame, type ProbeInfo } from './ingest/live-source.js';
+export { SourceError, type SourceErrorCode } from './ingest/errors.js';
+export { OUTPUT_FORMATS as SOURCE_FORMATS, type OutputFormat as SourceFormat } from './ingest/decoder.js';

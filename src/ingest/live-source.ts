@@ -156,7 +156,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   private cursor = 0;
   private readonly inFlight = new Map<number, EncodedUnit>();
   private newest: SourceFrame | undefined;
-  private lastLatestSeq = -1;
+  private lastLatestPts = -1;
   private lastAskedAt = 0;
   private latestWaiters: Array<{ seq: number; resolve: () => void }> = [];
   private readonly iterating = new Set<Iterating>();
@@ -332,8 +332,8 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
       }
     }
     const f = this.newest;
-    if (!f || f.seq <= this.lastLatestSeq) return null;
-    this.lastLatestSeq = f.seq;
+    if (!f || f.pts <= this.lastLatestPts) return null;
+    this.lastLatestPts = f.pts;
     return f;
   }
 
@@ -678,7 +678,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     if (u) {
       this.counters.decoded++;
       const frame = toFrame(f, u);
-      if (!this.newest || frame.seq > this.newest.seq) this.newest = frame;
+      if (!this.newest || frame.pts > this.newest.pts) this.newest = frame;
       for (const it of this.iterating) if (frame.seq >= it.fromSeq) it.channel.push(frame);
       const ready = this.latestWaiters.filter((w) => frame.seq >= w.seq);
       if (ready.length > 0) {
@@ -779,5 +779,6 @@ async function decodeUnits(options: ConstructorParameters<typeof Decoder>[0], un
   } finally {
     d.stop();
   }
-  return frames.sort((a, b) => a.seq - b.seq);
+  // Presentation order (B-frames are decoded out of it).
+  return frames.sort((a, b) => a.pts - b.pts);
 }

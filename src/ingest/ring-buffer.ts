@@ -7,6 +7,9 @@
  * unit still held can be decoded by starting at the keyframe at or before it.
  */
 
+/** Most pictures an H.264 decoder reorders (max_num_reorder_frames is at most 16). */
+const REORDER_DEPTH = 16;
+
 export interface EncodedUnit {
   /** The unit's bytes: Annex-B H.264 (SPS/PPS before each IDR) or one JPEG image. */
   readonly data: Buffer;
@@ -125,17 +128,27 @@ export class EncodedRing {
     return Math.abs(best.timestampMs - ms) <= windowMs ? best : undefined;
   }
 
-  /** Units from seq `from` (inclusive) while their capture time is at most `toMs`. */
+  /**
+   * Units in decode order from seq `from` (inclusive) through the last one captured at or before
+   * `toMs`. With B-frames decode order is not capture order: a unit captured after `toMs` that a
+   * wanted one depends on comes before it, so the scan looks a little past the first later unit.
+   */
   range(from: number, toMs = Infinity): EncodedUnit[] {
-    const out: EncodedUnit[] = [];
     const first = this.oldest;
-    if (!first) return out;
-    for (let i = this.head + Math.max(0, from - first.seq); i < this.units.length; i++) {
+    if (!first) return [];
+    const start = this.head + Math.max(0, from - first.seq);
+    let end = start; // exclusive
+    let later = 0;
+    for (let i = start; i < this.units.length; i++) {
       const u = this.units[i]!;
-      if (u.timestampMs > toMs) break;
-      out.push(u);
+      if (u.timestampMs <= toMs) {
+        end = i + 1;
+        later = 0;
+      } else if (u.keyframe || ++later > REORDER_DEPTH) {
+        break;
+      }
     }
-    return out;
+    return this.units.slice(start, end);
   }
 
   private evict(): void {
