@@ -454,6 +454,8 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   private onReaderEnd(err: SourceError | undefined): void {
     this.reader = undefined;
     if (this.phase === 'stopped' || this.phase === 'closed') return;
+    // While reconnecting, the recovery loop owns each attempt's outcome.
+    if (this.phase === 'reconnecting') return;
     if (!err) {
       // End of a file (or a server that ended the stream cleanly).
       if (this.phase === 'connecting') {
@@ -513,6 +515,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   }
 
   private async recover(first: SourceError): Promise<void> {
+    if (this.recovery) return;
     const controller = new AbortController();
     this.recovery = controller;
     this.setPhase('reconnecting');

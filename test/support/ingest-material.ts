@@ -69,3 +69,29 @@ export function recordWithGstLaunch(path: string, o: { n: number; fps: number; w
   const launch = `fdsrc fd=0 ! rawvideoparse format=bgr width=${o.width} height=${o.height} framerate=${o.fps}/1 ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast key-int-max=${o.gop} ! h264parse ! ${o.mux ?? 'matroskamux'} ! filesink location=${path}`;
   return pipeFrames('gst-launch-1.0', ['-q', ...launch.split(' ')], o);
 }
+
+/** Puts material frames into a SkyLine at `fps` until stopped; remembers each index's capture time. */
+export function feedIndexed(sky: { put(f: { data: Buffer; width: number; height: number; format: 'BGR' }, o: { timestamp: number }): boolean }, o: { fps: number; width: number; height: number; t0: number }): { stop(): void; times: Map<number, number>; readonly count: number } {
+  const times = new Map<number, number>();
+  let i = 0;
+  const frames = new Map<number, Buffer>();
+  const timer = setInterval(() => {
+    const t = o.t0 + (i * 1000) / o.fps;
+    times.set(i, t);
+    let data = frames.get(i % 64);
+    if (!data || indexOfCache.get(data) !== i) {
+      data = material(o.width, o.height, i);
+      indexOfCache.set(data, i);
+    }
+    sky.put({ data, width: o.width, height: o.height, format: 'BGR' }, { timestamp: t });
+    i++;
+  }, 1000 / o.fps);
+  return {
+    stop: () => clearInterval(timer),
+    times,
+    get count() {
+      return i;
+    },
+  };
+}
+const indexOfCache = new WeakMap<Buffer, number>();
