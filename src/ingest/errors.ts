@@ -41,7 +41,7 @@ const GST_PATTERNS: Array<[RegExp, SourceErrorCode, string]> = [
   [/unauthori[sz]ed|401|forbidden|403|authenticat|not authorized|permission denied|NetConnection\.Connect\.Rejected/i, 'UNAUTHORIZED', 'the server refused the credentials (or wants some)'],
   [/not found|404|no such file|does not exist|resource not found|NetStream\.Play\.StreamNotFound|could not open file .* for reading/i, 'NOT_FOUND', 'no such stream, file or device'],
   [/connection refused|could not resolve|name or service not known|host not found|unreachable|timed out|timeout|could not connect|failed to connect|socket|no route/i, 'UNREACHABLE', 'the server cannot be reached'],
-  [/text file|cannot parse|could not determine type of stream|typefind|no suitable plugins|not.*(a|an) (valid )?(stream|media)|could not demultiplex|stream contains no data|missing plugin|no decoder|not-negotiated|internal data stream error.*negotiat/i, 'NOT_A_STREAM', 'this is not a media stream LiveSource can read'],
+  [/not-linked|text file|cannot parse|could not determine type of stream|typefind|no suitable plugins|not.*(a|an) (valid )?(stream|media)|could not demultiplex|stream contains no data|missing plugin|no decoder|not-negotiated|internal data stream error.*negotiat/i, 'NOT_A_STREAM', 'this is not a media stream LiveSource can read'],
   [/handshake|protocol|malformed|invalid|unexpected|parse/i, 'PROTOCOL_ERROR', 'the server does not speak the expected protocol'],
 ];
 

@@ -427,7 +427,8 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     }
     this.connectedUnits++;
     this.counters.units++;
-    const timestampMs = u.captureMs ?? this.clock.captureMs(u.ptsNs, arrival);
+    // Units without a PTS (some MJPEG servers) are placed at their arrival.
+    const timestampMs = u.captureMs ?? (u.ptsNs < 0 ? arrival : this.clock.captureMs(u.ptsNs, arrival));
     const ptsNs = this.normalizePts(u.ptsNs);
     this.ring.push(u.data, ptsNs, timestampMs, u.keyframe);
     if (this.connectedUnits === 1) {
