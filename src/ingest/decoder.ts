@@ -149,8 +149,9 @@ export class Decoder extends EventEmitter<DecoderEvents> {
           this.received++;
           // Frames leave in presentation order: a unit with a lower PTS still pending was dropped by the decoder.
           if (this.pending.length > 0) this.pending = this.pending.filter((pts) => pts > p.ptsNs);
-          // Copied out of the socket's chunk, tightly packed: the frame is the caller's to keep.
-          const data = packFrame(Buffer.from(p.payload), this.format, this.width, this.height);
+          // The frame is the caller's to keep: copied when it is a view of a socket chunk (large frames
+          // span chunks and were assembled into memory of their own already), tightly packed.
+          const data = packFrame(p.owned ? p.payload : Buffer.from(p.payload), this.format, this.width, this.height);
           this.emit('frame', { data, width: this.width, height: this.height, format: this.format, ptsNs: p.ptsNs });
         }
       },

@@ -23,7 +23,16 @@ const EVENT_EOS_NUMBER = 28;
 const NONE_HI = 0xffff_ffff;
 
 export type GdpPacket =
-  | { kind: 'buffer'; ptsNs: number; dtsNs: number; durationNs: number; delta: boolean; payload: Buffer }
+  | {
+      kind: 'buffer';
+      ptsNs: number;
+      dtsNs: number;
+      durationNs: number;
+      delta: boolean;
+      payload: Buffer;
+      /** True when `payload` is memory of its own (assembled from several chunks), false when it is a view of a pushed chunk. */
+      owned: boolean;
+    }
   | { kind: 'caps'; caps: string }
   | { kind: 'eos' }
   | { kind: 'event'; type: number };
@@ -92,9 +101,10 @@ export class GdpParser {
       }
       const length = header.readUInt32BE(6);
       if (this.buffered < GDP_HEADER_BYTES + length) return;
+      const spans = this.chunks[0]!.length < GDP_HEADER_BYTES + length;
       const all = this.take(GDP_HEADER_BYTES + length);
       this.consumed += all.length;
-      this.emit(all.subarray(0, GDP_HEADER_BYTES), all.subarray(GDP_HEADER_BYTES));
+      this.emit(all.subarray(0, GDP_HEADER_BYTES), all.subarray(GDP_HEADER_BYTES), spans);
       if (this.failed) return;
     }
   }
@@ -110,7 +120,7 @@ export class GdpParser {
     return undefined;
   }
 
-  private emit(h: Buffer, payload: Buffer): void {
+  private emit(h: Buffer, payload: Buffer, owned: boolean): void {
     const type = h.readUInt16BE(4);
     let packet: GdpPacket;
     if (type === GDP_BUFFER) {
@@ -121,6 +131,7 @@ export class GdpParser {
         dtsNs: readTime(h, 44),
         delta: (h.readUInt16BE(42) & GST_FLAG_DELTA_UNIT) !== 0,
         payload,
+        owned,
       };
     } else if (type === GDP_CAPS) {
       const end = payload.indexOf(0);

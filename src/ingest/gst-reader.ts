@@ -92,9 +92,9 @@ export class GstReader extends EventEmitter<ReaderEvents> implements Reader {
     });
     child.on('error', (err) => this.finish(new SourceError('ERROR', `could not start the ingest process: ${err.message}`)));
     child.on('close', (code, signal) => {
+      // The worker ends itself with SIGKILL once it reported: what it reported decides.
       if (this.gstError) this.finish(this.gstError);
-      else if (this.sawEos && code === 0) this.finish(undefined);
-      else if (code === 0) this.finish(undefined);
+      else if (this.sawEos) this.finish(undefined);
       else {
         const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
         this.finish(new SourceError('ERROR', this.redactor.scrub(`the ingest process ${why}${stderr ? `: ${stderr.trim().slice(-300)}` : ''}`)));

@@ -21,16 +21,23 @@ export type WorkerReport =
 
 let pipeline: Pipeline | undefined;
 
-function send(r: WorkerReport): void {
-  if (process.connected) process.send!(r);
+/** Reports, then leaves at once: the parent decides what happens next. */
+function send(r: WorkerReport, thenExit = false): void {
+  if (!process.connected) {
+    if (thenExit) die();
+    return;
+  }
+  process.send!(r, undefined, {}, () => {
+    if (thenExit) die();
+  });
 }
 
-function shutdown(code: number): void {
-  try {
-    pipeline?.stop();
-  } finally {
-    process.exit(code);
-  }
+// Everything this process wrote is already in the pipe (fdsink writes synchronously), and pipes
+// keep their contents after the writer is gone. Stopping the pipeline could block on a stuck
+// element (and Node's exit hook stops watched pipelines), so the process ends without it.
+function die(): never {
+  process.kill(process.pid, 'SIGKILL');
+  process.exit(1);
 }
 
 process.once('message', (req: WorkerRequest) => {
@@ -40,8 +47,7 @@ process.once('message', (req: WorkerRequest) => {
       for (const [k, v] of Object.entries(props)) pipeline.set(element, k, v);
     }
   } catch (err) {
-    send({ type: 'error', element: 'pipeline', message: (err as Error).message });
-    setTimeout(() => shutdown(2), 50);
+    send({ type: 'error', element: 'pipeline', message: (err as Error).message }, true);
     return;
   }
   let started = false;
@@ -51,17 +57,10 @@ process.once('message', (req: WorkerRequest) => {
       started = true;
       send({ type: 'started' });
     },
-    onEos: () => {
-      send({ type: 'eos' });
-      // Let stdout drain before leaving; the parent sees the pipe end.
-      setTimeout(() => shutdown(0), 50);
-    },
-    onError: (e) => {
-      send({ type: 'error', element: e.element, message: e.message, debug: e.debug });
-      setTimeout(() => shutdown(1), 50);
-    },
+    onEos: () => send({ type: 'eos' }, true),
+    onError: (e) => send({ type: 'error', element: e.element, message: e.message, debug: e.debug }, true),
   });
 });
 
 // The parent went away (closed the source, or died): nothing left to read for.
-process.on('disconnect', () => shutdown(0));
+process.on('disconnect', () => die());

@@ -661,7 +661,28 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
       this.drained = true;
       d.drain();
       if (d.inFlight === 0) this.finishLiveEnd();
+      else this.armDrainTimer();
     }
+  }
+
+  /** A unit cut short at the end of a file may never come out of the decoder: end anyway once output stops. */
+  private armDrainTimer(): void {
+    let seen = -1;
+    const t = setInterval(() => {
+      const d = this.live;
+      if (!d || !this.ending) {
+        clearInterval(t);
+        return;
+      }
+      if (d.received === seen) {
+        clearInterval(t);
+        this.log.debug({ pending: d.inFlight }, 'end of stream: units the decoder did not return');
+        this.finishLiveEnd();
+        return;
+      }
+      seen = d.received;
+    }, 1000);
+    t.unref();
   }
 
   private minIteratorSeq(): number {
