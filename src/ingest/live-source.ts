@@ -318,7 +318,8 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
       const key = this.ring.lastKeyframe();
       if (!key) return null;
       const target = this.ring.newest!.seq;
-      await this.ensureLive(key.seq);
+      // Slice threading: each unit's picture comes out at once (frame threading holds a few back).
+      await this.ensureLive(key.seq, 'slice');
       if (!this.newest || this.newest.seq < target) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, LATEST_WAIT_MS);
@@ -580,11 +581,11 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     return { codec: this.caps!.codec, format: this.opts.format, width: this.opts.width, height: this.opts.height, threading };
   }
 
-  private ensureLive(fromSeq: number): Promise<void> {
+  private ensureLive(fromSeq: number, threading: 'auto' | 'slice' = 'auto'): Promise<void> {
     if (this.live?.active) return Promise.resolve();
     if (this.liveStarting) return this.liveStarting;
     if (!this.caps) return Promise.resolve(); // started by feed() once the stream is known
-    const d = new Decoder(this.decoderOptions());
+    const d = new Decoder(this.decoderOptions(threading));
     this.live = d;
     this.cursor = Math.max(fromSeq, this.ring.oldest?.seq ?? 0);
     this.inFlight.clear();

@@ -157,3 +157,22 @@ test('a file cut mid-frame: the frames before the cut, then a clean end, no hang
   assert.ok(s.state === 'ended' || s.state === 'error', s.state);
   await s.close();
 });
+
+test('the loop from the README: frames from a LiveSource put() into a SkyLine keep their capture times', async () => {
+  const { FileSkyLine, parseSidecar } = await import('../../src/index.js');
+  const s = source(ours.path);
+  const sky = new FileSkyLine({ path: join(dir, 'relayed.mkv'), logger: captureLogger('warn').logger, statsIntervalMs: 0 });
+  sky.on('error', () => undefined);
+  await sky.startStreaming({ fps: FPS, width: W, height: H });
+  const loop = (async () => {
+    for await (const f of s) assert.equal(await sky.putAsync(f, { timestamp: f.timestamp }), true);
+  })();
+  await s.start();
+  await loop;
+  await sky.stopStreaming();
+  const rows = parseSidecar(readFileSync(sky.timestampsPath!, 'utf8'));
+  await sky.close();
+  await s.close();
+  assert.equal(rows.length, N);
+  rows.forEach((row, i) => assert.ok(Math.abs(row.captureTimeUs / 1000 - ours.times[i]!) < 0.01, `frame ${i}`));
+});
