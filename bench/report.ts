@@ -1,6 +1,8 @@
 // BENCHMARKS.md from the figures' results: the machine, the targets and whether they hold,
 // then per figure a table (ratios first) and a chart, and a closing note.
 import type { FanoutResult } from './figures/fanout.js';
+import type { IngestResult } from './figures/ingest.js';
+import { ingestSection } from './report-ingest.js';
 import type { LatencyResult, LatencyRow } from './figures/latency.js';
 import type { ManyStreamsResult } from './figures/many-streams.js';
 import type { MemoryResult } from './figures/memory.js';
@@ -26,6 +28,7 @@ export interface Results {
   memory: R<MemoryResult>;
   manyDefault: R<ManyStreamsResult>;
   manyPool16: R<ManyStreamsResult>;
+  ingest: R<IngestResult>;
 }
 
 const ok = <T>(r: R<T>): r is T => r !== undefined && !(r as Failed).error;
@@ -272,6 +275,13 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     void best;
   }
   for (const [name, s] of [['default threadpool', r.manyDefault], ['UV_THREADPOOL_SIZE=16', r.manyPool16]] as const) if (!ok(s)) body.push(failure(`Many streams (${name})`, s));
+
+  // 7. LiveSource
+  if (ok(r.ingest)) {
+    const s = ingestSection(r.ingest, table);
+    targets.push(...s.targets);
+    body.push(...s.lines);
+  } else body.push(failure('LiveSource', r.ingest));
 
   out.push('## Targets\n');
   out.push(table(['figure', 'target', 'measured', ''], targets.map((t) => [t.figure, t.target, t.measured, yes(t.holds)])));

@@ -1,5 +1,6 @@
 // The figures, by name. Each runs in a process of its own (bench/child.ts).
 import fanout from './fanout.js';
+import ingest from './ingest.js';
 import latency from './latency.js';
 import manyStreams from './many-streams.js';
 import memory from './memory.js';
@@ -13,6 +14,7 @@ export const FIGURES = {
   many: manyStreams,
   latency,
   fanout,
+  ingest,
 } as const;
 
 export type FigureName = keyof typeof FIGURES;

@@ -21,6 +21,8 @@ const FLAG_CRC_HEADER = 1;
 const EVENT_EOS_NUMBER = 28;
 /** GST_CLOCK_TIME_NONE's high word. */
 const NONE_HI = 0xffff_ffff;
+/** Payloads from this size on are assembled in place (decoded frames). */
+const LARGE_PAYLOAD_BYTES = 64 * 1024;
 
 export type GdpPacket =
   | {
@@ -71,6 +73,8 @@ export class GdpParser {
   private failed = false;
   /** Bytes consumed so far (for error messages). */
   private consumed = 0;
+  /** A large payload being filled in place. */
+  private large: { header: Buffer; payload: Buffer; filled: number } | undefined;
 
   constructor(
     private readonly onPacket: (p: GdpPacket) => void,
@@ -84,11 +88,25 @@ export class GdpParser {
 
   /** Bytes held for a packet not yet complete. */
   get pendingBytes(): number {
-    return this.buffered;
+    return this.buffered + (this.large?.filled ?? 0);
   }
 
   push(chunk: Buffer): void {
     if (this.failed || chunk.length === 0) return;
+    const large = this.large;
+    if (large) {
+      // A large payload is copied straight into its own buffer as it arrives: one copy, and no
+      // pile of socket chunks kept alive until the last one.
+      const n = Math.min(chunk.length, large.payload.length - large.filled);
+      chunk.copy(large.payload, large.filled, 0, n);
+      large.filled += n;
+      if (large.filled < large.payload.length) return;
+      this.large = undefined;
+      this.consumed += GDP_HEADER_BYTES + large.payload.length;
+      this.emit(large.header, large.payload, true);
+      if (this.failed || n === chunk.length) return;
+      chunk = chunk.subarray(n);
+    }
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     for (;;) {
@@ -100,13 +118,29 @@ export class GdpParser {
         return;
       }
       const length = header.readUInt32BE(6);
-      if (this.buffered < GDP_HEADER_BYTES + length) return;
+      if (this.buffered < GDP_HEADER_BYTES + length) {
+        if (length >= LARGE_PAYLOAD_BYTES) this.startLarge(length);
+        return;
+      }
       const spans = this.chunks[0]!.length < GDP_HEADER_BYTES + length;
       const all = this.take(GDP_HEADER_BYTES + length);
       this.consumed += all.length;
       this.emit(all.subarray(0, GDP_HEADER_BYTES), all.subarray(GDP_HEADER_BYTES), spans);
       if (this.failed) return;
     }
+  }
+
+  private startLarge(length: number): void {
+    const head = this.take(GDP_HEADER_BYTES);
+    const payload = Buffer.allocUnsafe(length);
+    let filled = 0;
+    for (const c of this.chunks) {
+      c.copy(payload, filled);
+      filled += c.length;
+    }
+    this.chunks = [];
+    this.buffered = 0;
+    this.large = { header: Buffer.from(head), payload, filled };
   }
 
   private checkHeader(h: Buffer): string | undefined {
@@ -148,6 +182,7 @@ export class GdpParser {
 
   private fail(message: string): void {
     this.failed = true;
+    this.large = undefined;
     this.chunks = [];
     this.buffered = 0;
     this.onError(message);

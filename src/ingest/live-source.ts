@@ -405,7 +405,8 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     reader.on('caps', (c) => {
       if (reader !== this.reader) return;
       const changed = this.caps?.codec !== undefined && this.caps.codec !== c.codec;
-      this.caps = { ...this.caps, ...c };
+      const known = Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as StreamCaps;
+      this.caps = { ...this.caps, ...known };
       if (changed) this.stopLive();
       this.log.debug({ caps: c.codec, width: c.width, height: c.height }, 'stream caps');
     });

@@ -102,3 +102,30 @@ test('a corrupt header is named: version, CRC, oversized payload, unknown type',
   // EOS events are recognised.
   assert.deepEqual(parseAll([gdpPacket(GDP_EVENT_BASE + ((28 << 8) | 6), Buffer.alloc(0))]).packets, [{ kind: 'eos' }]);
 });
+
+test('property: large payloads (decoded frames) assembled in place come back byte for byte, across any chunking', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 300_000 }), { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 70_000 }), fc.integer({ min: 0, max: 255 }), (sizes, cut, seed) => {
+      const payloads = sizes.map((n, k) => {
+        const b = Buffer.allocUnsafe(n);
+        for (let i = 0; i < n; i++) b[i] = (i * 31 + k * 7 + seed) & 0xff;
+        return b;
+      });
+      const bytes = Buffer.concat(payloads.map((p, k) => gdpPacket(GDP_BUFFER, p, { ptsNs: k })));
+      const chunks: Buffer[] = [];
+      for (let off = 0; off < bytes.length; off += cut) chunks.push(bytes.subarray(off, off + cut));
+      const { packets, errors, parser } = parseAll(chunks);
+      assert.deepEqual(errors, []);
+      assert.equal(parser.pendingBytes, 0);
+      assert.equal(packets.length, payloads.length);
+      packets.forEach((p, k) => {
+        assert.equal(p.kind, 'buffer');
+        if (p.kind === 'buffer') {
+          assert.equal(p.ptsNs, k);
+          assert.ok(p.payload.equals(payloads[k]!), `payload ${k} (${payloads[k]!.length} bytes)`);
+        }
+      });
+    }),
+    { numRuns: 60 },
+  );
+});
