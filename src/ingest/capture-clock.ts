@@ -16,15 +16,26 @@ export interface CaptureClock {
 
 export class ArrivalClock implements CaptureClock {
   private offset = Infinity;
+  private lastPtsMs = -Infinity;
+  private lastMs = -Infinity;
 
   captureMs(ptsNs: number, arrivalMs: number): number {
     const ptsMs = ptsNs / 1e6;
     if (arrivalMs - ptsMs < this.offset) this.offset = arrivalMs - ptsMs;
-    return ptsMs + this.offset;
+    let t = ptsMs + this.offset;
+    // A lower offset must not put a later picture before an earlier one.
+    if (ptsMs > this.lastPtsMs && t <= this.lastMs) t = this.lastMs + 0.001;
+    if (ptsMs > this.lastPtsMs) {
+      this.lastPtsMs = ptsMs;
+      this.lastMs = t;
+    }
+    return t;
   }
 
   reset(): void {
     this.offset = Infinity;
+    this.lastPtsMs = -Infinity;
+    this.lastMs = -Infinity;
   }
 }
 

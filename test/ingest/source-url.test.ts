@@ -96,3 +96,22 @@ test('caps and H.264 units: avc samples become Annex-B, keyframes get the parame
   assert.equal(p.keyframe, false);
   assert.deepEqual(p.data, Buffer.concat([sc, Buffer.from([0x41, 9, 9])]));
 });
+
+test('arrival clock: PTS-spaced, never in the future, never backwards when a unit arrives early', async () => {
+  const { ArrivalClock } = await import('../../src/ingest/capture-clock.js');
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 500 }), { minLength: 1, maxLength: 100 }), (delays) => {
+      const c = new ArrivalClock();
+      let last = -Infinity;
+      delays.forEach((delay, i) => {
+        const pts = i * 33_333_333;
+        const arrival = 1_000_000 + i * 33.333 + delay;
+        const t = c.captureMs(pts, arrival);
+        // Not after its arrival, unless nudged just past an earlier picture that arrived late.
+        assert.ok(t <= Math.max(arrival, last + 0.01), 'not in the future');
+        assert.ok(t > last, 'increasing');
+        last = t;
+      });
+    }),
+  );
+});
