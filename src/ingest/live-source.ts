@@ -300,7 +300,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     return {
       next: () => it.channel.next(),
       return: async () => {
-        this.iterating.delete(it);
+        if (this.iterating.delete(it)) this.counters.dropped += it.channel.dropped;
         it.channel.end();
         return { value: undefined, done: true };
       },
@@ -728,7 +728,10 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   }
 
   private endIterators(err?: Error): void {
-    for (const it of this.iterating) it.channel.end(err);
+    for (const it of this.iterating) {
+      this.counters.dropped += it.channel.dropped;
+      it.channel.end(err);
+    }
     this.iterating.clear();
   }
 

@@ -121,6 +121,22 @@ test('latest(): nothing is decoded until asked; then the newest frame, never the
   await s.close();
 });
 
+test('a slow consumer loses the oldest frames, counted, and then gets the newest', async () => {
+  const { s } = source(withAuth(), { queueFrames: 2 });
+  await s.start();
+  const it = s[Symbol.asyncIterator]();
+  const first = indexOf((await it.next()).value as SourceFrame);
+  // Busy elsewhere while 20 more units arrive.
+  const units = s.stats().unitsReceived;
+  await waitFor(() => s.stats().unitsReceived >= units + 20, 20_000, '20 more units');
+  const later: number[] = [];
+  for (let k = 0; k < 3; k++) later.push(indexOf((await it.next()).value as SourceFrame));
+  await it.return!();
+  assert.ok(later[0]! > first, `${first} then ${later}`);
+  assert.ok(later.at(-1)! >= first + 15, `the consumer skipped ahead: ${first} then ${later}`);
+  assert.ok(s.stats().framesDropped >= 10, `drops counted: ${s.stats().framesDropped}`);
+});
+
 test('wrong password → UNAUTHORIZED, wrong path → NOT_FOUND, closed port → UNREACHABLE; nothing secret in the errors', async () => {
   const wrong = source(withAuth('not-the-password'));
   await assert.rejects(wrong.s.start(), (e: Error & { code?: string }) => e.code === 'UNAUTHORIZED' && !e.message.includes('not-the-password'));
