@@ -7,6 +7,7 @@
 //  c) memory for 60 s of buffered 720p at 2 Mbit/s: an ffmpeg-made file read fast into the ring,
 //     nobody consuming: ring bytes and RSS growth, against what raw frames would take.
 import { existsSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { LiveSource, RTSPSkyLine } from '../../src/index.js';
 import { quietLogger, workDir } from '../lib/config.js';
@@ -35,6 +36,8 @@ export interface DecodeRun {
 }
 
 export interface IngestResult {
+  /** When this figure ran, and the machine's load then (it can run on its own: BENCH_ONLY=ingest). */
+  ran: { date: string; loadAverageAtStart: number };
   decode: { width: number; height: number; frames: number; runs: DecodeRun[]; alone: { gstreamerCpuMsPerFrame: number; ffmpegCpuMsPerFrame: number }; ours: { fps: number; cpuMsPerFrame: number }; peer: { fps: number; cpuMsPerFrame: number }; fpsRatio: number; cpuRatio: number };
   latest: { width: number; height: number; fps: number; seconds: number; samples: number; p50Ms: number; p95Ms: number; maxMs: number; framesDecoded: number; unitsReceived: number };
   memory: { seconds: number; width: number; height: number; bitrateKbps: number; units: number; ringBytes: number; rssGrowthBytes: number; rawBytes: number };
@@ -199,8 +202,9 @@ async function memoryFigure(): Promise<IngestResult['memory']> {
 }
 
 export default async function ingest(): Promise<IngestResult> {
+  const ran = { date: new Date().toISOString(), loadAverageAtStart: loadavg()[0]! };
   const memory = await memoryFigure();
   const decode = await decodeFigure();
   const latest = await latestFigure();
-  return { decode, latest, memory };
+  return { ran, decode, latest, memory };
 }

@@ -40,7 +40,9 @@ export class FrameChannel<T> {
       w({ value: item, done: false });
       return;
     }
-    if (this.items.length >= this.capacity) {
+    // Lossless: the owner stops producing when the channel is full; what was already on its way
+    // (a few frames in the decoder) still gets in.
+    if (this.items.length >= this.capacity && !this.lossless) {
       this.items.shift();
       this.dropped++;
     }

@@ -670,18 +670,20 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   /** A unit cut short at the end of a file may never come out of the decoder: end anyway once output stops. */
   private armDrainTimer(): void {
     let seen = -1;
+    let quiet = 0;
     const t = setInterval(() => {
       const d = this.live;
       if (!d || !this.ending) {
         clearInterval(t);
         return;
       }
-      if (d.received === seen) {
+      if (d.received === seen && ++quiet >= 5) {
         clearInterval(t);
         this.log.debug({ pending: d.inFlight }, 'end of stream: units the decoder did not return');
         this.finishLiveEnd();
         return;
       }
+      if (d.received !== seen) quiet = 0;
       seen = d.received;
     }, 1000);
     t.unref();

@@ -53,3 +53,10 @@ test('OneConnectionListener: the first connection wins; the port is closed to an
   await none.listen();
   assert.equal(await none.connection(50), undefined, 'nothing connected: undefined, listener closed');
 });
+
+test('FrameChannel: a lossless channel never drops, even past its capacity', () => {
+  const c = new FrameChannel<number>(2, true);
+  for (let i = 0; i < 5; i++) c.push(i);
+  assert.equal(c.dropped, 0);
+  assert.equal(c.size, 5);
+});
