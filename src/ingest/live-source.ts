@@ -17,6 +17,7 @@ import { backoffDelay, sleep, withDefaults, type ReconnectOptions } from '../bac
 import { defaultLogger, Redactor, scrubbing } from '../log.js';
 import { ArrivalClock, FirstArrivalClock, SidecarClock, type CaptureClock } from './capture-clock.js';
 import { Decoder, OUTPUT_FORMATS, type DecodedFrame, type OutputFormat } from './decoder.js';
+import { decodeUnits, toFrame } from './history.js';
 import { SourceError } from './errors.js';
 import { FrameChannel } from './frame-channel.js';
 import { GstReader, type Reader, type ReaderUnit } from './gst-reader.js';
@@ -124,7 +125,6 @@ interface Iterating {
 const MAX_IN_FLIGHT = 8;
 /** A file read fast pauses its reader when the live decoder is this many units behind. */
 const FAST_LAG_UNITS = 48;
-const HISTORY_STALL_MS = 5000;
 const LATEST_WAIT_MS = 5000;
 
 export class LiveSource extends EventEmitter<LiveSourceEvents> {
@@ -763,54 +763,4 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     // Without a listener an 'error' event would throw at the process: errors are logged instead.
     if (this.listenerCount('error') > 0) this.emit('error', e);
   }
-}
-
-function toFrame(f: DecodedFrame, u: EncodedUnit): SourceFrame {
-  return { data: f.data, width: f.width, height: f.height, format: f.format, timestamp: u.timestampMs, pts: u.ptsNs / 1e6, keyframe: u.keyframe, seq: u.seq };
-}
-
-/** One history decode: push the units, drain, collect the frames; gives up after 5 s without progress. */
-async function decodeUnits(options: ConstructorParameters<typeof Decoder>[0], units: EncodedUnit[]): Promise<SourceFrame[]> {
-  const d = new Decoder(options);
-  await d.start();
-  const byPts = new Map(units.map((u) => [u.ptsNs, u]));
-  const frames: SourceFrame[] = [];
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let i = 0;
-      let drained = false;
-      let progress = Date.now();
-      const stall = setInterval(() => {
-        if (Date.now() - progress > HISTORY_STALL_MS) finish();
-      }, 250);
-      const finish = (err?: Error) => {
-        clearInterval(stall);
-        if (err) reject(err);
-        else resolve();
-      };
-      const pump = () => {
-        while (i < units.length && d.inFlight < MAX_IN_FLIGHT) {
-          const u = units[i++]!;
-          d.push(u.data, u.ptsNs);
-        }
-        if (i === units.length && !drained) {
-          drained = true;
-          d.drain();
-        }
-        if (drained && d.inFlight === 0) finish();
-      };
-      d.on('frame', (f) => {
-        progress = Date.now();
-        const u = byPts.get(f.ptsNs);
-        if (u) frames.push(toFrame(f, u));
-        pump();
-      });
-      d.on('failed', (reason) => finish(new SourceError('ERROR', `decoding failed: ${reason}`)));
-      pump();
-    });
-  } finally {
-    d.stop();
-  }
-  // Presentation order (B-frames are decoded out of it).
-  return frames.sort((a, b) => a.pts - b.pts);
 }
