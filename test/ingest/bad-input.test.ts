@@ -71,6 +71,32 @@ test('a server speaking garbage: RTSP gives PROTOCOL_ERROR, RTMP a clear error, 
   await assert.rejects(source(`rtmp://127.0.0.1:${rtmpPort}/live/some-key-123`).s.start(), (e: Coded) => ['PROTOCOL_ERROR', 'UNREACHABLE', 'ERROR', 'STREAM_LOST'].includes(e.code!) && e.message.length > 10 && !e.message.includes('some-key-123'));
 });
 
+test('RTSP answers read straight from the server: H.265 offered → UNSUPPORTED_CODEC naming it, 404 → NOT_FOUND, audio only → NOT_A_STREAM', async () => {
+  const sdp = (media: string) => `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=x\r\nt=0 0\r\n${media}`;
+  const port = await tcpServer((sock) => {
+    let buf = '';
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      let end: number;
+      while ((end = buf.indexOf('\r\n\r\n')) >= 0) {
+        const req = buf.slice(0, end);
+        buf = buf.slice(end + 4);
+        const cseq = /CSeq: *(\d+)/i.exec(req)?.[1] ?? '0';
+        const path = req.split(' ')[1] ?? '';
+        const body = path.endsWith('/h265')
+          ? sdp('m=video 0 RTP/AVP 96\r\na=rtpmap:96 H265/90000\r\na=control:track1\r\n')
+          : path.endsWith('/audio')
+            ? sdp('m=audio 0 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n')
+            : undefined;
+        sock.write(body === undefined ? `RTSP/1.0 404 Not Found\r\nCSeq: ${cseq}\r\n\r\n` : `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nContent-Type: application/sdp\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      }
+    });
+  });
+  await assert.rejects(source(`rtsp://127.0.0.1:${port}/h265`).s.start(), (e: Coded) => e.code === 'UNSUPPORTED_CODEC' && /H265\/90000/.test(e.message));
+  await assert.rejects(source(`rtsp://127.0.0.1:${port}/missing`).s.start(), (e: Coded) => e.code === 'NOT_FOUND' && /404/.test(e.message));
+  await assert.rejects(source(`rtsp://127.0.0.1:${port}/audio`).s.start(), (e: Coded) => e.code === 'NOT_A_STREAM' && /no video/.test(e.message));
+});
+
 test('a server that accepts and says nothing: UNREACHABLE after connectTimeoutMs', async () => {
   const port = await tcpServer(() => undefined);
   const { s } = source(`rtsp://127.0.0.1:${port}/cam`, { connectTimeoutMs: 1000 });
