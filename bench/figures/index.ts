@@ -6,6 +6,7 @@ import manyStreams from './many-streams.js';
 import memory from './memory.js';
 import putCost from './put-cost.js';
 import throughput from './throughput.js';
+import web from './web.js';
 
 export const FIGURES = {
   put: putCost,
@@ -14,6 +15,7 @@ export const FIGURES = {
   many: manyStreams,
   latency,
   fanout,
+  web,
   ingest,
 } as const;
 
