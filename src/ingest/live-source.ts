@@ -723,7 +723,8 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   }
 
   private checkIdle(): void {
-    if (this.live?.active && !this.wantLive() && !this.ending) {
+    // (While a file's end is drained, the iterators waiting for it keep wantLive() true.)
+    if (this.live?.active && !this.wantLive()) {
       this.log.debug('live decoder idle: stopped');
       this.stopLive();
     }
