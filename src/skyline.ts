@@ -341,7 +341,8 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       const { fps, width, height } = wanted;
       if (fps !== null && width !== null && height !== null) {
         this.beginOpening(fps, width, height);
-        await this.opening;
+        // A stop gives up on a destination that takes too long to open (its deadline aborts the session).
+        await Promise.race([this.opening, aborted(this.sessionAbort!.signal)]);
         if (this.lifecycle.is('error')) throw this.failure!;
       } else {
         this.warmup = new Warmup(fps === null, this.opts.warmupFrames, this.opts.warmupMemoryBytes);
@@ -423,7 +424,8 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
   /** Stops streaming (as stopStreaming(), waiting for a stop in progress) and releases everything. */
   close(): Promise<void> {
     if (this.closing) return this.closing;
-    void this.stopStreaming();
+    // Its outcome is the close's too: the close command runs after it in the chain.
+    this.stopStreaming().catch(() => undefined);
     this.closing = this.commands.run(async () => {
       this.cached = undefined;
       this.converter = undefined;
@@ -520,11 +522,13 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     const signal = this.sessionAbort!.signal;
     try {
       const encoder = await chooseEncoder(this.opts.encoder, this.opts);
+      if (signal.aborted) return;
       const session: SessionInfo = { fps, width, height, framerate: fpsFraction(fps), originMs: this.originMs, index: ++this.sessions, encoder };
       this.session = session;
       this.last = { fps, width, height };
       this.destinationTaken = true;
       const spec = await this.sink(session);
+      if (signal.aborted) return;
       this.delivery = spec.kind === 'tap' ? new TapDelivery(this.deliveryHost(), { stallMs: TAP_STALL_MS }) : new GstSinkDelivery(this.deliveryHost(), spec.launch);
       await this.openDestination(session);
       if (signal.aborted) return;

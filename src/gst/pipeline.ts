@@ -76,8 +76,6 @@ export class Pipeline {
   private handlers: PipelineHandlers | undefined;
   private watching = false;
   private playing = false;
-  /** This run's first message (its NULL -> READY) was seen. */
-  private fresh = false;
   private readonly elements = new Map<string, NativeElement>();
 
   /** Parses a gst-launch description; throws an Error naming the problem (e.g. a missing element). */
@@ -120,7 +118,6 @@ export class Pipeline {
   play(handlers?: PipelineHandlers): void {
     this.handlers = handlers;
     this.playing = true;
-    this.fresh = false;
     if (handlers && !this.watching) {
       this.watching = true;
       busWatches++;
@@ -128,8 +125,9 @@ export class Pipeline {
       // The binding's poll loop ends only when it pops a message and finds the pipeline in NULL.
       // With the bus flushed at NULL (the default), a loop woken by the first state change of a
       // stop re-blocks on an empty bus for ever, and node cannot exit (it joins the threadpool).
-      // Unflushed, the stop's last state change (READY -> NULL) always reaches it; what a run
-      // left on the bus is skipped by the next run (see onMessage).
+      // Unflushed, the stop's last state change (READY -> NULL) always reaches it. What a loop
+      // leaves on the bus is the tail of that stop (state changes to READY and NULL), which
+      // the next run's handlers ignore: errors and EOS come before it and are taken.
       this.native['auto-flush-bus'] = false;
       this.native.pollBus((msg) => this.onMessage(msg));
     }
@@ -167,11 +165,6 @@ export class Pipeline {
   private onMessage(msg: BusMessage): void {
     const h = this.handlers;
     if (!h || !this.playing) return;
-    if (!this.fresh) {
-      // Messages before this run's own NULL -> READY are left over from an earlier run.
-      if (msg.type === 'state-changed' && /^pipeline\d+$/.test(msg._src_element_name) && msg['old-state'] === 'GST_STATE_NULL') this.fresh = true;
-      else return;
-    }
     switch (msg.type) {
       case 'error':
         h.onError(new GstError(String(msg.message ?? 'unknown GStreamer error'), String(msg._src_element_name), msg.debug as string | undefined));

@@ -120,7 +120,7 @@ export class KVSSkyLine extends SkyLine<KVSSkyLineEvents> {
     this.mode = await this.chooseMode();
     if (this.mode === 'putmedia') return { kind: 'tap' };
     this.credentialFile = new KvssinkCredentialFile(this.credentials, (err) =>
-      this.log.error({ err: this.redactor.scrub(err.message) }, 'KVS: refreshing the kvssink credential file failed'),
+      this.reportError(this.clean(new Error(`KVS: refreshing the kvssink credential file failed: ${err.message}`))),
     );
     const credentialPath = await this.credentialFile.start();
     return {

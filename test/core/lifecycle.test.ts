@@ -196,3 +196,25 @@ test('states: opening, streaming, stopping, stopped, closed; a second stop is th
   await assert.rejects(sky.startStreaming(), /closed/);
   await sky.close(); // twice is fine
 });
+
+test('the transition table: allowed moves pass, others throw as bugs; commands run one at a time', async () => {
+  const { Lifecycle, CommandChain, TRANSITIONS } = await import('../../src/lifecycle.js');
+  const seen: string[] = [];
+  const lc = new Lifecycle((next, prev) => seen.push(`${prev}>${next}`));
+  for (const s of ['opening', 'streaming', 'reconnecting', 'streaming', 'stopping', 'stopped', 'warmup', 'error', 'stopping', 'stopped', 'closed'] as const) lc.to(s);
+  assert.equal(seen.length, 11);
+  assert.throws(() => lc.to('streaming'), /no transition from 'closed' to 'streaming'/);
+  const fresh = new Lifecycle(() => undefined);
+  assert.throws(() => fresh.to('streaming'), /bug/);
+  assert.deepEqual(TRANSITIONS.stopping, ['stopped']);
+  const chain = new CommandChain();
+  const order: string[] = [];
+  const slow = chain.run(async () => { await new Promise((r) => setTimeout(r, 30)); order.push('a'); });
+  const failing = chain.run(async () => { order.push('b'); throw new Error('b failed'); });
+  const fast = chain.run(async () => { order.push('c'); });
+  await slow;
+  await assert.rejects(failing, /b failed/);
+  await fast;
+  assert.deepEqual(order, ['a', 'b', 'c']);
+  assert.equal(chain.busy, false);
+});
