@@ -3,6 +3,7 @@
 import { destination, pino } from 'pino';
 import { REDACT_PATHS } from '../log.js';
 import { COMMANDS, commandHelp, mainHelp, parseCommandLine, REPUBLISH, UsageError, type Parsed } from './args.js';
+import { inspect } from './inspect.js';
 import { republish } from './republish.js';
 import { Reporter } from './status.js';
 
@@ -36,8 +37,7 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     if (REPUBLISH.includes(parsed.command)) return await republish({ parsed, reporter, logger, signal: ctrl.signal });
-    reporter.event('failed', `${parsed.command} needs LiveSource, which this version of gst-skyline does not have yet`, {});
-    return 1;
+    return await inspect({ parsed, reporter, logger, signal: ctrl.signal });
   } catch (err) {
     if (err instanceof UsageError) return usage(err);
     reporter.event('failed', `failed: ${(err as Error).message}`, { error: (err as Error).message });

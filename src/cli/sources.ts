@@ -2,6 +2,7 @@
 // pattern; anything else is a URL or file read by LiveSource.
 import type { Logger } from 'pino';
 import type { Frame } from '../frame.js';
+import { LiveSource } from '../ingest/live-source.js';
 import { PatternSource } from '../pattern/pattern-source.js';
 
 export interface SourceFrame extends Frame {
@@ -19,11 +20,6 @@ export interface FrameSource extends AsyncIterable<SourceFrame> {
   /** Ends the iteration. */
   stop(): void;
   close(): Promise<void>;
-}
-
-/** The source cannot be used (unreachable, unsupported, missing): exit code 1 with this message. */
-export class SourceError extends Error {
-  override name = 'SourceError';
 }
 
 export interface SourceOptions {
@@ -47,9 +43,7 @@ export async function openSource(from: string, o: SourceOptions): Promise<FrameS
       [Symbol.asyncIterator]: () => pattern[Symbol.asyncIterator](),
     };
   }
-  throw new SourceError(
-    `--from ${maskUrl(from)}: reading cameras, relays and files needs LiveSource, which this version of gst-skyline does not have yet; --from pattern works`,
-  );
+  return openLive(from, o);
 }
 
 /** A URL with its password (and, for RTMP, its stream key) hidden. */
@@ -67,4 +61,31 @@ export function maskUrl(s: string): string {
     u.pathname = parts.join('/');
   }
   return u.toString();
+}
+
+/** A camera, relay or file through LiveSource; rejects with its error when the first connection fails. */
+async function openLive(url: string, o: SourceOptions): Promise<FrameSource> {
+  const live = new LiveSource({ url, logger: o.logger });
+  live.on('reconnect', ({ attempt, delayMs, reason }) =>
+    o.onEvent('reconnect', `source lost, reconnecting (attempt ${attempt}) in ${delayMs} ms: ${reason}`, { source: true, attempt, delayMs, reason }),
+  );
+  live.on('error', (err) => o.onEvent('error', `source: ${err.message}`, { source: true, code: err.code, error: err.message }));
+  const label = maskUrl(url);
+  // Iterate from the first frame: the iterator is taken before the source starts.
+  const frames = live[Symbol.asyncIterator]();
+  try {
+    await live.start();
+  } catch (err) {
+    await live.close();
+    throw new Error(`cannot read ${label}: ${(err as Error).message}`);
+  }
+  return {
+    label,
+    get reconnects() {
+      return live.stats().reconnects;
+    },
+    stop: () => void live.stop(),
+    close: () => live.close(),
+    [Symbol.asyncIterator]: () => frames,
+  };
 }

@@ -229,3 +229,54 @@ test('an unreachable source: a clear message naming it (password masked) and exi
   assert.ok(!(r.stdout + r.stderr).includes('hunter2'));
 });
 
+test('record --from a file: every frame of the file is republished, then the command ends by itself', async () => {
+  const original = join(dir, 'original.mp4');
+  const made = await cli(['record', original, '--size', '320x240', '--fps', '15', '--duration', '2']).exited;
+  assert.equal(made.code, 0, made.stderr);
+  const n = (await probeVideo(original)).frames;
+  const copy = join(dir, 'copy.mp4');
+  const r = await cli(['record', copy, '--from', original, '--overlay']).exited;
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const stopped = lines(r.stdout).find((e) => e.event === 'stopped')!;
+  assert.equal(stopped.framesEncoded, n);
+  const probe = await probeVideo(copy);
+  assert.deepEqual([probe.width, probe.height, probe.frames], [320, 240, n]);
+});
+
+test('rtsp --from a live RTSP camera, then probe and screenshot of the republished stream', async () => {
+  const camera = cli(['rtsp', '--port', '0', '--size', '320x240', '--fps', '20']);
+  try {
+    const cameraUrl = String((await camera.waitFor(/"destination":"(rtsp:[^"]+)"/))[1]);
+    const relay = cli(['rtsp', '--port', '0', '--from', cameraUrl, '--overlay']);
+    try {
+      const url = String((await relay.waitFor(/"event":"started".*"destination":"(rtsp:[^"]+)"/, 30_000))[1]);
+      const played = await gstPlay(url, { transport: 'tcp', frames: 20, width: 320, height: 240 });
+      assert.equal(played.frames, 20, played.stderr);
+
+      const probe = await cli(['probe', url]).exited;
+      assert.equal(probe.code, 0, probe.stdout + probe.stderr);
+      const p = lines(probe.stdout).find((e) => e.event === 'probe')!;
+      assert.deepEqual([p.width, p.height], [320, 240]);
+      assert.ok(Math.abs((p.fps as number) - 20) < 1.5, `fps ${p.fps}`);
+
+      const png = join(dir, 'shot.png');
+      const shot = await cli(['screenshot', url, png]).exited;
+      assert.equal(shot.code, 0, shot.stdout + shot.stderr);
+      const s = await probeVideo(png);
+      assert.deepEqual([s.codec, s.width, s.height], ['png', 320, 240]);
+    } finally {
+      assert.equal((await relay.interrupt()).code, 0);
+    }
+  } finally {
+    await camera.interrupt();
+  }
+});
+
+test('probe and screenshot of an unreachable source: a clear message and exit 1', async () => {
+  for (const args of [['probe', 'rtsp://127.0.0.1:9/cam'], ['screenshot', 'rtsp://127.0.0.1:9/cam', join(dir, 'never.png')]]) {
+    const r = await cli(args).exited;
+    assert.equal(r.code, 1, args.join(' '));
+    assert.match(r.stdout, /"event":"failed".*cannot read rtsp:\/\/127\.0\.0\.1:9\/cam/);
+  }
+  assert.equal(existsSync(join(dir, 'never.png')), false);
+});

@@ -9,8 +9,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSidecar } from '../../src/file/timestamps-sidecar.js';
-import { frameTimes, probeVideo } from '../support/ffprobe.js';
-import { runNode } from '../support/child.js';
+import { decodeRgb, frameTimes, probeVideo } from '../support/ffprobe.js';
+import { ROOT, runNode } from '../support/child.js';
 import { NginxRtmp } from '../support/nginx-rtmp.js';
 import { readFrames } from '../rtmp/read-back.js';
 import { ffprobeFrames, gstPlay } from '../support/rtsp-players.js';
@@ -19,6 +19,7 @@ import { waitFor } from '../support/wait.js';
 import { browserShows } from '../support/browser-shows.js';
 import { chromiumMissing } from '../support/browser.js';
 
+const BIN = join(ROOT, 'dist/cli/bin.js');
 let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'skyline-examples-'));
@@ -195,4 +196,55 @@ test('shutdown: Ctrl-C while recording exits 0 with every accepted frame in the 
 function sidecarRows(path: string): number {
   if (!existsSync(path)) return 0;
   return readFileSync(path, 'utf8').split('\n').filter((l) => /^\d/.test(l)).length;
+}
+
+test('annotate-file: every frame of a recording is annotated into a new file at frame-rate timestamps', async () => {
+  const input = join(dir, 'to-annotate.mp4');
+  const made = await runNode(BIN, ['record', input, '--size', '320x240', '--fps', '15', '--duration', '2'], {}, { tsx: false }).exited;
+  assert.equal(made.code, 0, made.stderr);
+  const inFrames = (await probeVideo(input)).frames;
+  const output = join(dir, 'annotated.mp4');
+  const run = await runNode('examples/annotate-file.ts', [input, output]).exited;
+  assert.equal(run.code, 0, run.stderr);
+  const n = Number(/annotated (\d+) frames at 15 fps/.exec(run.stdout)?.[1]);
+  assert.equal(n, inFrames, run.stdout);
+  const probe = await probeVideo(output);
+  assert.deepEqual([probe.width, probe.height, probe.frames], [320, 240, n]);
+  // Frame n at exactly n / 15 s.
+  const times = await frameTimes(output);
+  times.forEach((t, i) => assert.ok(Math.abs(t - times[0]! - i / 15) < 0.0015, `frame ${i} at ${t}`));
+  // The magenta box drawn with the canvas is in every frame.
+  const { frames } = await decodeRgb(output, { count: 3 });
+  for (const rgb of frames) assert.ok(magenta(rgb) > 400, `${magenta(rgb)} magenta pixels`);
+});
+
+test('live-annotate: LiveSource reads a live RTSP camera, the annotated republish carries the caption', async () => {
+  const camera = runNode(BIN, ['rtsp', '--port', '0', '--size', '320x240'], {}, { tsx: false });
+  try {
+    const cameraUrl = String((await camera.waitFor(/"destination":"(rtsp:[^"]+)"/))[1]);
+    const run = runNode('examples/live-annotate.ts', [cameraUrl], { SKYLINE_RTSP_PORT: '0' });
+    try {
+      const url = (await run.waitFor(/rtsp:\/\/\S+\/annotated/, 30_000))[0];
+      const [rgb] = await rtspRgb(url, 640, 360, 1);
+      assert.ok(rgb, 'a frame');
+      // The caption band: dark, with yellow text, along the bottom.
+      let yellow = 0;
+      for (let y = 330; y < 360; y++) for (let x = 0; x < 640; x++) {
+        const i = (y * 640 + x) * 3;
+        if (rgb[i]! > 180 && rgb[i + 1]! > 180 && rgb[i + 2]! < 90) yellow++;
+      }
+      assert.ok(yellow > 300, `${yellow} caption pixels`);
+    } finally {
+      const exit = await run.interrupt();
+      assert.equal(exit.code, 0, exit.stderr);
+    }
+  } finally {
+    await camera.interrupt();
+  }
+});
+
+function magenta(rgb: Buffer): number {
+  let n = 0;
+  for (let i = 0; i < rgb.length; i += 3) if (rgb[i]! > 200 && rgb[i + 1]! < 70 && rgb[i + 2]! > 200) n++;
+  return n;
 }
