@@ -155,9 +155,7 @@ test('web: Chromium shows the preview page of the republished source; the status
   const run = cli(['web', '--port', '0', '--size', '320x240', '--overlay']);
   try {
     const url = String((await run.waitFor(/"destination":"(http:[^"]+)"/))[1]);
-    const showing = browserShows(url, 15);
-    await run.waitFor(/"viewers":1/, 60_000);
-    const status = await showing;
+    const status = await browserShows(url, 15, () => run.waitFor(/"viewers":1/));
     assert.deepEqual([status.config?.width, status.config?.height], [320, 240]);
   } finally {
     const exit = await run.interrupt();

@@ -77,9 +77,9 @@ test('web-preview: headless Chromium opens the printed page and shows 1280x720 p
   const run = runNode('examples/web-preview.ts', [], { SKYLINE_WEB_PORT: '0' });
   try {
     const url = (await run.waitFor(/http:\/\/\S+/))[0];
-    const status = await browserShows(url, 15);
+    // The example's stats line counts the page while it is open.
+    const status = await browserShows(url, 15, () => run.waitFor(/viewers 1, frames \d+/));
     assert.deepEqual([status.config?.width, status.config?.height], [1280, 720]);
-    await run.waitFor(/viewers 1, frames \d+/);
   } finally {
     const exit = await run.interrupt();
     assert.equal(exit.code, 0, exit.stderr);
