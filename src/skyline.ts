@@ -43,6 +43,8 @@ export interface SkyLineOptions extends EnvOptions {
   keyframeInterval?: number;
   /** x264 speed preset. Default 'ultrafast' (leaves the CPU to the vision code). */
   speedPreset?: string;
+  /** x264 threads encode whole frames in parallel (throughput) instead of slices of one (latency). Default false; FileSkyLine: true. */
+  frameThreads?: boolean;
   /** H.264 encoder element, or 'auto': a working hardware encoder, else x264enc, else openh264enc. */
   encoder?: EncoderName | 'auto';
   /** How often 'stats' is emitted while streaming, ms (0: never). Default 1000. */
@@ -194,6 +196,7 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       bitrate: options.bitrate ?? 2000,
       keyframeInterval: options.keyframeInterval ?? 60,
       speedPreset: options.speedPreset ?? 'ultrafast',
+      frameThreads: options.frameThreads ?? false,
       encoder: options.encoder ?? 'auto',
       statsIntervalMs: options.statsIntervalMs ?? 1000,
       stopTimeoutMs: options.stopTimeoutMs ?? 15_000,

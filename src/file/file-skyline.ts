@@ -32,7 +32,8 @@ export class FileSkyLine extends SkyLine {
   private sidecar: TimestampsSidecar | undefined;
 
   constructor(options: FileSkyLineOptions) {
-    super(options);
+    // A file has no viewer waiting: x264 frame threads keep both cores busy (figure 2).
+    super({ ...options, frameThreads: options?.frameThreads ?? true });
     if (typeof options?.path !== 'string' || options.path.length === 0) {
       throw new TypeError(`FileSkyLine needs a path (string), got ${JSON.stringify(options?.path)}`);
     }
