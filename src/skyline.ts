@@ -7,7 +7,7 @@ import { applyEnvironment, type EnvOptions } from './config.js';
 import { backoffDelay, sleep, withDefaults, type ReconnectOptions } from './backoff.js';
 import { chooseEncoder, validateEncoderSettings, type EncoderName } from './encoder.js';
 import { fpsFraction } from './fps.js';
-import { RgbToI420 } from './convert/rgb-to-i420.js';
+import type { RgbToI420 } from './convert/rgb-to-i420.js';
 import { FrameQueue, type Slot } from './frame-queue.js';
 import { adaptFrame, checkFrameSize, copyToGst, layoutOf, rawCaps, type FrameInput, type Layout, type RawFrame } from './frame.js';
 import { APPSRC_DEPTH, describePipeline, type SinkSpec } from './pipeline-description.js';
@@ -159,8 +159,6 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   private cached: { description: string; pipeline: Pipeline } | undefined;
   private receiver: RtpStreamReceiver | undefined;
   private receiverPort = 0;
-  /** The WebAssembly converter for the last layout drained (undefined: videoconvert does it). */
-  private converter: { layout: Layout; i420: RgbToI420 | undefined } | undefined;
   private delivering = false;
   private originMs = NaN;
   private lastPts = -1;
@@ -527,7 +525,7 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   }
 
   private enqueue(f: RawFrame, layout: Layout, ts: number): boolean {
-    const { slot, evicted } = this.queue.reserve(layout.gstSize);
+    const { slot, evicted } = this.queue.reserve(layout.gstSize, layout);
     if (evicted) this.counters.dropped++;
     copyToGst(f.data, layout, slot.data);
     slot.layout = layout;
@@ -577,8 +575,8 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   }
 
   private converterFor(layout: Layout): RgbToI420 | undefined {
-    if (this.converter?.layout !== layout) this.converter = { layout, i420: RgbToI420.for(layout) };
-    return this.converter.i420;
+    // The queue's: its slots live in the converter's memory (one copy fewer per frame).
+    return this.queue.converterFor(layout);
   }
 
   private releaseWaiters(): void {
