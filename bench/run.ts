@@ -33,6 +33,9 @@ const JOBS: Job[] = [
   { key: 'memory', figure: 'memory', timeoutMs: (CONFIG.stallSeconds + CONFIG.restarts * 0.5 + 180) * 1000 },
   { key: 'manyDefault', figure: 'many', env: { UV_THREADPOOL_SIZE: '' }, timeoutMs: 5 * 60_000 },
   { key: 'manyPool16', figure: 'many', env: { UV_THREADPOOL_SIZE: '16' }, timeoutMs: 5 * 60_000 },
+  // Every FileSkyLine holds a threadpool thread for its bus: room for the most streams tried, plus 4.
+  { key: 'capacity', figure: 'capacity', env: { UV_THREADPOOL_SIZE: String(CONFIG.capacityMax + 4) }, timeoutMs: 20 * 60_000 },
+  { key: 'growth', figure: 'growth', env: { UV_THREADPOOL_SIZE: '16' }, timeoutMs: (CONFIG.growthSeconds + 120) * 1000 },
 ];
 
 function runJob(job: Job): Promise<void> {

@@ -1,4 +1,5 @@
 // The figures, by name. Each runs in a process of its own (bench/child.ts).
+import { capacity, growth } from './capacity.js';
 import fanout from './fanout.js';
 import latency from './latency.js';
 import manyStreams from './many-streams.js';
@@ -13,6 +14,8 @@ export const FIGURES = {
   many: manyStreams,
   latency,
   fanout,
+  capacity,
+  growth,
 } as const;
 
 export type FigureName = keyof typeof FIGURES;
