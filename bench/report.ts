@@ -1,6 +1,7 @@
 // BENCHMARKS.md from the figures' results: the machine, the targets and whether they hold,
 // then per figure a table (ratios first) and a chart, and a closing note.
 import type { CapacityResult, GrowthResult } from './figures/capacity.js';
+import type { EncodersResult } from './figures/encoders.js';
 import type { FanoutResult } from './figures/fanout.js';
 import type { LatencyResult, LatencyRow } from './figures/latency.js';
 import type { ManyStreamsResult } from './figures/many-streams.js';
@@ -29,6 +30,7 @@ export interface Results {
   manyPool16: R<ManyStreamsResult>;
   capacity: R<CapacityResult>;
   growth: R<GrowthResult>;
+  encoders: R<EncodersResult>;
 }
 
 const ok = <T>(r: R<T>): r is T => r !== undefined && !(r as Failed).error;
@@ -305,12 +307,13 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     const at = k.steps.find((st) => st.streams === k.sustained);
     targets.push({
       figure: '7', target: `at least 8 streams of ${k.width}×${k.height}@${k.fps} BGR at full rate on ${m?.cores ?? 2} cores`,
-      measured: `${k.sustained}${at ? ` (${fmt(at.cpuPerFrameMs, 2)} ms CPU per frame, ${fmt(at.cpuCores, 2)} cores; fs.readFile p99 ${fmt(at.readFile.p99Ms, 1)} ms, dns.lookup p99 ${fmt(at.dnsLookup.p99Ms, 1)} ms)` : ''}`,
+      measured: `${k.sustained} (CPU-bound: ${k.cpuBound})${at ? ` (${fmt(at.cpuPerFrameMs, 2)} ms CPU per frame, ${fmt(at.cpuCores, 2)} cores; fs.readFile p99 ${fmt(at.readFile.p99Ms, 1)} ms, dns.lookup p99 ${fmt(at.dnsLookup.p99Ms, 1)} ms)` : ''}`,
       holds: k.sustained >= 8,
     });
     body.push(`N FileSkyLines (${k.bitrateKbps} kbit/s, x264 ultrafast, frame threads) fed ${k.width}×${k.height} noisy BGR frames by one loop at ${k.fps} fps with put(), which drops rather than waits; N goes up by ${c.capacityStep ?? 2} from ${c.capacityFrom ?? 4} until a stream drops a frame, misses frames in its recording (counted with ffprobe) or the loop cannot keep ${k.fps} put() per second. ${fmt(c.capacitySeconds ?? 10, 0)} s measured per N after 1 s of settling; UV_THREADPOOL_SIZE=${k.threadpool}. fs.readFile (64 KiB) and dns.lookup('localhost') are timed every 50 ms meanwhile: both run on the libuv threadpool, where each pipeline's bus poll holds a thread. **Sustained: ${k.sustained} streams.**\n`);
-    body.push(table(['streams', 'full rate', 'frames in each file (min–max) / put', 'dropped', 'process CPU (cores)', 'CPU ms per frame', 'fs.readFile p50 / p99 ms', 'dns.lookup p50 / p99 ms', 'event-loop delay p99 ms', 'RSS MiB'], k.steps.map((st) => [
-      st.streams, st.full ? 'yes' : `**no**${st.error ? ` (${st.error})` : ''}`, `${st.framesInFile[0]}–${st.framesInFile[1]} / ${st.framesPut + k.fps}`, st.dropped, fmt(st.cpuCores, 2), fmt(st.cpuPerFrameMs, 2),
+    body.push(`At ${fmt(at?.cpuPerFrameMs, 2)} ms of CPU per 720p frame, ${m?.cores ?? 2} idle cores would hold **${k.cpuBound}** such streams (cores × 1000 / (30 × CPU ms per frame)); "waiting" is the time per frame this process's threads were ready to run while another process held the core (/proc/self/task/*/schedstat): on this shared machine it is what separates the two.\n`);
+    body.push(table(['streams', 'full rate', 'frames in each file (min–max) / put', 'dropped', 'process CPU (cores)', 'CPU ms per frame', 'waiting ms per frame', 'fs.readFile p50 / p99 ms', 'dns.lookup p50 / p99 ms', 'event-loop delay p99 ms', 'RSS MiB'], k.steps.map((st) => [
+      st.streams, st.full ? 'yes' : `**no**${st.error ? ` (${st.error})` : ` (${fmt(st.putRate, 1)} put/s)`}`, `${st.framesInFile[0]}–${st.framesInFile[1]} / ${st.framesPut + k.fps}`, st.dropped, fmt(st.cpuCores, 2), fmt(st.cpuPerFrameMs, 2), fmt(st.waitPerFrameMs, 2),
       `${fmt(st.readFile.p50Ms, 2)} / ${fmt(st.readFile.p99Ms, 1)}`, `${fmt(st.dnsLookup.p50Ms, 2)} / ${fmt(st.dnsLookup.p99Ms, 1)}`, fmt(st.eventLoopDelayP99Ms, 1), fmt(st.rssMiB, 0),
     ])));
     charts['capacity.svg'] = barChart({
@@ -326,13 +329,29 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     const g = r.growth;
     targets.push({ figure: '8', target: `RSS growth under 5 MB over ${fmt(g.seconds / 60, 0)} min with ${g.streams} streams`, measured: `${fmt(g.growthMiB * 1.048576, 1)} MB (slope ${fmt(g.slopeMiBPerMin, 2)} MiB/min); ${fmt(g.perStreamMiB, 1)} MiB per stream`, holds: g.growthMiB * 1.048576 < 5 });
     body.push(`${g.streams} FileSkyLines at 720p30 BGR recording to /dev/null, fed by one loop with put() for ${fmt(g.seconds, 0)} s (\`BENCH_GROWTH_SECONDS\`; routine runs are short, the issue's figure is 600 s: \`BENCH_GROWTH_SECONDS=600 npm run bench\`). RSS sampled every second. Per stream = (median RSS over the first minute after warm-up − RSS before the first start) / ${g.streams}. Growth = median of the last 10 % of samples − median of the first 10 % after warm-up (the first 10 % of the run, at least 10 s).\n`);
-    body.push(table(['streams', 'seconds', 'baseline MiB', 'per stream MiB', 'growth MiB', 'slope MiB/min', 'frames put / dropped'], [[g.streams, fmt(g.seconds, 0), fmt(g.baselineMiB, 0), fmt(g.perStreamMiB, 1), fmt(g.growthMiB, 2), fmt(g.slopeMiBPerMin, 3), `${g.framesPut} / ${g.dropped}`]]));
+    body.push(table(['streams', 'seconds', 'baseline MiB', 'per stream MiB', 'growth MiB', 'slope MiB/min', 'frames put / dropped', 'most frames queued at once'], [[g.streams, fmt(g.seconds, 0), fmt(g.baselineMiB, 0), fmt(g.perStreamMiB, 1), fmt(g.growthMiB, 2), fmt(g.slopeMiBPerMin, 3), `${g.framesPut} / ${g.dropped}`, `${g.maxQueued ?? '–'} (${fmt(((g.maxQueued ?? NaN) * 1280 * 720 * 3) / 2 ** 20, 0)} MiB)`]]));
     charts['memory-growth.svg'] = lineChart({
       title: `RSS with ${g.streams} × 720p30 streams`, xLabel: 'seconds', yLabel: 'RSS MiB', legendAt: [1, 1], yMin: Math.floor(Math.min(...g.samples.map((p) => p.rssMiB)) / 10) * 10,
-      series: [{ label: 'RSS', points: g.samples.map((p) => [p.t, p.rssMiB] as [number, number]) }],
+      series: [
+        { label: 'RSS', points: g.samples.map((p) => [p.t, p.rssMiB] as [number, number]) },
+        ...(g.samples[0]?.queued !== undefined ? [{ label: 'RSS − frames waiting in the queues', points: g.samples.map((p) => [p.t, p.rssMiB - (p.queued * 1280 * 720 * 3) / 2 ** 20] as [number, number]) }] : []),
+      ],
     });
     body.push('![RSS growth](bench/charts/memory-growth.svg)\n');
   } else body.push(failure('Memory growth', r.growth));
+
+  // 9. cost of a stream by size and encoder
+  body.push('## 9. What one stream costs, by size and encoder\n');
+  if (ok(r.encoders)) {
+    const e = r.encoders;
+    body.push(`Each encoder alone, fed ${e.frames} noisy frames as I420 from memory (appsrc ! encoder ! fakesink in one process; x264 ultrafast, zerolatency; 1000/2000/4000 kbit/s at 360p/720p/1080p), CPU per frame, and how many 30 fps streams of it one core would hold. Hardware encoders on this machine: ${e.hardware.length ? e.hardware.join(', ') : 'none (no GPU or VA device)'}. docs/scaling.md turns these into streams per machine.\n`);
+    body.push(table(['size', 'encoder', 'CPU ms per frame', '30 fps streams per core'], e.rows.map((row) => [row.size, row.encoder, fmt(row.cpuPerFrameMs, 2), fmt(1000 / (30 * row.cpuPerFrameMs), 1)])));
+    body.push("What the library adds per BGR frame on Node's main thread (medians): put()'s copy into the queue slot, the BGR → I420 conversion in place, the binding's push() of the I420 picture.\n");
+    body.push(table(['size', 'put() copy ms', 'conversion ms', 'push() ms', 'total ms', '30 fps streams per event loop (all of it)'], e.mainThread.map((mt) => {
+      const total = mt.putCopyMs + mt.convertMs + mt.pushMs;
+      return [mt.size, fmt(mt.putCopyMs, 3), fmt(mt.convertMs, 3), fmt(mt.pushMs, 3), fmt(total, 3), fmt(1000 / (30 * total), 0)];
+    })));
+  } else body.push(failure('Encoders', r.encoders));
 
   out.push('## Targets\n');
   out.push(table(['figure', 'target', 'measured', ''], targets.map((t) => [t.figure, t.target, t.measured, yes(t.holds)])));
@@ -423,6 +442,23 @@ function why(r: Results, t: Target): string {
     const extra = (row(50)?.cpuCores ?? NaN) - (row(1)?.cpuCores ?? NaN);
     const extraSys = (row(50)?.systemCores ?? NaN) - (row(1)?.systemCores ?? NaN);
     return `49 more viewers cost ${fmt(extra, 3)} cores, ${fmt((extraSys / extra) * 100, 0)} % of it in the kernel: one socket write per picture per viewer (RTP over the RTSP TCP connection), and on loopback the kernel charges the receivers' TCP processing to the sender. The base it is compared with is small (one 720p encode at ultrafast: ${fmt(row(1)?.cpuCores, 2)} cores), so the ratio is mostly the kernel's per-write cost; gst-rtsp-server pays it too (see the table).`;
+  }
+  if (t.target.startsWith('latency p99')) {
+    const l = ok(r.latency) ? r.latency : undefined;
+    const og = l?.rows.find((row) => row.viewer === 'gstreamer' && row.split);
+    if (!og?.split) return '';
+    const sp = og.split, ev = og.eventLoop;
+    const enc = sp.encodeP99Ms - sp.encodeP50Ms, del = sp.deliverP99Ms - sp.deliverP50Ms;
+    return `The tail is in ${enc >= del ? 'encoding' : 'delivery'}: from p50 to p99, put() → encoded picture back in Node grows by ${fmt(enc)} ms and → decoded by the viewer by ${fmt(del)} ms. This process's event loop was delayed ${fmt(ev?.delayP99Ms)} ms at p99 (max ${fmt(ev?.delayMaxMs)} ms) and GC paused it ${ev?.gcPauses ?? '–'} times (longest ${fmt(ev?.gcMaxMs, 1)} ms), so the event loop accounts for little of it; x264's sliced threads wait for the slowest of their threads to be scheduled, which on a machine with load ${fmt(r.throughput && ok(r.throughput) ? r.throughput.loadAverage : undefined, 1)} is the tail (gst-rtsp-server, with the same encoder, shows the same shape).`;
+  }
+  if (t.target.startsWith('at least 8 streams')) {
+    const k = ok(r.capacity) ? r.capacity : undefined;
+    const next = k?.steps.find((st) => !st.full);
+    return `The first N that failed (${next?.streams ?? '–'}) lost on ${next ? (next.dropped > 0 ? `${next.dropped} dropped frames` : next.framesInFile[0] < next.framesPut + 30 ? 'frames missing from a recording' : `the feeding loop's pace (${fmt(next.putRate, 1)} put/s)`) : '–'} while its threads waited ${fmt(next?.waitPerFrameMs, 2)} ms per frame for cores other processes held (against ${fmt(next?.cpuPerFrameMs, 2)} ms of CPU). By CPU per frame the ${r.machine?.cores ?? 2} cores hold ${k?.cpuBound ?? '–'} streams; on a shared machine the share we get decides.`;
+  }
+  if (t.target.startsWith('RSS growth')) {
+    const g = ok(r.growth) ? r.growth : undefined;
+    return `${g?.maxQueued ?? '–'} frames were waiting in the queues at the worst moment (${fmt(((g?.maxQueued ?? NaN) * 1280 * 720 * 3) / 2 ** 20, 0)} MiB; each queue may hold up to its 64 MiB budget): when the shared machine gives the encoders less than they need, frames queue instead of being dropped, and RSS follows. The chart's second line takes the queued frames out.`;
   }
   if (t.target.startsWith('latency')) {
     return 'See the table: the encoder and the viewer dominate; the ffmpeg viewer alone holds about two frames.';

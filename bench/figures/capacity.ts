@@ -14,7 +14,8 @@ import { FileSkyLine } from '../../src/index.js';
 import { CONFIG, ENCODER, quietLogger, workDir } from '../lib/config.js';
 import { noisyFrames } from '../lib/frames.js';
 import { countFrames } from '../lib/probe.js';
-import { cpuSeconds, rssBytes, sleep } from '../lib/proc.js';
+import { cpus } from 'node:os';
+import { cpuSeconds, rssBytes, sleep, waitSeconds } from '../lib/proc.js';
 import { median, percentile, slope } from '../lib/stats.js';
 
 const W = 1280, H = 720, FPS = 30;
@@ -32,6 +33,8 @@ export interface CapacityStep {
   putRate: number;
   cpuCores: number;
   cpuPerFrameMs: number;
+  /** ms per frame the process's threads were runnable but waiting for a core another process held. */
+  waitPerFrameMs: number;
   readFile: { p50Ms: number; p99Ms: number; count: number };
   dnsLookup: { p50Ms: number; p99Ms: number; count: number };
   eventLoopDelayP99Ms: number;
@@ -49,6 +52,8 @@ export interface CapacityResult {
   steps: CapacityStep[];
   /** The largest N that held 30 fps with nothing dropped. */
   sustained: number;
+  /** Streams the cores would hold at the CPU per frame measured at `sustained` (all cores busy). */
+  cpuBound: number;
 }
 
 export interface GrowthResult {
@@ -62,7 +67,10 @@ export interface GrowthResult {
   slopeMiBPerMin: number;
   dropped: number;
   framesPut: number;
-  samples: Array<{ t: number; rssMiB: number }>;
+  /** RSS, and the frames waiting in the four queues (bounded by queueBytes each), every second. */
+  samples: Array<{ t: number; rssMiB: number; queued: number }>;
+  /** Most frames waiting in the queues at once (a machine too busy to keep up fills them). */
+  maxQueued: number;
 }
 
 function skyline(path: string): FileSkyLine {
@@ -121,8 +129,10 @@ async function step(n: number, frames: Buffer[], dir: string): Promise<CapacityS
   lag.enable();
   const dropped0 = skies.reduce((s, sky) => s + sky.stats().framesDropped, 0);
   const c0 = cpuSeconds();
+  const w0 = waitSeconds();
   const { n: put, wallS } = await feed(skies, frames, CONFIG.capacitySeconds);
   const cpu = cpuSeconds() - c0;
+  const wait = waitSeconds() - w0;
   lag.disable();
   await reads.end();
   await dns.end();
@@ -136,12 +146,13 @@ async function step(n: number, frames: Buffer[], dir: string): Promise<CapacityS
   const [lo, hi] = [Math.min(...inFile), Math.max(...inFile)];
   return {
     streams: n, seconds: wallS, framesPut: put, framesInFile: [lo, hi], dropped, putRate,
-    cpuCores: cpu / wallS, cpuPerFrameMs: (cpu * 1000) / (put * n),
+    cpuCores: cpu / wallS, cpuPerFrameMs: (cpu * 1000) / (put * n), waitPerFrameMs: (wait * 1000) / (put * n),
     readFile: { p50Ms: median(reads.times), p99Ms: percentile(reads.times, 99), count: reads.times.length },
     dnsLookup: { p50Ms: median(dns.times), p99Ms: percentile(dns.times, 99), count: dns.times.length },
     eventLoopDelayP99Ms: lag.percentile(99) / 1e6,
     rssMiB,
-    full: !error && dropped === 0 && lo >= expected && putRate >= FPS * 0.98,
+    // The loop's own pace: a shared machine can hold it back by a few frames over the run.
+    full: !error && dropped === 0 && lo >= expected && putRate >= FPS * 0.95,
     ...(error ? { error } : {}),
   };
 }
@@ -159,7 +170,9 @@ export async function capacity(): Promise<CapacityResult> {
     if (!s.full) break;
     sustained = n;
   }
-  return { width: W, height: H, fps: FPS, bitrateKbps: KBPS, threadpool: Number(process.env.UV_THREADPOOL_SIZE) || 4, steps, sustained };
+  const at = steps.find((st) => st.streams === sustained) ?? steps[0]!;
+  const cpuBound = Math.floor((cpus().length * 1000) / (FPS * at.cpuPerFrameMs));
+  return { width: W, height: H, fps: FPS, bitrateKbps: KBPS, threadpool: Number(process.env.UV_THREADPOOL_SIZE) || 4, steps, sustained, cpuBound };
 }
 
 export async function growth(): Promise<GrowthResult> {
@@ -171,8 +184,8 @@ export async function growth(): Promise<GrowthResult> {
   const baseline = rssBytes() / 2 ** 20;
   const skies = Array.from({ length: streams }, () => skyline('/dev/null'));
   await Promise.all(skies.map((sky) => sky.startStreaming({ fps: FPS, width: W, height: H })));
-  const samples: Array<{ t: number; rssMiB: number }> = [];
-  const { n } = await feed(skies, frames, CONFIG.growthSeconds, (t) => samples.push({ t, rssMiB: rssBytes() / 2 ** 20 }));
+  const samples: GrowthResult['samples'] = [];
+  const { n } = await feed(skies, frames, CONFIG.growthSeconds, (t) => samples.push({ t, rssMiB: rssBytes() / 2 ** 20, queued: skies.reduce((q, sky) => q + sky.stats().queued, 0) }));
   const dropped = skies.reduce((s, sky) => s + sky.stats().framesDropped, 0);
   await Promise.all(skies.map((sky) => sky.stopStreaming()));
   await Promise.all(skies.map((sky) => sky.close()));
@@ -188,6 +201,6 @@ export async function growth(): Promise<GrowthResult> {
     perStreamMiB: (median(firstMinute) - baseline) / streams,
     growthMiB: last - first,
     slopeMiBPerMin: slope(after.map((s) => s.t), after.map((s) => s.rssMiB)) * 60,
-    dropped, framesPut: n * streams, samples,
+    dropped, framesPut: n * streams, samples, maxQueued: Math.max(...samples.map((x) => x.queued)),
   };
 }

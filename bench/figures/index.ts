@@ -1,5 +1,6 @@
 // The figures, by name. Each runs in a process of its own (bench/child.ts).
 import { capacity, growth } from './capacity.js';
+import encoders from './encoders.js';
 import fanout from './fanout.js';
 import latency from './latency.js';
 import manyStreams from './many-streams.js';
@@ -16,6 +17,7 @@ export const FIGURES = {
   fanout,
   capacity,
   growth,
+  encoders,
 } as const;
 
 export type FigureName = keyof typeof FIGURES;

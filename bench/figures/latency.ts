@@ -17,7 +17,7 @@ import { sleep } from '../lib/proc.js';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { median, percentile } from '../lib/stats.js';
-import { nowMs, startViewer, viewerCommand, type ViewerKind } from '../lib/viewer.js';
+import { nowMs, startViewerApart as startViewer, viewerCommand, type ViewerKind } from '../lib/viewer.js';
 
 const W = 1280, H = 720, FPS = 30, DISTINCT = 16;
 /** Samples from the first seconds (connection, first keyframe, probing) are left out. */
