@@ -187,10 +187,11 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     const ours = l.rows.filter((row) => row.split);
     if (ours.length) {
       body.push("Where our latency goes, per frame: *encode* = put() to the encoded picture back in Node (appsrc, the drain's conversion, x264, the RTP tap), *deliver* = from there to the viewer's decoded picture (our RTSP server's socket write, loopback TCP, the viewer's depayloading and decoding). This process's event-loop delay (1 ms resolution) and GC pauses over the same window:\n");
-      body.push(table(['viewer', 'encode p50 / p99 ms', 'deliver p50 / p99 ms', 'event-loop delay p50 / p99 / max ms', 'GC pauses (count, longest, total ms)'], ours.map((row) => [
+      body.push(table(['viewer', 'encode p50 / p99 ms', 'deliver p50 / p99 ms', 'event-loop delay p50 / p99 / max ms', 'GC pauses (count, longest, total ms)', 'CPU / waiting for a core, ms per frame'], ours.map((row) => [
         row.viewer, `${fmt(row.split!.encodeP50Ms)} / ${fmt(row.split!.encodeP99Ms)}`, `${fmt(row.split!.deliverP50Ms)} / ${fmt(row.split!.deliverP99Ms)}`,
         row.eventLoop ? `${fmt(row.eventLoop.delayP50Ms)} / ${fmt(row.eventLoop.delayP99Ms)} / ${fmt(row.eventLoop.delayMaxMs)}` : '–',
         row.eventLoop ? `${row.eventLoop.gcPauses}, ${fmt(row.eventLoop.gcMaxMs, 1)}, ${fmt(row.eventLoop.gcTotalMs, 0)}` : '–',
+        row.eventLoop?.waitPerFrameMs !== undefined ? `${fmt(row.eventLoop.cpuPerFrameMs, 2)} / ${fmt(row.eventLoop.waitPerFrameMs, 2)}` : '–',
       ])));
     }
     body.push(`Viewers: \`${l.viewers.gstreamer}\`; \`${l.viewers.ffmpeg}\`. The peer ran \`${l.peerLaunch}\` in gst-rtsp-server (python3-gi, bench/peers/gst_rtsp_server.py).\n`);
@@ -449,7 +450,7 @@ function why(r: Results, t: Target): string {
     if (!og?.split) return '';
     const sp = og.split, ev = og.eventLoop;
     const enc = sp.encodeP99Ms - sp.encodeP50Ms, del = sp.deliverP99Ms - sp.deliverP50Ms;
-    return `The tail is in ${enc >= del ? 'encoding' : 'delivery'}: from p50 to p99, put() → encoded picture back in Node grows by ${fmt(enc)} ms and → decoded by the viewer by ${fmt(del)} ms. This process's event loop was delayed ${fmt(ev?.delayP99Ms)} ms at p99 (max ${fmt(ev?.delayMaxMs)} ms) and GC paused it ${ev?.gcPauses ?? '–'} times (longest ${fmt(ev?.gcMaxMs, 1)} ms), so the event loop accounts for little of it; x264's sliced threads wait for the slowest of their threads to be scheduled, which on a machine with load ${fmt(r.throughput && ok(r.throughput) ? r.throughput.loadAverage : undefined, 1)} is the tail (gst-rtsp-server, with the same encoder, shows the same shape).`;
+    return `The tail is in ${enc >= del ? 'encoding' : 'delivery'}: from p50 to p99, put() → encoded picture back in Node grows by ${fmt(enc)} ms and → decoded by the viewer by ${fmt(del)} ms. This process's event loop was delayed ${fmt(ev?.delayP99Ms)} ms at p99 (max ${fmt(ev?.delayMaxMs)} ms) and GC paused it ${ev?.gcPauses ?? '–'} times (longest ${fmt(ev?.gcMaxMs, 1)} ms), so the event loop accounts for little of it. Our threads spent ${fmt(ev?.waitPerFrameMs, 2)} ms per frame ready to run but waiting for a core another process held (${fmt(ev?.cpuPerFrameMs, 2)} ms running); x264's sliced threads wait for the slowest of their threads to be scheduled, which on a machine with load ${fmt(r.throughput && ok(r.throughput) ? r.throughput.loadAverage : undefined, 1)} is the tail (gst-rtsp-server, with the same encoder, shows the same shape).`;
   }
   if (t.target.startsWith('at least 8 streams')) {
     const k = ok(r.capacity) ? r.capacity : undefined;

@@ -13,7 +13,7 @@ import { RTSPSkyLine } from '../../src/index.js';
 import { CONFIG, workDir, skylineOptions, pipelineOf } from '../lib/config.js';
 import { noisyFrames, stampIndex } from '../lib/frames.js';
 import { freePort } from '../lib/ports.js';
-import { sleep } from '../lib/proc.js';
+import { sleep, waitSeconds } from '../lib/proc.js';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { median, percentile } from '../lib/stats.js';
@@ -44,7 +44,7 @@ export interface LatencyRow {
    */
   split?: { encodeP50Ms: number; encodeP99Ms: number; deliverP50Ms: number; deliverP99Ms: number };
   /** Ours only: this process's event-loop delay and GC pauses while measuring. */
-  eventLoop?: { delayP50Ms: number; delayP99Ms: number; delayMaxMs: number; gcPauses: number; gcMaxMs: number; gcTotalMs: number };
+  eventLoop?: { delayP50Ms: number; delayP99Ms: number; delayMaxMs: number; gcPauses: number; gcMaxMs: number; gcTotalMs: number; waitPerFrameMs?: number; cpuPerFrameMs?: number };
 }
 
 export interface LatencyResult {
@@ -117,6 +117,8 @@ async function ours(frames: Buffer[], kind: ViewerKind): Promise<{ row: LatencyR
   const gcObserver = new PerformanceObserver((list) => { for (const e of list.getEntries()) gc.push(e.duration); });
   gcObserver.observe({ entryTypes: ['gc'] });
   let viewer: ReturnType<typeof startViewer> | undefined;
+  let w0 = 0, measured = 0;
+  let c0 = process.cpuUsage();
   const total = (CONFIG.latencySeconds + SETTLE_MS / 1000 + 1) * FPS;
   const t0 = performance.now();
   let watchedFrom = 0;
@@ -128,13 +130,21 @@ async function ours(frames: Buffer[], kind: ViewerKind): Promise<{ row: LatencyR
     sky.put({ data: frame, width: W, height: H }, { timestamp: capture });
     putTimes.set(i & 0x3fff, t);
     captureOf.set(i & 0x3fff, capture);
-    if (i === 5 + SETTLE_MS / 1000 * FPS) lag.enable();
+    if (i === 5 + SETTLE_MS / 1000 * FPS) {
+      lag.enable();
+      gc.length = 0;
+      w0 = waitSeconds();
+      c0 = process.cpuUsage();
+      measured = i;
+    }
     if (i === 5) {
       viewer = startViewer(sky.url, W, H, (idx, at) => c.onFrame(idx, at), kind);
       watchedFrom = i;
     }
     await sleep(Math.max(0, t0 + ((i + 1) * 1000) / FPS - performance.now()));
   }
+  const waitS = waitSeconds() - w0;
+  const cpu = process.cpuUsage(c0);
   await sleep(500);
   lag.disable();
   gcObserver.disconnect();
@@ -150,6 +160,7 @@ async function ours(frames: Buffer[], kind: ViewerKind): Promise<{ row: LatencyR
   r.eventLoop = {
     delayP50Ms: lag.percentile(50) / 1e6, delayP99Ms: lag.percentile(99) / 1e6, delayMaxMs: lag.max / 1e6,
     gcPauses: gc.length, gcMaxMs: gc.length ? Math.max(...gc) : 0, gcTotalMs: gc.reduce((a, b) => a + b, 0),
+    waitPerFrameMs: (waitS * 1000) / (total - measured), cpuPerFrameMs: (cpu.user + cpu.system) / 1000 / (total - measured),
   };
   return { row: r, description };
 }
