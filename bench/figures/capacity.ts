@@ -76,6 +76,9 @@ export interface GrowthResult {
 function skyline(path: string): FileSkyLine {
   return new FileSkyLine({
     path, timestamps: false, bitrate: KBPS, keyframeInterval: ENCODER.keyframeInterval, speedPreset: ENCODER.preset,
+    // Many streams fill the cores by themselves: x264 slices, not frame threads, which would
+    // cost each 720p stream about 29 MiB more (docs/scaling.md).
+    frameThreads: false,
     logger: quietLogger(), statsIntervalMs: 0, stopTimeoutMs: 10_000,
   });
 }
