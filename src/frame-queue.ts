@@ -99,6 +99,14 @@ export class FrameQueue {
     return n;
   }
 
+  /** Empties the queue and lets go of its slots and converter (their memory goes with them). */
+  release(): number {
+    const n = this.clear();
+    this.slots = [];
+    this.conv = undefined;
+    return n;
+  }
+
   private grow(): void {
     // Unroll the ring into a larger array; placeholder slots get buffers on first reserve().
     const old = this.slots;

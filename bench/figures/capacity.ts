@@ -1,9 +1,9 @@
-// Figure 7: streams per machine. N FileSkyLines at 720p30 BGR in one process, fed from one
+// Figure 9: streams per machine. N FileSkyLines at 720p30 BGR in one process, fed from one
 // 30 fps loop with put() (which drops rather than wait), N raised step by step until a stream
 // drops a frame or misses frames in its recording. At each N: CPU per frame of the whole
 // process, and how long fs.readFile and dns.lookup take meanwhile (the libuv threadpool
 // serves both, and every GStreamer-sink pipeline holds one of its threads).
-// Figure 8 (growth) is here too: RSS per 720p30 stream, and its growth over a long run with
+// Figure 10 (growth) is here too: RSS per 720p30 stream, and its growth over a long run with
 // 4 streams (BENCH_GROWTH_SECONDS; the figure is 600 s).
 import { lookup } from 'node:dns/promises';
 import { writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Figure 9: what one stream costs at 360p, 720p and 1080p, for docs/scaling.md. Each encoder
+// Figure 11: what one stream costs at 360p, 720p and 1080p, for docs/scaling.md. Each encoder
 // this machine has, alone, fed the same noisy frames as I420 from memory (appsrc ! encoder !
 // fakesink, in this process), CPU per frame; and what the library adds on Node's main thread
 // for a BGR frame: put()'s copy into the queue slot, the conversion, the binding's push().

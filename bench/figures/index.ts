@@ -2,11 +2,13 @@
 import { capacity, growth } from './capacity.js';
 import encoders from './encoders.js';
 import fanout from './fanout.js';
+import ingest from './ingest.js';
 import latency from './latency.js';
 import manyStreams from './many-streams.js';
 import memory from './memory.js';
 import putCost from './put-cost.js';
 import throughput from './throughput.js';
+import web from './web.js';
 
 export const FIGURES = {
   put: putCost,
@@ -15,6 +17,8 @@ export const FIGURES = {
   many: manyStreams,
   latency,
   fanout,
+  web,
+  ingest,
   capacity,
   growth,
   encoders,

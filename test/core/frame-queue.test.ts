@@ -102,3 +102,17 @@ test('formats the converter cannot take keep heap slots', () => {
   assert.equal(slot.data.buffer.byteLength >= layout.gstSize, true);
   assert.ok(!(slot.data.buffer instanceof WebAssembly.Memory));
 });
+
+test('release() empties the queue and lets go of its converter and slots', () => {
+  const layout = layoutOf('BGR', 32, 8);
+  const q = new FrameQueue(3);
+  const first = q.converterFor(layout)!;
+  q.reserve(layout.gstSize, layout);
+  q.commit();
+  assert.equal(q.release(), 1);
+  assert.equal(q.length, 0);
+  const second = q.converterFor(layout)!;
+  assert.notEqual(second, first);
+  const { slot } = q.reserve(layout.gstSize, layout);
+  assert.ok(second.owns(slot.data) && !first.owns(slot.data));
+});

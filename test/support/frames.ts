@@ -36,3 +36,25 @@ export function noise(width: number, height: number, seed = 1): Frame {
 export function closeTo(actual: number[], expected: number[], tolerance: number): boolean {
   return actual.every((v, i) => Math.abs(v - expected[i]!) <= tolerance);
 }
+
+// ---- The frame index band (bench/lib/frames.ts): frame numbers that survive encoding --------
+import { readIndex, stampIndex } from '../../bench/lib/frames.js';
+
+/** A BGR frame: mid-grey with the frame index band on top, for checks after a round trip. */
+export function indexed(width: number, height: number, index: number): Frame {
+  const data = Buffer.alloc(width * height * 3, 128);
+  stampIndex(data, width, index);
+  return { data, width, height, format: 'BGR' };
+}
+
+/** The index in a decoded frame's band (BGR, RGB, RGBA, BGRA, GRAY8 or I420), -1 when unreadable. */
+export function indexOf(frame: { data: Uint8Array; width: number; height: number; format?: string }): number {
+  const { data, width, height } = frame;
+  const format = frame.format ?? 'BGR';
+  if (format === 'GRAY8' || format === 'I420') return readIndex(data.subarray(0, width * height), width);
+  const bpp = format === 'RGBA' || format === 'BGRA' ? 4 : 3;
+  const rows = Math.min(height, Math.ceil(width / 16) + 1);
+  const gray = new Uint8Array(width * rows);
+  for (let i = 0; i < gray.length; i++) gray[i] = data[i * bpp + 1]!; // green: close to luma for grey content
+  return readIndex(gray, width);
+}
