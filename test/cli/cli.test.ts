@@ -44,8 +44,12 @@ function lines(stdout: string): Line[] {
 async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = { stdout: '', stderr: '' };
   const writes = { stdout: process.stdout.write, stderr: process.stderr.write };
-  process.stdout.write = ((chunk: string) => ((out.stdout += chunk), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => ((out.stderr += chunk), true)) as typeof process.stderr.write;
+  // main() writes strings; the test runner's own messages (serialized bytes, Node 24) pass through.
+  const capture = (stream: 'stdout' | 'stderr') =>
+    ((chunk: unknown, ...rest: unknown[]) =>
+      typeof chunk === 'string' ? ((out[stream] += chunk), true) : (writes[stream] as (...a: unknown[]) => boolean).call(process[stream], chunk, ...rest)) as typeof process.stdout.write;
+  process.stdout.write = capture('stdout');
+  process.stderr.write = capture('stderr');
   try {
     const code = await main(args);
     return { code, ...out };
