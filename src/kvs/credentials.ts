@@ -21,6 +21,19 @@ async function defaultProvider(): Promise<AwsCredentialIdentityProvider> {
   return fromNodeProviderChain();
 }
 
+/** Longest wait for a credential provider (IMDS, SSO, STS) to answer. */
+export const DEFAULT_PROVIDER_TIMEOUT_MS = 10_000;
+
+/** A provider that never answers fails the fetch instead of hanging whoever waits for it. */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the AWS credential provider did not answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** Identity of a credential set, to tell whether a refresh brought anything new (never logged). */
 function sameCredentials(a: AwsCredentialIdentity, b: AwsCredentialIdentity): boolean {
   return a.accessKeyId === b.accessKeyId && a.secretAccessKey === b.secretAccessKey && a.sessionToken === b.sessionToken;
@@ -39,15 +52,18 @@ export class CredentialSource {
    */
   constructor(
     option: CredentialsOption | undefined,
-    opts: { refreshMarginMs?: number; onSecret?: (secret: string) => void } = {},
+    opts: { refreshMarginMs?: number; onSecret?: (secret: string) => void; timeoutMs?: number } = {},
   ) {
     this.refreshMarginMs = opts.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS;
     this.onSecret = opts.onSecret ?? (() => {});
     if (typeof option === 'function') this.#provider = option;
     else if (option) this.#provider = async () => option;
   }
 
   readonly refreshMarginMs: number;
+  /** Longest wait for the provider to answer, ms. */
+  readonly timeoutMs: number;
 
   /** Credentials valid for at least the refresh margin (fetched again when closer to expiry). */
   async get(): Promise<AwsCredentialIdentity> {
@@ -85,7 +101,8 @@ export class CredentialSource {
     this.#inflight ??= (async () => {
       try {
         this.#provider ??= await defaultProvider();
-        const call = this.#provider as (o?: { forceRefresh?: boolean }) => Promise<AwsCredentialIdentity>;
+        const provider = this.#provider as (o?: { forceRefresh?: boolean }) => Promise<AwsCredentialIdentity>;
+        const call = (o?: { forceRefresh?: boolean }) => withTimeout(provider(o), this.timeoutMs);
         let c = await call(force ? { forceRefresh: true } : undefined);
         if (this.expiringSoon(c) && !force) c = await call({ forceRefresh: true });
         if (!c?.accessKeyId || !c.secretAccessKey) throw new Error('the AWS credential provider returned no access key');
