@@ -137,6 +137,9 @@ export function kvssinkCredentialLine(c: AwsCredentialIdentity): string {
 /**
  * The credential file kvssink reads (credential-path): written 0600 in a
  * private temp directory, replaced atomically, rewritten before expiry.
+ * The path stays the same for every session of one owner (the launch string,
+ * and so the cached pipeline, stay the same): stop() removes the file, dispose()
+ * the directory.
  */
 export class KvssinkCredentialFile {
   private dir?: string;
@@ -155,8 +158,11 @@ export class KvssinkCredentialFile {
     return join(this.dir, 'credentials');
   }
 
+  /** Writes the file (in the same directory as the previous session's) and keeps it fresh; resolves its path. */
   async start(): Promise<string> {
-    this.dir = await mkdtemp(join(tmpdir(), 'skyline-kvs-'));
+    this.stopped = false;
+    // The directory is ours (mkdtemp, 0700) until dispose(); only the file comes and goes.
+    this.dir ??= await mkdtemp(join(tmpdir(), 'skyline-kvs-'));
     try {
       await chmod(this.dir, 0o700);
       await this.write(await this.source.get());
@@ -168,7 +174,7 @@ export class KvssinkCredentialFile {
   }
 
   private async write(c: AwsCredentialIdentity): Promise<void> {
-    if (this.stopped) return; // a refresh that finished after stop(): the directory is gone
+    if (this.stopped || !this.dir) return; // a refresh that finished after stop(): the file is gone
     const tmp = `${this.path}.tmp`;
     await writeFile(tmp, kvssinkCredentialLine(c), { mode: 0o600 });
     await rename(tmp, this.path);
@@ -196,9 +202,17 @@ export class KvssinkCredentialFile {
     this.timer.unref();
   }
 
+  /** Stops refreshing and deletes the file (the secrets); the directory stays for the next start(). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    if (this.dir) await rm(join(this.dir, 'credentials'), { force: true });
+    if (this.dir) await rm(join(this.dir, 'credentials.tmp'), { force: true });
+  }
+
+  /** stop(), and the directory removed too. */
+  async dispose(): Promise<void> {
+    await this.stop();
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
     this.dir = undefined;
   }

@@ -128,6 +128,8 @@ export class KVSSkyLine extends SkyLine {
   override async close(): Promise<void> {
     this.controlPlane?.cancel();
     await super.close();
+    await this.credentialFile?.dispose();
+    this.credentialFile = undefined;
     this.controlPlane?.destroy();
     this.controlPlane = undefined;
   }
@@ -137,7 +139,9 @@ export class KVSSkyLine extends SkyLine {
   protected async sink(): Promise<SinkSpec> {
     this.mode = await this.chooseMode();
     if (this.mode === 'putmedia') return { kind: 'tap' };
-    this.credentialFile = new KvssinkCredentialFile(this.credentials, (err) =>
+    // One file path for every session: it is in the launch string, and a new string would be a new
+    // native pipeline each session (the binding never frees one).
+    this.credentialFile ??= new KvssinkCredentialFile(this.credentials, (err) =>
       this.log.error({ err: this.redactor.scrub(err.message) }, 'KVS: refreshing the kvssink credential file failed'),
     );
     const credentialPath = await this.credentialFile.start();
@@ -218,7 +222,6 @@ export class KVSSkyLine extends SkyLine {
       if (left > 0) this.log.warn({ fragments: left }, 'KVS: stopped with fragments not persisted');
     }
     await this.credentialFile?.stop();
-    this.credentialFile = undefined;
   }
 
   protected override bytesDelivered(): number {
