@@ -80,12 +80,15 @@ export class FileSkyLine extends SkyLine {
   }
 
   protected sink(): SinkSpec {
-    // Fragmented MP4 (moov up front, a fragment per second) and streamable MKV both
-    // play up to their last complete fragment when the writer dies; filesink unbuffered so
-    // each fragment reaches the kernel as the muxer finishes it, not when 64 KB piled up.
+    // Fragmented MP4 (moov up front, a fragment per second) plays up to its last complete
+    // fragment when the writer dies. MKV is written non-streamable: clusters go out as they
+    // close (a killed file plays up to its last one), and at EOS matroskamux seeks back into
+    // the file (filesink is seekable) to fill in Duration, SeekHead and Cues, which a
+    // streamable file never gets. filesink unbuffered so each fragment reaches the kernel as
+    // the muxer finishes it, not when 64 KB piled up.
     const mux = this.container === 'mp4'
       ? `mp4mux fragment-duration=${this.fragmentMs} streamable=true`
-      : 'matroskamux streamable=true';
+      : 'matroskamux streamable=false';
     return { kind: 'gst', launch: `${mux} ! filesink name=filesink sync=false buffer-mode=unbuffered`, streamFormat: 'avc' };
   }
 
