@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { MkvParseError, MkvReader, type MkvBlock, type MkvTrackEntry } from '../../src/mkv/reader.js';
-import { cluster, clusterStart, simpleBlock, streamHeader } from '../../src/mkv/writer.js';
+import { cluster, clusterStart, simpleBlock, streamHeader, type VideoTrackInfo } from '../../src/mkv/writer.js';
 
 const RUNS = { numRuns: 300 } as const;
 
@@ -47,7 +47,7 @@ const frames = fc.array(fc.record({ delta: fc.integer({ min: 1, max: 200 }), key
 const fragments = fc.array(frames, { minLength: 1, maxLength: 5 });
 
 /** A stream as the producer writes it: header, then clusters (sized, or unknown-size as sent live). */
-function stream(t: fc.Arbitrary<never> extends never ? Parameters<typeof streamHeader>[0] : never, frags: Array<Array<{ delta: number; keyframe: boolean; data: Uint8Array }>>, live: boolean) {
+function stream(t: VideoTrackInfo, frags: Array<Array<{ delta: number; keyframe: boolean; data: Uint8Array }>>, live: boolean) {
   const parts = [streamHeader(t)];
   const expected: Array<{ cluster: number; offset: number; keyframe: boolean; data: Buffer }> = [];
   let now = 1_700_000_000_000;

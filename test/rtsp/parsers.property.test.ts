@@ -65,6 +65,7 @@ function serialize(r: Req): Buffer {
 }
 
 const interleaved = fc.record({ channel: fc.integer({ min: 0, max: 255 }), payload: fc.uint8Array({ maxLength: 2000 }) });
+type Frame = typeof interleaved extends fc.Arbitrary<infer T> ? T : never;
 
 test('RtspParser: well-formed requests and $ frames round-trip whatever the chunking', { timeout: 60_000 }, () => {
   fc.assert(
@@ -84,7 +85,7 @@ test('RtspParser: well-formed requests and $ frames round-trip whatever the chun
         for (const [k, v] of m.headers) if (!['cseq', 'content-length'].includes(k.toLowerCase())) assert.equal(got.headers[k.toLowerCase()], v);
         assert.deepEqual(got.body, Buffer.from(m.body));
       });
-      const frames = msgs.filter((m): m is { channel: number; payload: Uint8Array } => !('method' in m));
+      const frames = msgs.filter((m): m is Frame => !('method' in m));
       assert.deepEqual(r.frames, frames.map((f) => [f.channel, Buffer.from(f.payload)]));
     }),
     RUNS,
