@@ -1,7 +1,7 @@
 // Builds test/support/kvs/fake-kvssink.c (a kvssink stand-in) into a plugin directory for GST_PLUGIN_PATH.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,6 @@ export function fakeKvssinkDir(): string {
   if (flags.status !== 0) throw new Error(`pkg-config gstreamer-base-1.0 failed (install libgstreamer1.0-dev): ${flags.stderr ?? flags.error}`);
   const cc = spawnSync('cc', ['-shared', '-fPIC', '-o', `${lib}.tmp`, source, ...flags.stdout.trim().split(/\s+/)], { encoding: 'utf8' });
   if (cc.status !== 0) throw new Error(`building the fake kvssink failed: ${cc.stderr ?? cc.error}`);
-  spawnSync('mv', [`${lib}.tmp`, lib]);
+  renameSync(`${lib}.tmp`, lib);
   return dir;
 }
