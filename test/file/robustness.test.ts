@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setImmediate as tick } from 'node:timers/promises';
 import { FileSkyLine, SkyLine, parseSidecar, type SinkSpec } from '../../src/index.js';
 import { decodeRgb, frameTimes, probeVideo } from '../support/ffprobe.js';
-import { indexed, level, readIndex } from '../support/frames.js';
+import { indexed, indexOf, level } from '../support/frames.js';
 import { captureLogger } from '../support/quiet.js';
 
 let dir: string;
@@ -47,10 +47,10 @@ for (const container of ['mp4', 'mkv'] as const) {
     t.diagnostic(`${put} frames put (at least), ${p.frames} survived`);
     assert.deepEqual([p.width, p.height], [320, 240]);
     assert.ok(put - p.frames <= MAX_LOST_S * FPS, `${put} frames put, ${p.frames} survived: more than ${MAX_LOST_S} s lost`);
-    const { frames, width } = await decodeRgb(path);
+    const { frames, width, height } = await decodeRgb(path);
     assert.equal(frames.length, p.frames, 'every surviving frame decodes');
     // The surviving frames are the first ones put, in order, none missing.
-    frames.forEach((rgb, k) => assert.equal(readIndex(rgb, width), k, `decoded frame ${k} is frame ${readIndex(rgb, width)}`));
+    frames.forEach((rgb, k) => assert.equal(indexOf({ data: rgb, width, height, format: 'RGB' }), k, `decoded frame ${k}`));
     // The sidecar covers every surviving frame (rows are written before a frame reaches the encoder),
     // and every row's pts is that frame's time in the video and its capture time minus the first's.
     const rows = parseSidecar(readFileSync(`${path}.timestamps.csv`, 'utf8'));

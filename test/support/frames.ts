@@ -37,34 +37,24 @@ export function closeTo(actual: number[], expected: number[], tolerance: number)
   return actual.every((v, i) => Math.abs(v - expected[i]!) <= tolerance);
 }
 
-/** Bits of the frame index band: frames 0..1023 are told apart. */
-const INDEX_BITS = 10;
+// ---- The frame index band (bench/lib/frames.ts): frame numbers that survive encoding --------
+import { readIndex, stampIndex } from '../../bench/lib/frames.js';
 
-/**
- * A BGR frame that carries `index` in a band across its top 16 rows: one block per bit, white
- * for 1 and black for 0, each block a whole number of 16×16 macroblocks so the encoder keeps
- * it flat. The rest of the frame is grey level `fill`. `readIndex` reads it back after decoding.
- */
-export function indexed(width: number, height: number, index: number, fill = 128): Frame {
-  if (width % (16 * INDEX_BITS) !== 0 || height < 32) throw new RangeError(`indexed() needs a width that is a multiple of ${16 * INDEX_BITS} and a height of at least 32`);
-  const data = Buffer.alloc(width * height * 3, fill);
-  const block = width / INDEX_BITS;
-  for (let bit = 0; bit < INDEX_BITS; bit++) {
-    const v = (index >> (INDEX_BITS - 1 - bit)) & 1 ? 255 : 0;
-    for (let y = 0; y < 16; y++) data.fill(v, (y * width + bit * block) * 3, (y * width + (bit + 1) * block) * 3);
-  }
+/** A BGR frame: mid-grey with the frame index band on top, for checks after a round trip. */
+export function indexed(width: number, height: number, index: number): Frame {
+  const data = Buffer.alloc(width * height * 3, 128);
+  stampIndex(data, width, index);
   return { data, width, height, format: 'BGR' };
 }
 
-/** The index `indexed()` drew, read from decoded packed RGB24 (the centre of each block, thresholded). */
-export function readIndex(rgb: Buffer, width: number): number {
-  const block = width / INDEX_BITS;
-  let index = 0;
-  for (let bit = 0; bit < INDEX_BITS; bit++) {
-    const x = Math.floor(bit * block + block / 2);
-    let sum = 0;
-    for (let y = 4; y < 12; y++) sum += rgb[(y * width + x) * 3 + 1]!; // green: the cleanest channel in 4:2:0
-    index = (index << 1) | (sum / 8 > 128 ? 1 : 0);
-  }
-  return index;
+/** The index in a decoded frame's band (BGR, RGB, RGBA, BGRA, GRAY8 or I420), -1 when unreadable. */
+export function indexOf(frame: { data: Uint8Array; width: number; height: number; format?: string }): number {
+  const { data, width, height } = frame;
+  const format = frame.format ?? 'BGR';
+  if (format === 'GRAY8' || format === 'I420') return readIndex(data.subarray(0, width * height), width);
+  const bpp = format === 'RGBA' || format === 'BGRA' ? 4 : 3;
+  const rows = Math.min(height, Math.ceil(width / 16) + 1);
+  const gray = new Uint8Array(width * rows);
+  for (let i = 0; i < gray.length; i++) gray[i] = data[i * bpp + 1]!; // green: close to luma for grey content
+  return readIndex(gray, width);
 }
