@@ -6,6 +6,7 @@ import type { ManyStreamsResult } from './figures/many-streams.js';
 import type { MemoryResult } from './figures/memory.js';
 import type { PutCostResult } from './figures/put-cost.js';
 import type { ThroughputResult } from './figures/throughput.js';
+import type { WebResult } from './figures/web.js';
 import { CONFIG } from './lib/config.js';
 import { fmt } from './lib/stats.js';
 import { barChart, lineChart } from './lib/svg.js';
@@ -26,6 +27,7 @@ export interface Results {
   memory: R<MemoryResult>;
   manyDefault: R<ManyStreamsResult>;
   manyPool16: R<ManyStreamsResult>;
+  web: R<WebResult>;
 }
 
 const ok = <T>(r: R<T>): r is T => r !== undefined && !(r as Failed).error;
@@ -39,6 +41,7 @@ interface Target {
   holds: boolean | undefined;
 }
 
+const SETTLE_S = 3;
 const x = (v: number | undefined, d = 2) => (v === undefined || !Number.isFinite(v) ? '–' : `${v.toFixed(d)}×`);
 const yes = (h: boolean | undefined) => (h === undefined ? 'not measured' : h ? '**holds**' : '**missed**');
 const table = (head: string[], rows: Array<Array<string | number>>) =>
@@ -272,6 +275,44 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     void best;
   }
   for (const [name, s] of [['default threadpool', r.manyDefault], ['UV_THREADPOOL_SIZE=16', r.manyPool16]] as const) if (!ok(s)) body.push(failure(`Many streams (${name})`, s));
+
+  // 7. browser preview
+  body.push('## 7. Browser preview (WebSkyLine / RTSPSkyLine `web`), 720p30, loopback, headless Chromium\n');
+  if (ok(r.web)) {
+    const w = r.web;
+    const by = (name: string) => w.rows.find((row) => row.name.includes(name));
+    const wc = by('WebCodecs'), mse = by('MSE'), rtsp = by('RTSP');
+    const fp = Math.max(w.firstPicture.webcodecs.medianMs, w.firstPicture.mse.medianMs);
+    const cpu1 = w.cpu.find((c) => c.kind === 'sockets' && c.viewers === 1), cpu20 = w.cpu.find((c) => c.kind === 'sockets' && c.viewers === 20);
+    const cpuRatio = (cpu20?.cpuCores ?? NaN) / (cpu1?.cpuCores ?? NaN);
+    targets.push({ figure: '7', target: 'WebCodecs page p95 ≤ 150 ms', measured: `${fmt(wc?.p95Ms)} ms (p50 ${fmt(wc?.p50Ms)} ms; RTSP in the same run p95 ${fmt(rtsp?.p95Ms)} ms)`, holds: wc ? wc.p95Ms <= 150 : undefined });
+    targets.push({ figure: '7', target: 'MSE page p95 ≤ 300 ms', measured: `${fmt(mse?.p95Ms)} ms (p50 ${fmt(mse?.p50Ms)} ms)`, holds: mse ? mse.p95Ms <= 300 : undefined });
+    targets.push({ figure: '7', target: 'first picture ≤ 500 ms after the page loads', measured: `median ${fmt(w.firstPicture.webcodecs.medianMs, 0)} ms (WebCodecs), ${fmt(w.firstPicture.mse.medianMs, 0)} ms (MSE), from navigation start`, holds: Number.isFinite(fp) ? fp <= 500 : undefined });
+    targets.push({ figure: '7', target: '20 browser viewers under 20 % more server CPU than 1', measured: `${x(cpuRatio)}`, holds: Number.isFinite(cpuRatio) ? cpuRatio < 1.2 && (cpu20?.shownMean ?? 0) > 0.95 : undefined });
+    body.push(
+      `One RTSPSkyLine with \`web\` (one encode for both protocols), fed noisy 720p frames carrying their index. In the same run, one after another for ${w.seconds} s each: a GStreamer rtspsrc viewer (as figure 3), the page forced to WebCodecs, the page forced to MSE. ` +
+        `The page's probe reads the index band of every picture it shows (a \`skyline-frame\` event: WebCodecs when the frame is drawn to the canvas, MSE from requestVideoFrameCallback): latency = that moment − the moment just before put(). The first ${SETTLE_S} s are left out. Chromium ${w.chromium}, software decoding (--disable-gpu).` +
+        (w.loadAverageAtStart !== undefined ? ` Load average when this figure started: ${fmt(w.loadAverageAtStart, 1)} on ${m?.cores ?? '?'} cores (other work on the machine: compare with the RTSP row of the same run).` : '') + '\n',
+    );
+    body.push(table(['viewer', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'pictures measured', 'shown / put', 'unreadable', "page's own latency readout (p50)"], w.rows.map((row) => [
+      row.name, fmt(row.p50Ms), fmt(row.p95Ms), fmt(row.p99Ms), fmt(row.maxMs), row.samples, `${fmt(row.shownRatio * 100, 0)} %`, row.unreadable, Number.isFinite(row.pageReportedP50Ms) ? `${fmt(row.pageReportedP50Ms)} ms` : '–',
+    ])));
+    body.push(table(['where the time goes', 'put() → message in the page p50 / p95', 'message → shown p50 / p95'], w.rows.filter((row) => row.transport).map((row) => [
+      row.name, `${fmt(row.transport!.p50Ms)} / ${fmt(row.transport!.p95Ms)} ms`, `${fmt(row.inPage!.p50Ms)} / ${fmt(row.inPage!.p95Ms)} ms`,
+    ])));
+    body.push(table(['first picture (navigation start → first shown picture)', 'runs (ms)', 'median', 'max'], (['webcodecs', 'mse'] as const).map((m) => [
+      m === 'webcodecs' ? 'WebCodecs' : 'MSE', w.firstPicture[m].runs.map((v) => fmt(v, 0)).join(', '), `${fmt(w.firstPicture[m].medianMs, 0)} ms`, `${fmt(w.firstPicture[m].maxMs, 0)} ms`,
+    ])));
+    body.push(`Server CPU (this process: encoder, RTSP and web servers) over ${w.cpuSeconds} s windows. Viewers are counting WebSocket clients of the page's protocol in another process (the target's row: what each viewer costs the server), then real Chromium pages decoding with WebCodecs (on 2 cores, 20 decoders fall behind and are skipped to keyframes, so their row says more about the machine than the server):\n`);
+    body.push(table(['viewers', 'server CPU (cores)', 'of which kernel', 'shown / encoded (mean)', 'worst page', 'units skipped for slow pages'], w.cpu.map((c) => [
+      `${c.viewers} ${c.kind === 'pages' ? 'Chromium page' : 'WebSocket client'}${c.viewers > 1 ? 's' : ''}`, fmt(c.cpuCores, 3), fmt(c.systemCores, 3), `${fmt(c.shownMean * 100, 1)} %`, `${fmt(c.shownMin * 100, 1)} %`, c.serverSkips,
+    ])));
+    charts['web-latency.svg'] = lineChart({
+      title: 'Glass-to-glass latency, 720p30 on loopback: browser page vs RTSP', xLabel: 'latency (ms)', yLabel: 'fraction of frames', legendAt: [0.45, 0.45],
+      series: w.rows.map((row) => ({ label: row.name, points: row.cdf.map((v, i) => [v, (i + 1) / row.cdf.length] as [number, number]) })),
+    });
+    body.push('![browser latency](bench/charts/web-latency.svg)\n');
+  } else body.push(failure('Browser preview', r.web));
 
   out.push('## Targets\n');
   out.push(table(['figure', 'target', 'measured', ''], targets.map((t) => [t.figure, t.target, t.measured, yes(t.holds)])));

@@ -30,6 +30,7 @@ const JOBS: Job[] = [
   { key: 'throughput', figure: 'throughput', timeoutMs: 15 * 60_000 },
   { key: 'latency', figure: 'latency', timeoutMs: 10 * 60_000 },
   { key: 'fanout', figure: 'fanout', timeoutMs: 10 * 60_000 },
+  { key: 'web', figure: 'web', timeoutMs: 10 * 60_000 },
   { key: 'memory', figure: 'memory', timeoutMs: (CONFIG.stallSeconds + CONFIG.restarts * 0.5 + 180) * 1000 },
   { key: 'manyDefault', figure: 'many', env: { UV_THREADPOOL_SIZE: '' }, timeoutMs: 5 * 60_000 },
   { key: 'manyPool16', figure: 'many', env: { UV_THREADPOOL_SIZE: '16' }, timeoutMs: 5 * 60_000 },

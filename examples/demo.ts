@@ -2,6 +2,7 @@
 // and shows live stats on one line until Ctrl-C.
 //   SKYLINE_RTSP_PORT (default 8554, 0 = any free port), SKYLINE_RTSP_HOST (default 127.0.0.1),
 //   SKYLINE_DEMO_SECONDS (stop by itself after that long; default: run until Ctrl-C).
+//   SKYLINE_WEB_PORT (browser preview, default 8889, 0 = any free port).
 import { destination, pino } from 'pino';
 import { RTSPSkyLine, type RTSPSkyLineStats } from 'gst-skyline';
 import { TestPattern } from './pattern.js';
@@ -21,6 +22,8 @@ const sky = new RTSPSkyLine({
   logger,
   bitrate: 2000,
   statsIntervalMs: 1000,
+  // The same encode also feeds a browser preview page.
+  web: { port: Number(process.env.SKYLINE_WEB_PORT ?? 8889), host: process.env.SKYLINE_RTSP_HOST ?? '127.0.0.1' },
 });
 sky.on('error', (err) => {
   clearLine();
@@ -31,13 +34,14 @@ try {
   await sky.startStreaming({ fps, width, height });
 } catch (err) {
   console.error(`cannot start: ${(err as Error).message}`);
-  if (/EADDRINUSE/.test((err as Error).message)) console.error('the port is taken: try SKYLINE_RTSP_PORT=0 npm start (any free port)');
+  if (/EADDRINUSE/.test((err as Error).message)) console.error('the port is taken: try SKYLINE_RTSP_PORT=0 SKYLINE_WEB_PORT=0 npm start (any free ports)');
   await sky.close();
   process.exit(1);
 }
 
 console.log(`streaming ${width}x${height}@${fps} at ${sky.url}`);
-console.log('watch it with:');
+console.log(`watch it in a browser: ${sky.webUrl}`);
+console.log('or with:');
 console.log(`  ffplay -rtsp_transport tcp ${sky.url}`);
 console.log(`  vlc ${sky.url}`);
 console.log(`  gst-launch-1.0 playbin uri=${sky.url}`);
@@ -69,7 +73,7 @@ const onStats = (raw: unknown) => {
   lastBytes = s.bytesOut;
   lastAt = now;
   const line =
-    `fps ${s.measuredFps.toFixed(1)} | ${kbps.toFixed(0)} kbit/s | clients ${s.clients} | ` +
+    `fps ${s.measuredFps.toFixed(1)} | ${kbps.toFixed(0)} kbit/s | clients ${s.clients} | browsers ${s.webViewers} | ` +
     `frames ${s.framesEncoded}, dropped ${s.framesDropped} | client drops ${s.clientDrops}, slow clients cut ${s.droppedClients}`;
   if (tty) process.stdout.write(`\r${line}\x1b[K`);
   else console.log(line);

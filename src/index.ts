@@ -29,3 +29,8 @@ export { KVSSkyLine, type KVSSkyLineOptions, type KVSSkyLineEvents, type KVSSkyL
 export { KvsError } from './kvs/errors.js';
 export type { KvsAckEvent, ProducerStats as KvsProducerStats } from './kvs/producer.js';
 export type { Ack as KvsAck, AckEventType as KvsAckEventType } from './kvs/acks.js';
+export { WebSkyLine, type WebSkyLineOptions, type WebSkyLineStats } from './web/web-skyline.js';
+export { WebServer, type WebServerOptions, type WebServerStats, type WebMountOptions } from './web/web-server.js';
+export type { WebPreviewOptions } from './web/preview.js';
+export type { WebAuthOptions, WebTokenAuth } from './web/auth.js';
+export type { WebStream, WebStreamStats } from './web/stream.js';

@@ -5,6 +5,7 @@ import manyStreams from './many-streams.js';
 import memory from './memory.js';
 import putCost from './put-cost.js';
 import throughput from './throughput.js';
+import web from './web.js';
 
 export const FIGURES = {
   put: putCost,
@@ -13,6 +14,7 @@ export const FIGURES = {
   many: manyStreams,
   latency,
   fanout,
+  web,
 } as const;
 
 export type FigureName = keyof typeof FIGURES;

@@ -8,6 +8,8 @@ import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineOptions, type Sky
 import type { RtspAuthOptions } from './auth.js';
 import type { MountStats, RtspMount } from './mount.js';
 import { RTSPServer, type RTSPServerOptions } from './server.js';
+import { WebPreview, webSecrets, type WebPreviewOptions } from '../web/preview.js';
+import { WebServer } from '../web/web-server.js';
 
 export interface RTSPSkyLineOptions extends SkyLineOptions {
   /** TCP port of the server this SkyLine creates; 0 picks a free one. Default 8554. Not with `server`. */
@@ -22,6 +24,11 @@ export interface RTSPSkyLineOptions extends SkyLineOptions {
   auth?: RtspAuthOptions;
   /** More settings for the server this SkyLine creates (timeouts, limits, UDP ports). */
   serverOptions?: Omit<RTSPServerOptions, 'host' | 'port' | 'auth' | 'logger'>;
+  /**
+   * Also serve a browser preview of the same access units (no second encoder): a WebServer to
+   * mount on, or options for one of its own (port default 8889). Its auth defaults to `auth`.
+   */
+  web?: WebServer | WebPreviewOptions;
 }
 
 export interface RTSPSkyLineStats extends SkyLineStats {
@@ -33,6 +40,8 @@ export interface RTSPSkyLineStats extends SkyLineStats {
   clientDrops: number;
   /** Viewers disconnected for being too slow. */
   droppedClients: number;
+  /** Browsers watching the web preview (0 without one). */
+  webViewers: number;
 }
 
 export class RTSPSkyLine extends SkyLine {
@@ -40,6 +49,8 @@ export class RTSPSkyLine extends SkyLine {
   readonly path: string;
   private readonly mount: RtspMount;
   private readonly ownsServer: boolean;
+  /** The browser preview, when the `web` option was given. */
+  readonly web: WebPreview | undefined;
   private isClosed = false;
 
   constructor(options: RTSPSkyLineOptions = {}) {
@@ -64,6 +75,22 @@ export class RTSPSkyLine extends SkyLine {
       onKeyframeRequest: () => this.requestKeyframe(),
     });
     this.path = this.mount.path;
+    if (options.web) {
+      const w: WebPreviewOptions = options.web instanceof WebServer ? { server: options.web } : options.web;
+      const auth = w.auth ?? options.auth;
+      for (const secret of webSecrets(auth)) this.redactor.add(secret);
+      try {
+        this.web = new WebPreview({ path, ...w, ...(auth ? { auth } : {}) }, this.log, () => this.requestKeyframe(), 'RTSPSkyLine web');
+      } catch (err) {
+        this.server.unmount(this.mount);
+        throw err;
+      }
+    }
+  }
+
+  /** The browser preview's page, when the `web` option was given. */
+  get webUrl(): string | undefined {
+    return this.web?.url;
   }
 
   /** Where to watch, e.g. rtsp://127.0.0.1:8554/live (with port 0, final once listen() or startStreaming() resolved). */
@@ -74,6 +101,7 @@ export class RTSPSkyLine extends SkyLine {
   /** Binds the server's ports (startStreaming() does it too); resolves with the URL. */
   async listen(): Promise<string> {
     await this.server.listen();
+    await this.web?.listen();
     return this.url;
   }
 
@@ -85,7 +113,7 @@ export class RTSPSkyLine extends SkyLine {
 
   override stats(): RTSPSkyLineStats {
     const m: MountStats = this.mount.stats();
-    return { ...super.stats(), clients: m.clients, bytesSent: m.bytesSent, clientDrops: m.droppedUnits, droppedClients: m.droppedClients };
+    return { ...super.stats(), clients: m.clients, bytesSent: m.bytesSent, clientDrops: m.droppedUnits, droppedClients: m.droppedClients, webViewers: this.web?.stats().viewers ?? 0 };
   }
 
   /** Stops streaming, removes the stream from the server, and closes the server if this SkyLine created it. */
@@ -97,6 +125,7 @@ export class RTSPSkyLine extends SkyLine {
     } finally {
       this.server.unmount(this.mount);
       if (this.ownsServer) await this.server.close();
+      await this.web?.close();
     }
   }
 
@@ -107,16 +136,19 @@ export class RTSPSkyLine extends SkyLine {
   protected override async openDestination(session: SessionInfo): Promise<void> {
     await this.listen();
     this.mount.setFrameRate(session.fps);
-    this.log.info({ url: this.url }, 'serving RTSP');
+    this.web?.setFrameRate(session.fps);
+    this.log.info({ url: this.url, ...(this.web ? { web: this.web.url } : {}) }, 'serving RTSP');
   }
 
   protected override onAccessUnit(au: AccessUnit): void {
     this.mount.pushAccessUnit(au);
+    this.web?.push(au);
   }
 
   protected override async closeDestination(): Promise<void> {
     // Viewers get RTCP BYE and their connections close: the stream is over. A new session
     // (maybe another size) is announced afresh to whoever connects next.
     this.mount.endStream('stream stopped');
+    this.web?.endStream('stream stopped');
   }
 }
