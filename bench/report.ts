@@ -1,6 +1,8 @@
 // BENCHMARKS.md from the figures' results: the machine, the targets and whether they hold,
 // then per figure a table (ratios first) and a chart, and a closing note.
 import type { FanoutResult } from './figures/fanout.js';
+import type { IngestResult } from './figures/ingest.js';
+import { ingestSection } from './report-ingest.js';
 import type { LatencyResult, LatencyRow } from './figures/latency.js';
 import type { ManyStreamsResult } from './figures/many-streams.js';
 import type { MemoryResult } from './figures/memory.js';
@@ -28,6 +30,7 @@ export interface Results {
   manyDefault: R<ManyStreamsResult>;
   manyPool16: R<ManyStreamsResult>;
   web: R<WebResult>;
+  ingest: R<IngestResult>;
 }
 
 const ok = <T>(r: R<T>): r is T => r !== undefined && !(r as Failed).error;
@@ -313,6 +316,12 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     });
     body.push('![browser latency](bench/charts/web-latency.svg)\n');
   } else body.push(failure('Browser preview', r.web));
+  // 8. LiveSource
+  if (ok(r.ingest)) {
+    const s = ingestSection(r.ingest, table);
+    targets.push(...s.targets);
+    body.push(...s.lines);
+  } else body.push(failure('LiveSource', r.ingest));
 
   out.push('## Targets\n');
   out.push(table(['figure', 'target', 'measured', ''], targets.map((t) => [t.figure, t.target, t.measured, yes(t.holds)])));

@@ -34,6 +34,7 @@ const JOBS: Job[] = [
   { key: 'memory', figure: 'memory', timeoutMs: (CONFIG.stallSeconds + CONFIG.restarts * 0.5 + 180) * 1000 },
   { key: 'manyDefault', figure: 'many', env: { UV_THREADPOOL_SIZE: '' }, timeoutMs: 5 * 60_000 },
   { key: 'manyPool16', figure: 'many', env: { UV_THREADPOOL_SIZE: '16' }, timeoutMs: 5 * 60_000 },
+  { key: 'ingest', figure: 'ingest', timeoutMs: 20 * 60_000 },
 ];
 
 function runJob(job: Job): Promise<void> {

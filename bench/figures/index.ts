@@ -1,5 +1,6 @@
 // The figures, by name. Each runs in a process of its own (bench/child.ts).
 import fanout from './fanout.js';
+import ingest from './ingest.js';
 import latency from './latency.js';
 import manyStreams from './many-streams.js';
 import memory from './memory.js';
@@ -15,6 +16,7 @@ export const FIGURES = {
   latency,
   fanout,
   web,
+  ingest,
 } as const;
 
 export type FigureName = keyof typeof FIGURES;
