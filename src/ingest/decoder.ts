@@ -1,7 +1,7 @@
 /**
  * Decodes encoded units into raw frames in GStreamer, in this process:
  *
- *   appsrc ! h264parse ! avdec_h264 (or jpegparse ! jpegdec) ! videoconvert ! videoscale
+ *   appsrc ! h264parse ! avdec_h264 (or jpegparse ! jpegdec) ! queue ! videoconvert ! videoscale
  *          ! video/x-raw,format=F[,width,height] ! gdppay ! tcpclientsink → Node
  *
  * Frames come back over a loopback socket as GDP (appsink's pull would hold a libuv threadpool
@@ -60,6 +60,8 @@ export function describeDecoder(o: DecoderOptions): string {
   const size = o.width && o.height ? `,width=${o.width},height=${o.height}` : '';
   return [
     input,
+    // A thread of its own for conversion and sending: the decoder goes on with the next frame meanwhile.
+    'queue max-size-buffers=3 max-size-bytes=0 max-size-time=0',
     'videoconvert n-threads=0 dither=none',
     'videoscale n-threads=0',
     `video/x-raw,format=${o.format}${size}`,
