@@ -11,25 +11,28 @@ export {
   type SessionInfo,
   type SinkSpec,
   type ReconnectOptions,
+  type ReconnectInfo,
+  type TimestampMode,
 } from './skyline.js';
+export { TRANSITIONS } from './lifecycle.js';
 export { FileSkyLine, type FileSkyLineOptions, type Container } from './file/file-skyline.js';
 export { parseSidecar, type SidecarRow } from './file/timestamps-sidecar.js';
 export { PIXEL_FORMATS, type PixelFormat, type Frame, type FrameInput, type MatLike, type ImageDataLike } from './frame.js';
 export { ENCODERS, type EncoderName } from './encoder.js';
 export { GstError } from './gst/pipeline.js';
 export type { AccessUnit } from './h264/access-unit.js';
-export { RTSPSkyLine, type RTSPSkyLineOptions, type RTSPSkyLineStats } from './rtsp/rtsp-skyline.js';
+export { RTSPSkyLine, type RTSPSkyLineOptions, type RTSPSkyLineStats, type RTSPSkyLineEvents } from './rtsp/rtsp-skyline.js';
 export { RTSPServer, type RTSPServerOptions, type RTSPServerStats } from './rtsp/server.js';
 export type { RtspMount, MountOptions, MountStats } from './rtsp/mount.js';
 export type { RtspAuthOptions, AuthScheme } from './rtsp/auth.js';
-export { RtmpSkyLine, type RtmpSkyLineOptions, type RtmpSinkElement } from './rtmp/rtmp-skyline.js';
+export { RtmpSkyLine, type RtmpSkyLineOptions, type RtmpSinkElement, type RtmpSkyLineEvents } from './rtmp/rtmp-skyline.js';
 export { RtmpError, type RtmpErrorCode } from './rtmp/errors.js';
 export { parseRtmpUrl, rtmpTarget, RtmpUrlError, type RtmpTarget, type RtmpTargetOptions, type RtmpScheme } from './rtmp/url.js';
 export { KVSSkyLine, type KVSSkyLineOptions, type KVSSkyLineEvents, type KVSSkyLineStats, type KvsSinkChoice } from './kvs/kvs-skyline.js';
 export { KvsError } from './kvs/errors.js';
 export type { KvsAckEvent, ProducerStats as KvsProducerStats } from './kvs/producer.js';
 export type { Ack as KvsAck, AckEventType as KvsAckEventType } from './kvs/acks.js';
-export { WebSkyLine, type WebSkyLineOptions, type WebSkyLineStats } from './web/web-skyline.js';
+export { WebSkyLine, type WebSkyLineOptions, type WebSkyLineStats, type WebSkyLineEvents } from './web/web-skyline.js';
 export { WebServer, type WebServerOptions, type WebServerStats, type WebMountOptions } from './web/web-server.js';
 export type { WebPreviewOptions } from './web/preview.js';
 export type { WebAuthOptions, WebTokenAuth } from './web/auth.js';

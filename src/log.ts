@@ -1,7 +1,7 @@
 // Logging: pino, with every known secret scrubbed from what we write. Secrets are
 // registered by value (stream keys, passwords, AWS keys) so they are caught wherever
 // they appear, including inside GStreamer's own error texts.
-import { pino, type Logger } from 'pino';
+import { destination, pino, type Logger } from 'pino';
 
 /** pino redaction paths for option objects that may be logged whole. */
 export const REDACT_PATHS = [
@@ -10,8 +10,13 @@ export const REDACT_PATHS = [
   'authorization', '*.authorization', 'headers.authorization', 'headers["x-amz-security-token"]',
 ];
 
+/**
+ * The logger used when none is given. A library lives inside someone else's program: its
+ * stdout belongs to that program (often data, or a CLI's output), so we write to stderr, and
+ * only what needs attention ('warn' and up); SKYLINE_LOG_LEVEL=info|debug shows more.
+ */
 export function defaultLogger(): Logger {
-  return pino({ name: 'gst-skyline', level: process.env.SKYLINE_LOG_LEVEL ?? 'info', redact: REDACT_PATHS });
+  return pino({ name: 'gst-skyline', level: process.env.SKYLINE_LOG_LEVEL ?? 'warn', redact: REDACT_PATHS }, destination(2));
 }
 
 export class Redactor {
@@ -53,7 +58,8 @@ const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 /** Strings, and string fields of objects and arrays (four levels deep), with secrets scrubbed. */
 function scrubValue(v: unknown, r: Redactor, depth: number): unknown {
   if (typeof v === 'string') return r.scrub(v);
-  if (v instanceof Error) return { name: v.name, message: r.scrub(v.message) };
+  // pino's err serializer shape, stack kept: an error logged without its stack cannot be traced.
+  if (v instanceof Error) return { type: v.name, message: r.scrub(v.message), stack: r.scrub(v.stack ?? '') };
   if (depth > 0 && v !== null && typeof v === 'object' && !Buffer.isBuffer(v)) {
     const out: Record<string, unknown> = Array.isArray(v) ? [] as unknown as Record<string, unknown> : {};
     for (const [k, x] of Object.entries(v)) out[k] = scrubValue(x, r, depth - 1);

@@ -2,6 +2,7 @@
 // scaled and converted to I420, encoded to H.264, parsed, then the destination's tail.
 import { encoderFragment, type EncoderName, type EncoderSettings } from './encoder.js';
 import { layoutOf, rawCaps } from './frame.js';
+import { TAP_TAIL } from './delivery/tap.js';
 
 /** Buffers allowed inside appsrc at once: enough to keep the encoder busy, little latency. */
 export const APPSRC_DEPTH = 2;
@@ -21,15 +22,7 @@ export type SinkSpec =
   /** Encoded access units are delivered to onAccessUnit() in Node. */
   | { kind: 'tap' };
 
-/**
- * RTP over TCP back to our receiver on `port`: timestamps survive (90 kHz from PTS 0), and
- * Node sockets hold no libuv threadpool thread (the binding's appsink would).
- */
-export function tapTail(port: number): string {
-  return `rtph264pay pt=96 mtu=60000 config-interval=0 aggregate-mode=none timestamp-offset=0 ! rtpstreampay ! tcpclientsink host=127.0.0.1 port=${port} sync=false`;
-}
-
-export function describePipeline(s: PipelineShape, settings: EncoderSettings, sink: SinkSpec, tapPort: number): string {
+export function describePipeline(s: PipelineShape, settings: EncoderSettings, sink: SinkSpec): string {
   const caps = rawCaps(layoutOf('BGR', s.width, s.height), s.framerate);
   // Constrained baseline: what every player, browser and ingest service decodes.
   const profile = s.encoder === 'x264enc' ? ',profile=constrained-baseline' : '';
@@ -44,6 +37,6 @@ export function describePipeline(s: PipelineShape, settings: EncoderSettings, si
     // SPS/PPS before every IDR: late joiners and new connections decode at once.
     'h264parse name=parse config-interval=-1',
     `video/x-h264,stream-format=${format},alignment=au`,
-    sink.kind === 'gst' ? sink.launch : tapTail(tapPort),
+    sink.kind === 'gst' ? sink.launch : TAP_TAIL,
   ].join(' ! ');
 }

@@ -1,13 +1,16 @@
-// SkyLine: the lifecycle every destination shares. Frames go put() -> bounded queue ->
-// appsrc -> scale/convert -> H.264 encoder -> the destination's tail. Subclasses only say
-// where the encoded video goes (sink()); everything else lives here.
+// SkyLine: the public class every destination extends. Frames go put() -> warmup or bounded
+// queue -> appsrc -> scale/convert -> H.264 encoder -> the destination's delivery. This class
+// composes the parts, each in a module of its own: the lifecycle (states, transition table,
+// command chain: lifecycle.ts), the queue (frame-queue.ts), warmup (warmup.ts), and the
+// delivery strategy with its attempt-and-backoff loop (delivery/). Subclasses only say where the
+// encoded video goes (sink()) and hook into the session through the protected methods below.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { applyEnvironment, type EnvOptions } from './config.js';
-import { backoffDelay, sleep, withDefaults, type ReconnectOptions } from './backoff.js';
+import { withDefaults, type ReconnectOptions } from './backoff.js';
 import { chooseEncoder, validateEncoderSettings, type EncoderName } from './encoder.js';
 import { fpsFraction } from './fps.js';
-import { RgbToI420 } from './convert/rgb-to-i420.js';
+import type { RgbToI420 } from './convert/rgb-to-i420.js';
 import { FrameQueue, type Slot } from './frame-queue.js';
 import { adaptFrame, checkFrameSize, copyToGst, layoutOf, rawCaps, type FrameInput, type Layout, type RawFrame } from './frame.js';
 import { APPSRC_DEPTH, describePipeline, type SinkSpec } from './pipeline-description.js';
@@ -15,21 +18,26 @@ import { Warmup } from './warmup.js';
 import { activeBusWatches, Pipeline, type AppSrc, type GstError } from './gst/pipeline.js';
 import type { AccessUnit } from './h264/access-unit.js';
 import { defaultLogger, Redactor, REDACT_PATHS, scrubbing } from './log.js';
-import type { DepacketizedUnit } from './rtp/depacketizer.js';
-import { RtpStreamReceiver } from './rtp/stream-receiver.js';
+import { CommandChain, Lifecycle, type SkyLineState } from './lifecycle.js';
+import { attemptUntilReady } from './delivery/attempts.js';
+import type { Delivery, DeliveryHost } from './delivery/delivery.js';
+import { GstSinkDelivery } from './delivery/gst-sink.js';
+import { TapDelivery } from './delivery/tap.js';
 
 /** Pass for fps, width or height to reuse the value of this SkyLine's previous session. */
 export const USE_LAST_VALUE = -999;
 /** Frames timed during warmup when the frame rate is not given. */
 export const FPS_METER_WARMUP_FRAMES = 100;
 
-export type SkyLineState = 'stopped' | 'warmup' | 'streaming' | 'error';
-
+export type { SkyLineState } from './lifecycle.js';
 export type { ReconnectOptions } from './backoff.js';
 export type { SinkSpec } from './pipeline-description.js';
 
+/** How frames get their presentation times. */
+export type TimestampMode = 'capture' | 'frame-rate';
+
 export interface SkyLineOptions extends EnvOptions {
-  /** A pino logger; the SkyLine logs through a child of it. Default: pino to stdout at SKYLINE_LOG_LEVEL or info. */
+  /** A pino logger; the SkyLine logs through a child of it. Default: pino to stderr at SKYLINE_LOG_LEVEL or 'warn'. */
   logger?: Logger;
   /** Frames timed to measure fps when it is not given. Default FPS_METER_WARMUP_FRAMES (100). */
   warmupFrames?: number;
@@ -43,14 +51,22 @@ export interface SkyLineOptions extends EnvOptions {
   keyframeInterval?: number;
   /** x264 speed preset. Default 'ultrafast' (leaves the CPU to the vision code). */
   speedPreset?: string;
+  /** x264 threads encode whole frames in parallel (throughput) instead of slices of one (latency). Default false; FileSkyLine: true. */
+  frameThreads?: boolean;
   /** H.264 encoder element, or 'auto': a working hardware encoder, else x264enc, else openh264enc. */
   encoder?: EncoderName | 'auto';
   /** How often 'stats' is emitted while streaming, ms (0: never). Default 1000. */
   statsIntervalMs?: number;
   /** Backoff for destinations that reconnect after a failure. */
   reconnect?: ReconnectOptions;
-  /** Longest wait for the pipeline to drain at stopStreaming(), ms. Default 15000. */
+  /** Longest stopStreaming() and close() take, whatever the destination does, ms. Default 15000. */
   stopTimeoutMs?: number;
+  /**
+   * PTS of each frame: 'capture' (default) from its capture time, so irregular put() plays back
+   * at real speed; 'frame-rate' n / fps for the n-th frame of the session, for offline work
+   * (annotating a recorded video with putAsync()). Capture times are kept (sidecar) either way.
+   */
+  timestamps?: TimestampMode;
 }
 
 export interface StartOptions {
@@ -85,7 +101,7 @@ export interface SkyLineStats {
   state: SkyLineState;
   /** Frames put() accepted this session. */
   framesAccepted: number;
-  /** Frames dropped this session: queue overflow, warmup budget, or destination unavailable. */
+  /** Frames dropped this session: queue overflow, or destination unavailable. */
   framesDropped: number;
   /** Frames the encoder has taken (tap destinations: encoded units received). */
   framesEncoded: number;
@@ -93,89 +109,101 @@ export interface SkyLineStats {
   bytesOut: number;
   /** Rate of put() calls over the last stats interval, frames/s. */
   measuredFps: number;
-  /** Frames waiting in the queue. */
+  /** Frames waiting: warmup frames and the queue. */
   queued: number;
 }
 
+export interface ReconnectInfo {
+  attempt: number;
+  delayMs: number;
+  reason: string;
+}
+
+/** Events of every SkyLine. Subclasses extend it with their error type, stats and extra events. */
 export interface SkyLineEvents {
   state: [state: SkyLineState, previous: SkyLineState];
   error: [err: Error];
   stats: [stats: SkyLineStats];
-  reconnect: [info: { attempt: number; delayMs: number; reason: string }];
+  reconnect: [info: ReconnectInfo];
 }
 
-type Phase = 'stopped' | 'warmup' | 'opening' | 'streaming' | 'recovering' | 'stopping' | 'error';
-
-const PUBLIC_STATE: Record<Phase, SkyLineState> = {
-  stopped: 'stopped',
-  warmup: 'warmup',
-  opening: 'warmup',
-  streaming: 'streaming',
-  recovering: 'error',
-  stopping: 'streaming',
-  error: 'error',
-};
-
 const START_TIMEOUT_MS = 15_000;
+const TAP_STALL_MS = 4000;
 const WARN_INTERVAL_MS = 60_000;
-/** Abort reason: stopStreaming() was called while the first connection was being made. */
-const STOPPED = Symbol('stopped');
+/** Abort reasons of a session. */
+const STOPPED = new Error('stopped');
+const FAILED = new Error('failed');
 
 interface Run {
   pipeline: Pipeline;
   appsrc: AppSrc;
-  tap: boolean;
   caps: Layout | undefined;
-  /** PTS of the first frame this run pushed: each (re)started pipeline counts from 0. */
+  /** Session PTS of this run's first frame: each (re)started pipeline counts from 0. */
   ptsOffset: number;
   pushed: number;
-  lastPushedPts: number;
-  /** Tap destinations: PTS of the last access unit that came back. */
-  lastUnitPts: number;
-  eos?: () => void;
+  /** Frames go into appsrc (the destination takes data). */
+  delivering: boolean;
 }
 
-export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
+/** A timer that aborts a signal: the deadline of a stop. */
+function deadline(ms: number): { signal: AbortSignal; clear(): void } {
+  const c = new AbortController();
+  const t = setTimeout(() => c.abort(new Error(`stopTimeoutMs (${ms} ms) reached`)), ms);
+  return { signal: c.signal, clear: () => clearTimeout(t) };
+}
+
+/**
+ * `Events` is the subclass's event map (its error type, stats type, extra events), so listeners
+ * are typed for the class at hand: `rtmp.on('error', (err) => err.code)` compiles under strict tsc.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events, any[]> = SkyLineEvents> extends EventEmitter<Events> {
   protected readonly log: Logger;
   protected readonly redactor = new Redactor();
   protected session: SessionInfo | undefined;
 
   private readonly opts: Required<Omit<SkyLineOptions, 'logger' | keyof EnvOptions | 'reconnect'>> & { reconnect: Required<ReconnectOptions> };
-  private phase: Phase = 'stopped';
+  private readonly lifecycle = new Lifecycle((next, previous) => this.changed(next, previous));
+  private readonly commands = new CommandChain();
   private last: { fps?: number; width?: number; height?: number } = {};
-  private wanted: { fps: number | null; width: number | null; height: number | null } = { fps: null, width: null, height: null };
   private sessions = 0;
-  private closed = false;
 
-  // Warmup
+  // Commands in progress
+  private stopping: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  /** stopStreaming() or close() was called: put() takes no more frames until a new start. */
+  private stopRequested = false;
+
+  // The session
+  /** Aborted when the session ends (stop, failure): every wait of the session obeys it. */
+  private sessionAbort: AbortController | undefined;
+  private wanted: { fps: number | null; width: number | null; height: number | null } = { fps: null, width: null, height: null };
   private warmup: Warmup | undefined;
+  /** Warmup frames handed over to be streamed first, oldest first (bounded by warmupMemoryBytes). */
+  private backlog: Array<Slot | undefined> = [];
+  private backlogHead = 0;
   private opening: Promise<void> | undefined;
-
-  // Streaming
-  private queue = new FrameQueue(2);
+  private failure: Error | undefined;
+  private destinationTaken = false;
+  private releasing: Promise<void> | undefined;
+  private delivery: Delivery | undefined;
   private run: Run | undefined;
-  private cached: { description: string; pipeline: Pipeline } | undefined;
-  private receiver: RtpStreamReceiver | undefined;
-  private receiverPort = 0;
-  /** The WebAssembly converter for the last layout drained (undefined: videoconvert does it). */
-  private converter: { layout: Layout; i420: RgbToI420 | undefined } | undefined;
-  private delivering = false;
+  private queue = new FrameQueue(2);
   private originMs = NaN;
   private lastPts = -1;
+  private frameNo = 0;
+  private settledEncoded = 0;
+
+  private cached: { description: string; pipeline: Pipeline } | undefined;
   private drainTimer: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private waiters: Array<() => void> = [];
-  private recovery: AbortController | undefined;
-  /** The first connection of a session while destinationReady() waits; stopStreaming() aborts it with STOPPED. */
-  private starting: AbortController | undefined;
-  /** What state reads while stopping: 'streaming' while flushing, else the state stopping began from. */
-  private stoppingShows: SkyLineState = 'streaming';
   private statsTimer: NodeJS.Timeout | undefined;
   private lastWarn = 0;
   private threadpoolWarned = false;
   private readonly scratch: RawFrame = { data: new Uint8Array(0), width: 0, height: 0, format: 'BGR' };
   private layoutCache: Layout | undefined;
 
-  private counters = { accepted: 0, dropped: 0, pushed: 0, encoded: 0, bytes: 0, lastAccepted: 0, lastTick: 0, fps: 0 };
+  private counters = { accepted: 0, dropped: 0, pushed: 0, lastAccepted: 0, lastTick: 0, fps: 0 };
 
   constructor(options: SkyLineOptions = {}) {
     super();
@@ -194,15 +222,21 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       bitrate: options.bitrate ?? 2000,
       keyframeInterval: options.keyframeInterval ?? 60,
       speedPreset: options.speedPreset ?? 'ultrafast',
+      frameThreads: options.frameThreads ?? false,
       encoder: options.encoder ?? 'auto',
       statsIntervalMs: options.statsIntervalMs ?? 1000,
       stopTimeoutMs: options.stopTimeoutMs ?? 15_000,
       reconnect: withDefaults(options.reconnect),
+      timestamps: options.timestamps ?? 'capture',
     };
     validateEncoderSettings(this.opts);
     if (!Number.isInteger(this.opts.warmupFrames) || this.opts.warmupFrames < 2) {
       throw new RangeError(`warmupFrames must be an integer of at least 2, got ${this.opts.warmupFrames}`);
     }
+    if (this.opts.timestamps !== 'capture' && this.opts.timestamps !== 'frame-rate') {
+      throw new RangeError(`timestamps must be 'capture' or 'frame-rate', got ${JSON.stringify(this.opts.timestamps)}`);
+    }
+    if (!(this.opts.stopTimeoutMs > 0)) throw new RangeError(`stopTimeoutMs must be positive, got ${this.opts.stopTimeoutMs}`);
   }
 
   // ---- What subclasses provide -------------------------------------------------------
@@ -216,8 +250,12 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   /** Called before the pipeline plays (open files, connections, servers). Throwing fails startStreaming(). */
   protected async openDestination(_session: SessionInfo): Promise<void> {}
 
-  /** Called after the session's pipeline has stopped and everything was delivered. */
-  protected async closeDestination(): Promise<void> {}
+  /**
+   * Called once the session's pipeline has stopped (after a stop, a failure or a failed start):
+   * release what sink() and openDestination() took. `signal` aborts when stopTimeoutMs is up;
+   * the SkyLine does not wait longer either way.
+   */
+  protected async closeDestination(_signal?: AbortSignal): Promise<void> {}
 
   /** Set properties that must not appear in a launch string (secrets), after the pipeline is parsed. */
   protected configurePipeline(_pipeline: Pipeline): void {}
@@ -252,13 +290,13 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
 
   /** Bytes delivered so far this session; default: encoded bytes received by a tap. */
   protected bytesDelivered(): number {
-    return this.counters.bytes;
+    return this.delivery?.bytes() ?? 0;
   }
 
   // ---- Public API --------------------------------------------------------------------
 
   get state(): SkyLineState {
-    return this.phase === 'stopping' ? this.stoppingShows : PUBLIC_STATE[this.phase];
+    return this.lifecycle.state;
   }
 
   get videoFps(): number | undefined {
@@ -269,45 +307,55 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     return this.session?.width ?? this.last.width;
   }
 
+  get videoHeight(): number | undefined {
+    return this.session?.height ?? this.last.height;
+  }
+
   /** The gst-launch description of the current (or last) session's pipeline, for logs and bug reports. */
   get pipelineDescription(): string | undefined {
     return this.cached && this.redactor.scrub(this.cached.description);
   }
 
-  get videoHeight(): number | undefined {
-    return this.session?.height ?? this.last.height;
-  }
-
   /**
    * Starts a session. fps, width and height default to USE_LAST_VALUE (the previous
    * session's); null (or no previous value) measures them during warmup. Resolves when
-   * put() may be called; called while streaming, it restarts the session.
+   * put() may be called; called while a session runs, it stops that one first (everything
+   * accepted is delivered) and starts anew.
    */
-  async startStreaming(options: StartOptions = {}): Promise<void> {
-    if (this.closed) throw new Error('this SkyLine is closed');
-    if (this.phase !== 'stopped' && this.phase !== 'error') await this.stopStreaming();
-    if (this.phase === 'error') await this.teardown();
-    this.wanted = {
-      fps: resolveValue('fps', options.fps, this.last.fps, (v) => v > 0 && v <= 1000, 'a number of frames per second in (0, 1000]'),
-      width: resolveValue('width', options.width, this.last.width, isDimension, 'an integer from 16 to 16384'),
-      height: resolveValue('height', options.height, this.last.height, isDimension, 'an integer from 16 to 16384'),
-    };
-    this.resetSession();
-    const { fps, width, height } = this.wanted;
-    if (fps !== null && width !== null && height !== null) {
-      this.setPhase('opening');
-      this.opening = this.open(fps, width, height);
-      await this.opening;
-    } else {
-      this.warmup = new Warmup(fps === null, this.opts.warmupFrames, this.opts.warmupMemoryBytes);
-      this.setPhase('warmup');
-      this.log.info({ fps, width, height, warmupFrames: this.warmup.target }, 'warming up: measuring the stream from the first frames');
-    }
+  startStreaming(options: StartOptions = {}): Promise<void> {
+    return this.commands.run(async () => {
+      if (this.closing || this.lifecycle.is('closed')) throw new Error('this SkyLine is closed');
+      if (!this.lifecycle.is('stopped')) {
+        const d = deadline(this.opts.stopTimeoutMs);
+        try {
+          await this.stopSession(d.signal);
+        } finally {
+          d.clear();
+        }
+      }
+      const wanted = {
+        fps: resolveValue('fps', options.fps, this.last.fps, (v) => v > 0 && v <= 1000, 'a number of frames per second in (0, 1000]'),
+        width: resolveValue('width', options.width, this.last.width, isDimension, 'an integer from 16 to 16384'),
+        height: resolveValue('height', options.height, this.last.height, isDimension, 'an integer from 16 to 16384'),
+      };
+      this.beginSession(wanted);
+      const { fps, width, height } = wanted;
+      if (fps !== null && width !== null && height !== null) {
+        this.beginOpening(fps, width, height);
+        // A stop gives up on a destination that takes too long to open (its deadline aborts the session).
+        await Promise.race([this.opening, aborted(this.sessionAbort!.signal)]);
+        if (this.lifecycle.is('error')) throw this.failure!;
+      } else {
+        this.warmup = new Warmup(fps === null, this.opts.warmupFrames, this.opts.warmupMemoryBytes);
+        this.lifecycle.to('warmup');
+        this.log.info({ fps, width, height, warmupFrames: this.warmup.target }, 'warming up: measuring the stream from the first frames');
+      }
+    });
   }
 
   /**
-   * Queues a frame. Returns true when accepted, false when dropped (not streaming, the
-   * destination unavailable). Never blocks; throws TypeError/RangeError for a bad frame.
+   * Queues a frame. Returns true when accepted, false when not (not streaming, stopping, the
+   * destination unavailable). Never blocks; throws TypeError/RangeError for a bad frame only.
    */
   put(frame: FrameInput, options?: PutOptions): boolean {
     const f = adaptFrame(frame, this.scratch);
@@ -317,95 +365,74 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     if (typeof ts !== 'number' || !Number.isFinite(ts)) {
       throw new TypeError(`timestamp must be epoch milliseconds (a finite number), got ${String(ts)}`);
     }
-    switch (this.phase) {
-      case 'opening':
-        // Once the queue holds the warmup backlog, later frames line up behind it.
-        if (this.run) return this.enqueue(f, layout, ts);
-        return this.keepWarmupFrame(f, layout, ts);
+    if (this.stopRequested) return this.refuse();
+    switch (this.lifecycle.state) {
       case 'warmup':
         return this.keepWarmupFrame(f, layout, ts);
+      case 'opening':
       case 'streaming':
-        if (!this.delivering) return this.drop();
         return this.enqueue(f, layout, ts);
-      case 'recovering':
+      case 'reconnecting':
         return this.drop();
       default:
-        this.warnNotStreaming();
-        return false;
+        return this.refuse();
     }
   }
 
   /**
    * Like put(), but waits for room in the queue instead of dropping (offline work).
-   * Resolves true once accepted, false when the SkyLine is not streaming.
+   * Resolves true once accepted, false when the SkyLine takes no frames (not streaming, stopping).
    */
   async putAsync(frame: FrameInput, options?: PutOptions): Promise<boolean> {
     const ts = options?.timestamp ?? Date.now();
     for (;;) {
-      // Wait for room, or for the destination to take data again (reconnects).
-      const blocked = this.phase === 'recovering' ||
-        (this.phase === 'streaming' && (!this.delivering || this.queue.length >= this.queue.limit));
-      if (blocked) {
-        await new Promise<void>((resolve) => this.waiters.push(resolve));
-        continue;
+      const s = this.lifecycle.state;
+      if (!this.stopRequested) {
+        // Wait for room, or for the destination to take data again (reconnects).
+        const blocked = s === 'reconnecting' || ((s === 'streaming' || s === 'opening') && this.queue.length >= this.queue.limit);
+        if (blocked) {
+          await new Promise<void>((resolve) => this.waiters.push(resolve));
+          continue;
+        }
+        if (s === 'warmup' || s === 'opening' || s === 'streaming') return this.put(frame, { timestamp: ts });
       }
-      if (this.phase === 'opening') {
-        await this.opening;
-        continue;
-      }
-      if (this.phase !== 'streaming' && this.phase !== 'warmup') {
-        adaptFrame(frame, this.scratch); // still report bad input
-        return false;
-      }
-      return this.put(frame, { timestamp: ts });
+      adaptFrame(frame, this.scratch); // still report bad input
+      return false;
     }
   }
 
-  /** Encodes and delivers everything accepted so far, then stops the pipeline. */
-  async stopStreaming(): Promise<void> {
-    if (this.phase === 'stopped' || this.phase === 'stopping') return;
-    if (this.phase === 'error') {
-      await this.teardown();
-      this.setPhase('stopped');
-      return;
-    }
-    this.recovery?.abort();
-    // A first connection still being made (destinationReady) is given up, not waited for.
-    if (this.phase === 'opening') this.starting?.abort(STOPPED);
-    if (this.phase === 'warmup' && this.warmup && this.warmup.frames.length > 0) {
-      // Frames accepted during warmup are not thrown away: open with what was measured.
-      this.finishWarmup(this.warmup, 30);
-    }
-    if (this.opening) await this.opening.catch(() => undefined);
-    const phase = this.phase as Phase; // may have changed while opening
-    if (phase === 'error' || phase === 'stopped') {
-      await this.teardown();
-      this.setPhase('stopped');
-      return;
-    }
-    const wasStreaming = this.phase === 'streaming';
-    // Only a streaming session shows 'streaming' while it flushes; one that was still
-    // connecting or reconnecting keeps showing what it was until 'stopped'.
-    this.stoppingShows = wasStreaming ? 'streaming' : this.state;
-    this.setPhase('stopping');
-    try {
-      if (wasStreaming && this.run) await this.finishRun(this.run);
-    } catch (err) {
-      this.log.warn({ err: this.redactor.scrub((err as Error).message) }, 'stopping did not finish cleanly');
-    }
-    await this.teardown();
-    this.setPhase('stopped');
-    this.log.info({ ...this.statsCounts() }, 'stopped');
+  /**
+   * Encodes and delivers everything accepted so far, then stops the pipeline. Returns within
+   * stopTimeoutMs whatever the destination does. A second call returns the stop in progress.
+   */
+  stopStreaming(): Promise<void> {
+    if (this.stopping) return this.stopping;
+    if (this.lifecycle.is('stopped', 'closed') && !this.commands.busy) return Promise.resolve();
+    this.stopRequested = true;
+    const d = deadline(this.opts.stopTimeoutMs);
+    // A session still connecting or reconnecting with nothing to deliver is given up at once;
+    // with frames waiting, it has until the deadline to connect and deliver them.
+    if (!this.lifecycle.is('streaming') && this.framesHeld() === 0) this.sessionAbort?.abort(STOPPED);
+    d.signal.addEventListener('abort', () => this.sessionAbort?.abort(STOPPED), { once: true });
+    const p = this.commands.run(() => this.stopSession(d.signal)).finally(() => {
+      d.clear();
+      if (this.stopping === p) this.stopping = undefined;
+    });
+    this.stopping = p;
+    return p;
   }
 
-  /** Stops streaming and releases servers and sockets. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await this.stopStreaming();
-    this.closed = true;
-    await this.receiver?.close();
-    this.receiver = undefined;
-    this.cached = undefined;
+  /** Stops streaming (as stopStreaming(), waiting for a stop in progress) and releases everything. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    // Its outcome is the close's too: the close command runs after it in the chain.
+    this.stopStreaming().catch(() => undefined);
+    this.closing = this.commands.run(async () => {
+      this.cached = undefined;
+      this.queue.release();
+      if (!this.lifecycle.is('closed')) this.lifecycle.to('closed');
+    });
+    return this.closing;
   }
 
   stats(): SkyLineStats {
@@ -416,297 +443,275 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
 
   /** Asks the encoder for a keyframe now (late RTSP joiners, new connections). */
   protected requestKeyframe(): void {
-    this.run?.pipeline.forceKeyUnit('parse');
+    if (this.run?.delivering) this.run.pipeline.forceKeyUnit('parse');
   }
 
-  /** Reports an error: 'error' event (when someone listens) and the log, secrets scrubbed. */
+  /**
+   * Reports an error, secrets scrubbed: an 'error' event when someone listens, else a log line
+   * at level error with the stack (an unheard error must not vanish, nor be printed twice).
+   */
   protected reportError(err: Error): void {
     const clean = this.redactor.scrubError(err);
-    this.log.error({ err: { message: clean.message, name: clean.name } }, clean.message);
-    if (this.listenerCount('error') > 0) this.emit('error', clean);
+    if ((this as unknown as EventEmitter).listenerCount('error') > 0) this.emitEvent('error', clean);
+    else this.log.error({ err: clean }, clean.message);
   }
 
-  /** Fails the session: error reported, pipeline stopped, state 'error'. */
+  /** Fails the session: error reported, pipeline stopped, destination released, state 'error'. */
   protected fail(err: Error): void {
-    if (this.phase === 'error' || this.phase === 'stopped') return;
-    this.reportError(err);
-    this.delivering = false;
-    this.recovery?.abort();
+    if (!this.lifecycle.is('warmup', 'opening', 'streaming', 'reconnecting')) return;
+    this.failure = this.redactor.scrubError(err);
+    this.reportError(this.failure);
+    this.sessionAbort?.abort(FAILED);
     this.stopRun();
-    this.counters.dropped += this.queue.clear();
-    this.releaseWaiters();
-    this.setPhase('error');
+    this.lifecycle.to('error');
+    this.releasing ??= this.releaseDestination();
   }
 
-  /** Whether frames currently reach the destination; while false, put() drops and counts. */
+  /** Whether frames currently reach the destination; while false, frames wait in the queue. */
   protected setDelivering(on: boolean): void {
-    this.delivering = on;
+    if (!this.run) return;
+    this.run.delivering = on;
     if (on) {
       this.scheduleDrain(0);
       this.releaseWaiters();
     }
   }
 
-  // ---- Internals -------------------------------------------------------------------------
+  // ---- Lifecycle internals ------------------------------------------------------------
 
-  private setPhase(next: Phase): void {
-    const before = this.state;
-    this.phase = next;
-    const after = this.state;
-    if (before !== after) {
-      this.log.info({ from: before, to: after }, `state ${after}`);
-      this.emit('state', after, before);
-    }
+  private emitEvent<K extends keyof SkyLineEvents>(event: K, ...args: SkyLineEvents[K]): void {
+    (this as unknown as EventEmitter).emit(event, ...args);
   }
 
-  private resetSession(): void {
-    this.counters = { accepted: 0, dropped: 0, pushed: 0, encoded: 0, bytes: 0, lastAccepted: 0, lastTick: Date.now(), fps: 0 };
+  private changed(next: SkyLineState, previous: SkyLineState): void {
+    this.log.debug({ from: previous, to: next }, `state ${next}`);
+    this.emitEvent('state', next, previous);
+    // putAsync() callers re-check what they may do now.
+    this.releaseWaiters();
+  }
+
+  private beginSession(wanted: SkyLine['wanted']): void {
+    this.wanted = wanted;
+    this.stopRequested = false;
+    this.sessionAbort = new AbortController();
+    this.counters = { accepted: 0, dropped: 0, pushed: 0, lastAccepted: 0, lastTick: Date.now(), fps: 0 };
     this.warmup = undefined;
+    this.backlog = [];
+    this.backlogHead = 0;
     this.originMs = NaN;
     this.lastPts = -1;
+    this.frameNo = 0;
+    this.settledEncoded = 0;
     this.session = undefined;
     this.opening = undefined;
+    this.failure = undefined;
+    this.releasing = undefined;
+    this.destinationTaken = false;
+    this.queue.clear();
   }
 
-  private layoutFor(f: RawFrame): Layout {
-    const c = this.layoutCache;
-    if (c && c.width === f.width && c.height === f.height && c.format === f.format) return c;
-    return (this.layoutCache = layoutOf(f.format, f.width, f.height));
+  /** Sizes the queue for the session (queueBytes, never more) and opens it. */
+  private beginOpening(fps: number, width: number, height: number): void {
+    const frameBytes = layoutOf('I420', width, height).gstSize * 2;
+    this.queue.limit = Math.max(2, Math.floor(this.opts.queueBytes / frameBytes));
+    this.lifecycle.to('opening');
+    this.opening = this.open(fps, width, height).catch(() => undefined);
   }
 
-  private drop(): boolean {
-    this.counters.dropped++;
-    return false;
-  }
-
-  private warnNotStreaming(): void {
-    const now = Date.now();
-    if (now - this.lastWarn >= WARN_INTERVAL_MS) {
-      this.lastWarn = now;
-      this.log.warn({ state: this.state }, 'put() called while not streaming: frame dropped (call startStreaming() first)');
-    }
-  }
-
-  private ptsFor(ts: number): number {
-    if (Number.isNaN(this.originMs)) {
-      // PTS 0 is the session's first frame: warmup's first, or the first put() after start.
-      this.originMs = ts;
-      if (this.session) this.session.originMs = ts;
-    }
-    let pts = Math.round((ts - this.originMs) * 1e6);
-    // Capture times that stand still or go back would make the encoder and muxers reject
-    // the stream: keep PTS strictly increasing, 1 ms apart at least.
-    if (pts <= this.lastPts) pts = this.lastPts + 1_000_000;
-    this.lastPts = pts;
-    return pts;
-  }
-
-  private keepWarmupFrame(f: RawFrame, layout: Layout, ts: number): boolean {
-    const warmup = this.warmup!;
-    const slot: Slot = { data: Buffer.allocUnsafeSlow(layout.gstSize), layout, ptsNs: this.ptsFor(ts), captureMs: ts };
-    copyToGst(f.data, layout, slot.data);
-    this.counters.accepted++;
-    if (warmup.add(slot) && this.phase === 'warmup') {
-      if (warmup.full) {
-        this.log.info({ frames: warmup.samples, warmupMemoryBytes: this.opts.warmupMemoryBytes }, 'warmup memory budget reached: fps measured from the frames so far');
-      }
-      this.finishWarmup(warmup);
-    }
-    return true;
-  }
-
-  /** Opens the session with what warmup measured (`fallbackFps` when it measured nothing yet). */
-  private finishWarmup(warmup: Warmup, fallbackFps = Number.NaN): void {
-    const first = warmup.frames[0]!.layout;
-    const fps = this.wanted.fps ?? warmup.fps(fallbackFps);
-    this.setPhase('opening');
-    this.opening = this.open(fps, this.wanted.width ?? even(first.width), this.wanted.height ?? even(first.height)).catch(() => undefined);
-  }
-
-  private enqueue(f: RawFrame, layout: Layout, ts: number): boolean {
-    const { slot, evicted } = this.queue.reserve(layout.gstSize);
-    if (evicted) this.counters.dropped++;
-    copyToGst(f.data, layout, slot.data);
-    slot.layout = layout;
-    slot.captureMs = ts;
-    slot.ptsNs = this.ptsFor(ts);
-    this.queue.commit();
-    this.counters.accepted++;
-    this.scheduleDrain(0);
-    return true;
-  }
-
-  private scheduleDrain(delayMs: number): void {
-    if (this.drainTimer) return;
-    this.drainTimer = delayMs === 0
-      ? setImmediate(() => this.drain())
-      : setTimeout(() => this.drain(), delayMs);
-  }
-
-  /** Moves frames from the queue into appsrc while it has room; polls again shortly when full. */
-  private drain(): void {
-    this.drainTimer = undefined;
-    const run = this.run;
-    if (!run || !this.delivering) return;
-    while (this.queue.length > 0) {
-      if (run.appsrc.level() >= APPSRC_DEPTH) {
-        this.scheduleDrain(2);
-        break;
-      }
-      const slot = this.queue.peek()!;
-      // Packed RGB goes in as I420 converted here: videoconvert takes several times as long
-      // for it (no RGB -> YUV fast path in GStreamer 1.22; BENCHMARKS.md, figure 2).
-      const i420 = this.converterFor(slot.layout);
-      if (slot.layout !== run.caps) {
-        // A new size or format: appsrc sends new caps ahead of this buffer and videoscale adapts.
-        run.appsrc.caps = i420 ? i420.caps(this.session!.framerate) : rawCaps(slot.layout, this.session!.framerate);
-        run.caps = slot.layout;
-      }
-      if (run.pushed === 0) run.ptsOffset = slot.ptsNs;
-      run.appsrc.push(i420 ? i420.convert(slot.data) : slot.data, slot.ptsNs - run.ptsOffset);
-      run.pushed++;
-      this.counters.pushed++;
-      run.lastPushedPts = slot.ptsNs;
-      this.onFramePushed(slot.captureMs, slot.ptsNs);
-      this.queue.shift();
-      if (this.waiters.length > 0) this.waiters.shift()!();
-    }
-  }
-
-  private converterFor(layout: Layout): RgbToI420 | undefined {
-    if (this.converter?.layout !== layout) this.converter = { layout, i420: RgbToI420.for(layout) };
-    return this.converter.i420;
-  }
-
-  private releaseWaiters(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const resolve of w) resolve();
-  }
-
+  /** Opens the session: destination, pipeline, first connection. Resolves once streaming or reconnecting. */
   private async open(fps: number, width: number, height: number): Promise<void> {
-    this.starting = undefined;
+    const signal = this.sessionAbort!.signal;
     try {
       const encoder = await chooseEncoder(this.opts.encoder, this.opts);
+      if (signal.aborted) return;
       const session: SessionInfo = { fps, width, height, framerate: fpsFraction(fps), originMs: this.originMs, index: ++this.sessions, encoder };
       this.session = session;
       this.last = { fps, width, height };
+      this.destinationTaken = true;
       const spec = await this.sink(session);
-      let tapPort = 0;
-      if (spec.kind === 'tap') tapPort = await this.ensureReceiver();
+      if (signal.aborted) return;
+      this.delivery = spec.kind === 'tap' ? new TapDelivery(this.deliveryHost(), { stallMs: TAP_STALL_MS }) : new GstSinkDelivery(this.deliveryHost(), spec.launch);
       await this.openDestination(session);
-      const description = describePipeline(session, this.opts, spec, tapPort);
-      const pipeline = this.pipelineFor(description);
+      if (signal.aborted) return;
+      const pipeline = this.pipelineFor(describePipeline(session, this.opts, spec));
       this.configurePipeline(pipeline);
-      const appsrc = pipeline.appsrc('src');
-      // Room for the warmup backlog on top of the live queue: warmup frames are kept.
-      const frameBytes = layoutOf('I420', width, height).gstSize * 2;
-      const backlog = this.warmup?.take() ?? [];
-      this.queue.limit = Math.max(2, Math.floor(this.opts.queueBytes / frameBytes)) + backlog.length;
-      this.queue.clear();
-      for (const slot of backlog) this.queue.adopt(slot);
-      this.run = { pipeline, appsrc, tap: spec.kind === 'tap', caps: undefined, ptsOffset: 0, pushed: 0, lastPushedPts: -1, lastUnitPts: -1 };
+      const run: Run = { pipeline, appsrc: pipeline.appsrc('src'), caps: undefined, ptsOffset: 0, pushed: 0, delivering: false };
+      this.run = run;
       this.log.info(
         { fps, framerate: session.framerate, width, height, encoder, destination: this.redactor.scrub(spec.kind === 'gst' ? spec.launch : 'node') },
         'opening session',
       );
-      if (await this.playRun(this.run)) this.setPhase('streaming');
       this.startStats();
-      this.scheduleDrain(0);
+      await this.connect(run);
     } catch (err) {
-      const e = err instanceof Error ? err : new Error(String(err));
-      if (this.phase === 'recovering' || this.phase === 'stopping') return; // a retry loop owns it now
-      if (this.firstConnectionAbandoned()) return; // stopStreaming() gave up the first connection
-      this.fail(e);
-      throw this.redactor.scrubError(e);
-    }
-  }
-
-  /** The binding never frees a pipeline: reuse the last one when the description is the same. */
-  private pipelineFor(description: string): Pipeline {
-    if (this.cached?.description === description) return this.cached.pipeline;
-    const pipeline = new Pipeline(description);
-    this.cached = { description, pipeline };
-    return pipeline;
-  }
-
-  private async ensureReceiver(): Promise<number> {
-    if (!this.receiver) {
-      this.receiver = new RtpStreamReceiver();
-      this.receiver.on('unit', (u) => this.onUnit(u));
-      this.receiver.on('disconnect', () => {
-        if (this.phase === 'streaming' && this.run?.tap) this.fail(new Error('the encoder pipeline closed its output unexpectedly'));
-      });
-      this.receiverPort = await this.receiver.listen();
-    }
-    return this.receiverPort;
-  }
-
-  private onUnit(u: DepacketizedUnit): void {
-    const run = this.run;
-    const session = this.session;
-    if (!run || !session) return;
-    const ptsNs = Math.round((u.timestamp * 1e9) / 90000) + run.ptsOffset;
-    let bytes = 0;
-    for (const n of u.nalus) bytes += n.length;
-    this.counters.encoded++;
-    this.counters.bytes += bytes;
-    run.lastUnitPts = ptsNs;
-    try {
-      this.onAccessUnit({ nalus: u.nalus, ptsNs, captureMs: session.originMs + ptsNs / 1e6, keyframe: u.keyframe });
-    } catch (err) {
-      // A destination that throws fails the session with its own message.
+      if (signal.aborted) return; // stopped or failed meanwhile: the stop (or failure) cleans up
       this.fail(err instanceof Error ? err : new Error(String(err)));
+      // A failed start gives back everything it took before it reports.
+      await this.releasing;
+      throw this.failure;
+    }
+  }
+
+  /**
+   * Runs the attempt-and-backoff loop for `run`. Resolves once delivering, or once the first
+   * attempt failed in a way worth retrying (state 'reconnecting'); rejects when the first
+   * attempt failed for good. Later outcomes move the state on their own.
+   */
+  private connect(run: Run, first?: Error): Promise<void> {
+    const signal = this.sessionAbort!.signal;
+    const delivery = this.delivery!;
+    return new Promise<void>((resolve, reject) => {
+      let retrying = false;
+      attemptUntilReady(
+        {
+          attempt: (s) => delivery.attempt(run.pipeline, s),
+          undo: () => {
+            run.delivering = false;
+            delivery.stop(run.pipeline);
+          },
+          retryable: (err, tries) => delivery.retryable(err, tries),
+          retrying: (info) => {
+            if (!retrying) {
+              retrying = true;
+              this.enterReconnecting();
+              resolve();
+            }
+            this.reportError(info.reason);
+            this.emitEvent('reconnect', { attempt: info.attempt, delayMs: info.delayMs, reason: info.reason.message });
+            this.log.info({ attempt: info.attempt, delayMs: info.delayMs }, 'reconnecting');
+          },
+        },
+        { backoff: this.opts.reconnect, attemptTimeoutMs: START_TIMEOUT_MS, signal, first },
+      ).then(
+        () => {
+          if (signal.aborted || this.run !== run) return resolve();
+          run.caps = undefined;
+          run.pushed = 0;
+          run.delivering = true;
+          if (retrying) this.log.info('reconnected');
+          this.lifecycle.to('streaming');
+          this.scheduleDrain(0);
+          resolve();
+        },
+        (err: Error) => {
+          if (signal.aborted) return resolve();
+          if (!retrying && this.lifecycle.is('opening')) return reject(err);
+          this.fail(err);
+          resolve();
+        },
+      );
+    });
+  }
+
+  private enterReconnecting(): void {
+    if (this.run) this.run.delivering = false;
+    // Frames cannot reach the destination now: what waits is dropped, and put() drops until it is back.
+    this.counters.dropped += this.queue.clear() + this.dropBacklog();
+    if (!this.lifecycle.is('reconnecting')) this.lifecycle.to('reconnecting');
+  }
+
+  /** A delivering run failed (bus error, lost tap). */
+  private deliveryFailed(err: Error, retryable: boolean): void {
+    const run = this.run;
+    if (!run || !this.lifecycle.is('streaming')) return;
+    if (!retryable) return this.fail(err);
+    void this.connect(run, err);
+  }
+
+  /** The stop command: delivers what was accepted (by the deadline), then releases the session. */
+  private async stopSession(signal: AbortSignal): Promise<void> {
+    if (this.lifecycle.is('stopped', 'closed')) {
+      this.stopRequested = false;
       return;
     }
-    if (run.eos && this.allUnitsBack(run)) run.eos();
+    const warmup = this.warmup;
+    if (this.lifecycle.is('warmup') && warmup && warmup.frames.length > 0) {
+      // Frames accepted during warmup are not thrown away: open with what was measured.
+      this.finishWarmup(warmup, 30);
+    }
+    if (this.opening) await Promise.race([this.opening, aborted(signal)]);
+    const run = this.run;
+    const wasStreaming = this.lifecycle.is('streaming');
+    this.lifecycle.to('stopping');
+    if (wasStreaming && run) {
+      await this.finishRun(run, signal);
+      if (signal.aborted) this.log.warn({ timeoutMs: this.opts.stopTimeoutMs }, 'the pipeline did not finish in time; stopping it anyway');
+    }
+    this.sessionAbort?.abort(STOPPED);
+    this.stopRun();
+    this.releasing ??= this.releaseDestination(signal);
+    await Promise.race([this.releasing, aborted(signal)]);
+    this.stopRequested = false;
+    this.lifecycle.to('stopped');
+    this.log.info({ ...this.statsCounts() }, 'stopped');
   }
 
-  /** Plays the run's pipeline; resolves when it is PLAYING (tap: when its output connected). */
-  private playRun(run: Run): Promise<boolean> {
-    return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => settle(new Error(`the pipeline did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
-      const ready = new AbortController();
-      this.starting = ready;
-      const settle = (err?: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        ready.abort();
-        if (err) {
-          run.pipeline.stop();
-          reject(err);
-        } else {
-          this.delivering = true;
-          resolve();
+  /** Flushes the queue into the pipeline, then EOS; ends early when `signal` aborts. */
+  private async finishRun(run: Run, signal: AbortSignal): Promise<void> {
+    while ((this.framesHeld() > 0 || safeLevel(run.appsrc) > 0) && !signal.aborted && run.delivering) {
+      this.drain();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    if (!run.delivering || signal.aborted) return;
+    // Nothing pushed, nothing to flush: an EOS through a pipeline that never saw caps may
+    // never come out of the muxer (flvmux), and would cost the whole stop timeout.
+    if (run.pushed === 0) return;
+    await this.delivery!.finish(run.pipeline, signal);
+  }
+
+  /** Stops the pipeline; what still waits in the queue is dropped (counted). */
+  private stopRun(): void {
+    if (this.drainTimer) {
+      clearImmediate(this.drainTimer as NodeJS.Immediate);
+      clearTimeout(this.drainTimer as NodeJS.Timeout);
+      this.drainTimer = undefined;
+    }
+    const run = this.run;
+    if (run) {
+      this.settledEncoded = this.delivery!.encoded(this.counters.pushed, 0);
+      run.delivering = false;
+      this.delivery!.stop(run.pipeline);
+      this.run = undefined;
+    }
+    this.counters.dropped += this.queue.clear() + this.dropBacklog();
+    this.releaseWaiters();
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.statsTimer = undefined;
+  }
+
+  /** closeDestination() once per session, whatever happens, bounded by `signal` when given. */
+  private async releaseDestination(signal?: AbortSignal): Promise<void> {
+    if (!this.destinationTaken) return;
+    this.destinationTaken = false;
+    const d = signal ? undefined : deadline(this.opts.stopTimeoutMs);
+    const own = signal ?? d!.signal;
+    try {
+      await Promise.race([this.closeDestination(own), aborted(own)]);
+      if (own.aborted) this.log.warn({ timeoutMs: this.opts.stopTimeoutMs }, 'the destination did not close in time; left behind');
+    } catch (err) {
+      this.reportError(err as Error);
+    } finally {
+      d?.clear();
+    }
+  }
+
+  private deliveryHost(): DeliveryHost {
+    return {
+      destinationReady: (pipeline, signal) => this.destinationReady(pipeline, signal),
+      describeError: (err) => this.describeGstError(err),
+      retryableSinkError: (err) => this.retryableSinkError(err),
+      unit: (au) => {
+        try {
+          this.onAccessUnit(au);
+        } catch (err) {
+          // A destination that throws fails the session with its own message.
+          this.fail(err instanceof Error ? err : new Error(String(err)));
         }
-      };
-      if (run.tap) {
-        this.receiver!.once('connect', () => settle());
-        run.pipeline.play();
-        return;
-      }
-      run.pipeline.play({
-        // Started (PAUSED, then PLAYING: act once) is not yet delivering: ask the subclass.
-        onStarted: onceFn(() => this.destinationReady(run.pipeline, ready.signal).then(() => settle(), (e: Error) => settle(e))),
-        onEos: () => run.eos?.(),
-        onError: (err) => {
-          if (!settled) settle(this.describeGstError(err));
-          else this.onRunError(run, err);
-        },
-      });
-    }).then(
-      () => true,
-      (err: Error) => {
-        if (!run.tap && this.retryableSinkError(err as GstError) && !this.firstConnectionAbandoned()) {
-          // The destination is down: keep the session and retry in the background.
-          void this.recover(run, err);
-          return false;
-        }
-        throw err;
       },
-    );
+      failed: (err, retryable) => this.deliveryFailed(err, retryable),
+      framesWaiting: () => this.framesHeld() > 0 || (this.run !== undefined && safeLevel(this.run.appsrc) > 0),
+      originMs: () => this.originMs,
+    };
   }
 
   private describeGstError(err: GstError): GstError {
@@ -721,143 +726,161 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
     return err;
   }
 
-  private firstConnectionAbandoned(): boolean {
-    return this.starting?.signal.reason === STOPPED;
+  /** The binding never frees a pipeline: reuse the last one when the description is the same. */
+  private pipelineFor(description: string): Pipeline {
+    if (this.cached?.description === description) return this.cached.pipeline;
+    const pipeline = new Pipeline(description);
+    this.cached = { description, pipeline };
+    return pipeline;
   }
 
-  private onRunError(run: Run, err: GstError): void {
-    if (run !== this.run || this.phase === 'stopped' || this.phase === 'error') return;
-    if (this.phase === 'recovering') return;
-    // The destination failed while stopStreaming() waits for EOS: there is nothing more to wait for.
-    if (this.phase === 'stopping') {
-      run.eos?.();
-      return;
+  // ---- Frames ----------------------------------------------------------------------------
+
+  private layoutFor(f: RawFrame): Layout {
+    const c = this.layoutCache;
+    if (c && c.width === f.width && c.height === f.height && c.format === f.format) return c;
+    return (this.layoutCache = layoutOf(f.format, f.width, f.height));
+  }
+
+  private drop(): boolean {
+    this.counters.dropped++;
+    return false;
+  }
+
+  private refuse(): boolean {
+    const now = Date.now();
+    if (now - this.lastWarn >= WARN_INTERVAL_MS) {
+      this.lastWarn = now;
+      this.log.warn({ state: this.state }, 'put() called while not streaming: frame dropped (call startStreaming() first)');
     }
-    if (this.retryableSinkError(err)) void this.recover(run, this.describeGstError(err));
-    else this.fail(this.describeGstError(err));
+    return false;
   }
 
-  /** Restarts the pipeline with capped exponential backoff until it plays or the session ends. */
-  private async recover(run: Run, first: Error): Promise<void> {
-    if (this.phase === 'recovering') return;
-    const controller = new AbortController();
-    this.recovery = controller;
-    this.delivering = false;
-    this.setPhase('recovering');
-    this.counters.dropped += this.queue.clear();
-    this.releaseWaiters();
-    let reason: Error = first;
-    for (let attempt = 1; !controller.signal.aborted; attempt++) {
-      this.reportError(reason);
-      run.pipeline.stop();
-      const delayMs = backoffDelay(attempt, this.opts.reconnect);
-      this.emit('reconnect', { attempt, delayMs, reason: reason.message });
-      this.log.info({ attempt, delayMs }, 'reconnecting');
-      await sleep(delayMs, controller.signal);
-      if (controller.signal.aborted) return;
-      run.pushed = 0;
-      run.caps = undefined;
-      try {
-        // The attempt ends at the first of: destination ready, error, timeout, stop. The
-        // timer is cleared and destinationReady() aborted so nothing outlives a stop.
-        const attemptDone = new AbortController();
-        const onAbort = () => attemptDone.abort();
-        controller.signal.addEventListener('abort', onAbort, { once: true });
-        try {
-          await new Promise<void>((resolve, reject) => {
-            attemptDone.signal.addEventListener('abort', () => reject(new Error('stopped while reconnecting')), { once: true });
-            run.pipeline.play({
-              onStarted: onceFn(() => this.destinationReady(run.pipeline, attemptDone.signal).then(resolve, reject)),
-              onEos: () => run.eos?.(),
-              onError: (err) => {
-                reject(this.describeGstError(err));
-                if (this.phase === 'streaming') this.onRunError(run, err);
-              },
-            });
-            const timer = setTimeout(() => reject(new Error(`reconnect attempt ${attempt} did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
-            attemptDone.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
-          });
-        } finally {
-          controller.signal.removeEventListener('abort', onAbort);
-          attemptDone.abort();
-        }
-      } catch (err) {
-        reason = err as Error;
-        if (!this.retryableSinkError(err as GstError) && (err as GstError).element !== undefined) {
-          this.recovery = undefined;
-          this.fail(reason);
-          return;
-        }
-        continue;
+  /** Frames accepted and not yet handed to the encoder. */
+  private framesHeld(): number {
+    return this.queue.length + (this.backlog.length - this.backlogHead) + (this.warmup?.frames.length ?? 0);
+  }
+
+  private dropBacklog(): number {
+    const n = this.backlog.length - this.backlogHead;
+    this.backlog = [];
+    this.backlogHead = 0;
+    return n;
+  }
+
+  private ptsFor(ts: number): number {
+    if (Number.isNaN(this.originMs)) {
+      // PTS 0 is the session's first frame: warmup's first, or the first put() after start.
+      this.originMs = ts;
+      if (this.session) this.session.originMs = ts;
+    }
+    // 'frame-rate': the PTS is given when the frame goes to the encoder (n / fps).
+    if (this.opts.timestamps === 'frame-rate') return 0;
+    let pts = Math.round((ts - this.originMs) * 1e6);
+    // Capture times that stand still or go back would make the encoder and muxers reject
+    // the stream: keep PTS strictly increasing, 1 ms apart at least.
+    if (pts <= this.lastPts) pts = this.lastPts + 1_000_000;
+    this.lastPts = pts;
+    return pts;
+  }
+
+  private keepWarmupFrame(f: RawFrame, layout: Layout, ts: number): boolean {
+    const warmup = this.warmup!;
+    const slot: Slot = { data: Buffer.allocUnsafeSlow(layout.gstSize), layout, ptsNs: this.ptsFor(ts), captureMs: ts };
+    copyToGst(f.data, layout, slot.data);
+    this.counters.accepted++;
+    if (warmup.add(slot)) {
+      if (warmup.full) {
+        this.log.info({ frames: warmup.samples, warmupMemoryBytes: this.opts.warmupMemoryBytes }, 'warmup memory budget reached: fps measured from the frames so far');
       }
-      if (controller.signal.aborted) return;
-      this.recovery = undefined;
-      this.delivering = true;
-      this.setPhase('streaming');
-      this.log.info({ attempt }, 'reconnected');
-      this.releaseWaiters();
-      return;
+      this.finishWarmup(warmup);
+    }
+    return true;
+  }
+
+  /** Opens the session with what warmup measured (`fallbackFps` when it measured nothing yet). */
+  private finishWarmup(warmup: Warmup, fallbackFps = Number.NaN): void {
+    const first = warmup.frames[0]!.layout;
+    const fps = this.wanted.fps ?? warmup.fps(fallbackFps);
+    // The warmup frames are streamed first; they stay within warmupMemoryBytes, the queue within queueBytes.
+    this.backlog = warmup.take();
+    this.backlogHead = 0;
+    this.warmup = undefined;
+    this.beginOpening(fps, this.wanted.width ?? even(first.width), this.wanted.height ?? even(first.height));
+  }
+
+  private enqueue(f: RawFrame, layout: Layout, ts: number): boolean {
+    const { slot, evicted } = this.queue.reserve(layout.gstSize, layout);
+    if (evicted) this.counters.dropped++;
+    copyToGst(f.data, layout, slot.data);
+    slot.layout = layout;
+    slot.captureMs = ts;
+    slot.ptsNs = this.ptsFor(ts);
+    this.queue.commit();
+    this.counters.accepted++;
+    this.scheduleDrain(0);
+    return true;
+  }
+
+  private scheduleDrain(delayMs: number): void {
+    if (this.drainTimer || !this.run?.delivering) return;
+    this.drainTimer = delayMs === 0
+      ? setImmediate(() => this.drain())
+      : setTimeout(() => this.drain(), delayMs);
+  }
+
+  /** Moves frames (warmup backlog first, then the queue) into appsrc while it has room. */
+  private drain(): void {
+    this.drainTimer = undefined;
+    const run = this.run;
+    if (!run || !run.delivering) return;
+    const frameRate = this.opts.timestamps === 'frame-rate';
+    for (;;) {
+      const fromBacklog = this.backlogHead < this.backlog.length;
+      const slot = fromBacklog ? this.backlog[this.backlogHead] : this.queue.peek();
+      if (!slot) break;
+      if (run.appsrc.level() >= APPSRC_DEPTH) {
+        this.scheduleDrain(2);
+        break;
+      }
+      // Packed RGB goes in as I420 converted here: videoconvert takes several times as long
+      // for it (no RGB -> YUV fast path in GStreamer 1.22; BENCHMARKS.md, figure 2).
+      const i420 = this.converterFor(slot.layout);
+      if (slot.layout !== run.caps) {
+        // A new size or format: appsrc sends new caps ahead of this buffer and videoscale adapts.
+        run.appsrc.caps = i420 ? i420.caps(this.session!.framerate) : rawCaps(slot.layout, this.session!.framerate);
+        run.caps = slot.layout;
+      }
+      const pts = frameRate ? Math.round((this.frameNo * 1e9) / this.session!.fps) : slot.ptsNs;
+      if (run.pushed === 0) run.ptsOffset = pts;
+      run.appsrc.push(i420 ? i420.convert(slot.data) : slot.data, pts - run.ptsOffset);
+      run.pushed++;
+      this.frameNo++;
+      this.counters.pushed++;
+      this.delivery!.pushed(pts, run.ptsOffset);
+      this.onFramePushed(slot.captureMs, pts);
+      if (fromBacklog) {
+        this.backlog[this.backlogHead++] = undefined; // its memory goes now
+        if (this.backlogHead === this.backlog.length) this.dropBacklog();
+      } else {
+        this.queue.shift();
+      }
+      if (this.waiters.length > 0) this.waiters.shift()!();
     }
   }
 
-  /** Flushes the queue into the pipeline, sends EOS and waits until it went out. */
-  private async finishRun(run: Run): Promise<void> {
-    const deadline = Date.now() + this.opts.stopTimeoutMs;
-    const pause = () => new Promise((r) => setTimeout(r, 5));
-    while ((this.queue.length > 0 || run.appsrc.level() > 0) && Date.now() < deadline && this.delivering) {
-      this.drain();
-      await pause();
-    }
-    if (!this.delivering) return;
-    // Nothing pushed, nothing to flush: an EOS through a pipeline that never saw caps may
-    // never come out of the muxer (flvmux), and would cost the whole stop timeout.
-    if (run.pushed === 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.log.warn({ timeoutMs: this.opts.stopTimeoutMs }, 'the pipeline did not finish in time; stopping it anyway');
-        resolve();
-      }, Math.max(1000, deadline - Date.now()));
-      run.eos = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      // A tap may already have every unit back (the encoder is quicker than the drain wait).
-      if (run.tap && this.allUnitsBack(run)) run.eos();
-      else run.pipeline.sendEos();
-    });
+  private converterFor(layout: Layout): RgbToI420 | undefined {
+    // The queue's: its slots live in the converter's memory (one copy fewer per frame).
+    return this.queue.converterFor(layout);
   }
 
-  /** 90 kHz RTP rounding: the last unit is within one tick of the last pushed PTS. */
-  private allUnitsBack(run: Run): boolean {
-    return run.pushed > 0 && run.lastUnitPts >= run.lastPushedPts - 20_000;
+  private releaseWaiters(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const resolve of w) resolve();
   }
 
-  private stopRun(): void {
-    if (this.drainTimer) {
-      clearImmediate(this.drainTimer as NodeJS.Immediate);
-      clearTimeout(this.drainTimer as NodeJS.Timeout);
-      this.drainTimer = undefined;
-    }
-    if (this.run && !this.run.tap) this.counters.encoded = this.counters.pushed;
-    this.run?.pipeline.stop();
-    this.run = undefined;
-    if (this.statsTimer) clearInterval(this.statsTimer);
-    this.statsTimer = undefined;
-  }
-
-  private async teardown(): Promise<void> {
-    this.recovery?.abort();
-    this.recovery = undefined;
-    this.stopRun();
-    this.delivering = false;
-    this.counters.dropped += this.queue.clear();
-    this.releaseWaiters();
-    try {
-      await this.closeDestination();
-    } catch (err) {
-      this.reportError(err as Error);
-    }
-  }
+  // ---- Stats -----------------------------------------------------------------------------
 
   private startStats(): void {
     if (this.statsTimer || this.opts.statsIntervalMs <= 0) return;
@@ -872,7 +895,7 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
       if (activeBusWatches() >= threadpoolSize()) {
         this.warnThreadpool();
       }
-      this.emit('stats', this.stats());
+      this.emitEvent('stats', this.stats());
     }, this.opts.statsIntervalMs);
     this.statsTimer.unref();
   }
@@ -889,28 +912,24 @@ export abstract class SkyLine extends EventEmitter<SkyLineEvents> {
   private statsCounts(): Omit<SkyLineStats, 'state'> {
     const c = this.counters;
     const run = this.run;
-    // GStreamer tails: every frame appsrc has passed on is encoded (settled in stopRun());
-    // taps count the units that came back.
-    const encoded = run && !run.tap ? Math.max(0, c.pushed - safeLevel(run.appsrc)) : c.encoded;
+    const encoded = run && this.delivery ? this.delivery.encoded(c.pushed, safeLevel(run.appsrc)) : this.settledEncoded;
     return {
       framesAccepted: c.accepted,
       framesDropped: c.dropped,
       framesEncoded: encoded,
       bytesOut: this.bytesDelivered(),
       measuredFps: Math.round(c.fps * 100) / 100,
-      queued: this.queue.length + (this.warmup?.frames.length ?? 0),
+      queued: this.framesHeld(),
     };
   }
 }
 
-/** Calls fn the first time only (bus handlers may report "started" for PAUSED and for PLAYING). */
-function onceFn(fn: () => unknown): () => void {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    fn();
-  };
+/** Resolves when `signal` aborts. */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
 }
 
 function safeLevel(appsrc: AppSrc): number {
@@ -942,7 +961,7 @@ function resolveValue(
 ): number | null {
   if (v === undefined || v === USE_LAST_VALUE) return last ?? null;
   if (v === null) return null;
-  if (typeof v !== 'number' || !valid(v)) {
+  if (typeof v !== 'number' || !Number.isFinite(v) || !valid(v)) {
     throw new RangeError(`${name} must be ${expected}, null (measure it) or USE_LAST_VALUE, got ${String(v)}`);
   }
   return name === 'fps' ? v : even(v);

@@ -4,12 +4,12 @@ import { statSync } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import type { Pipeline } from '../gst/pipeline.js';
-import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineOptions } from '../skyline.js';
+import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineOptions, type TimestampMode } from '../skyline.js';
 import { TimestampsSidecar } from './timestamps-sidecar.js';
 
 export type Container = 'mp4' | 'mkv';
 
-export interface FileSkyLineOptions extends SkyLineOptions {
+export interface FileSkyLineOptions extends Omit<SkyLineOptions, 'timestamps'> {
   /**
    * Output file. Sessions after the first get "-2", "-3", … before the extension, so a
    * restart never overwrites a recording; "{session}" in the path is replaced instead.
@@ -17,8 +17,13 @@ export interface FileSkyLineOptions extends SkyLineOptions {
   path: string;
   /** Default: from the extension (.mkv -> mkv), else mp4. */
   container?: Container;
-  /** Write `<file>.timestamps.csv` beside the video. Default true. */
-  timestamps?: boolean;
+  /** Write `<file>.timestamps.csv` beside the video (capture time of every frame). Default true. */
+  sidecar?: boolean;
+  /**
+   * 'capture' (default) or 'frame-rate': how frames get their PTS (see SkyLineOptions). A
+   * boolean is the older spelling of `sidecar`.
+   */
+  timestamps?: TimestampMode | boolean;
   /** MP4 fragment length, ms: at most this much is lost when the process is killed. Default 1000. */
   fragmentMs?: number;
 }
@@ -32,7 +37,9 @@ export class FileSkyLine extends SkyLine {
   private sidecar: TimestampsSidecar | undefined;
 
   constructor(options: FileSkyLineOptions) {
-    super(options);
+    const { timestamps, ...rest } = options ?? ({} as FileSkyLineOptions);
+    // A file has no viewer waiting: x264 frame threads keep both cores busy (figure 2).
+    super({ ...rest, ...(typeof timestamps === 'string' ? { timestamps } : {}), frameThreads: options?.frameThreads ?? true });
     if (typeof options?.path !== 'string' || options.path.length === 0) {
       throw new TypeError(`FileSkyLine needs a path (string), got ${JSON.stringify(options?.path)}`);
     }
@@ -40,7 +47,7 @@ export class FileSkyLine extends SkyLine {
     if (container !== 'mp4' && container !== 'mkv') throw new RangeError(`container must be 'mp4' or 'mkv', got ${JSON.stringify(container)}`);
     this.container = container;
     this.pathTemplate = options.path;
-    this.writeTimestamps = options.timestamps ?? true;
+    this.writeTimestamps = options.sidecar ?? (typeof timestamps === 'boolean' ? timestamps : true);
     this.fragmentMs = options.fragmentMs ?? 1000;
   }
 

@@ -122,9 +122,21 @@ export class Pipeline {
       this.watching = true;
       busWatches++;
       stopWatchedOnExit(this);
+      // The binding's poll loop ends only when it pops a message and finds the pipeline in NULL.
+      // With the bus flushed at NULL (the default), a loop woken by the first state change of a
+      // stop re-blocks on an empty bus for ever, and node cannot exit (it joins the threadpool).
+      // Unflushed, the stop's last state change (READY -> NULL) always reaches it. What a loop
+      // leaves on the bus is the tail of that stop (state changes to READY and NULL), which
+      // the next run's handlers ignore: errors and EOS come before it and are taken.
+      this.native['auto-flush-bus'] = false;
       this.native.pollBus((msg) => this.onMessage(msg));
     }
     this.native.play();
+  }
+
+  /** Pauses the pipeline (data stops flowing; sinks keep what they opened). */
+  pause(): void {
+    this.native.pause();
   }
 
   /** Sends EOS from the sources; queued data ahead of it is still processed. */

@@ -42,6 +42,9 @@ export interface KVSSkyLineOptions extends SkyLineOptions {
 export interface KVSSkyLineEvents extends SkyLineEvents {
   /** A PutMedia acknowledgement (PutMedia mode). */
   ack: [ack: KvsAckEvent];
+  /** KvsError (with `details`: errorType, status, errorId, remedy) for what the service said; Error otherwise. */
+  error: [err: KvsError | Error];
+  stats: [stats: KVSSkyLineStats];
 }
 
 export interface KVSSkyLineStats extends SkyLineStats {
@@ -49,13 +52,7 @@ export interface KVSSkyLineStats extends SkyLineStats {
   kvs?: ProducerStats;
 }
 
-export interface KVSSkyLine {
-  on<K extends keyof KVSSkyLineEvents>(event: K, listener: (...args: KVSSkyLineEvents[K]) => void): this;
-  once<K extends keyof KVSSkyLineEvents>(event: K, listener: (...args: KVSSkyLineEvents[K]) => void): this;
-  off<K extends keyof KVSSkyLineEvents>(event: K, listener: (...args: KVSSkyLineEvents[K]) => void): this;
-}
-
-export class KVSSkyLine extends SkyLine {
+export class KVSSkyLine extends SkyLine<KVSSkyLineEvents> {
   readonly streamName: string;
   readonly region: string;
   /** The options without credentials (those live only in the CredentialSource, out of sight of inspect/JSON). */
@@ -123,7 +120,7 @@ export class KVSSkyLine extends SkyLine {
     this.mode = await this.chooseMode();
     if (this.mode === 'putmedia') return { kind: 'tap' };
     this.credentialFile = new KvssinkCredentialFile(this.credentials, (err) =>
-      this.log.error({ err: this.redactor.scrub(err.message) }, 'KVS: refreshing the kvssink credential file failed'),
+      this.reportError(this.clean(new Error(`KVS: refreshing the kvssink credential file failed: ${err.message}`))),
     );
     const credentialPath = await this.credentialFile.start();
     return {
@@ -170,7 +167,7 @@ export class KVSSkyLine extends SkyLine {
       requestKeyframe: () => this.requestKeyframe(),
       log: this.producerLog(),
     });
-    producer.on('ack', (ack) => (this as unknown as { emit(e: 'ack', a: KvsAckEvent): boolean }).emit('ack', ack));
+    producer.on('ack', (ack) => this.emit('ack', ack));
     producer.on('fault', (err) => this.log.warn({ err: this.redactor.scrub(err.message) }, 'KVS: fault handled, resending'));
     producer.on('error', (err) => this.fail(this.clean(err)));
     try {
@@ -193,13 +190,20 @@ export class KVSSkyLine extends SkyLine {
     this.producer?.push(au);
   }
 
-  protected override async closeDestination(): Promise<void> {
+  protected override async closeDestination(signal?: AbortSignal): Promise<void> {
     const producer = this.producer;
     this.producer = undefined;
     if (producer) {
-      const left = producer.error ? (producer.destroy(), 0) : await producer.stop();
-      this.lastProducerStats = producer.stats();
-      if (left > 0) this.log.warn({ fragments: left }, 'KVS: stopped with fragments not persisted');
+      // Waits for PERSISTED acks, but only as long as the SkyLine's stop may take (stopTimeoutMs).
+      const onAbort = () => producer.destroy();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        const left = producer.error || signal?.aborted ? (producer.destroy(), 0) : await producer.stop();
+        if (left > 0) this.log.warn({ fragments: left }, 'KVS: stopped with fragments not persisted');
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        this.lastProducerStats = producer.stats();
+      }
     }
     await this.credentialFile?.stop();
     this.credentialFile = undefined;

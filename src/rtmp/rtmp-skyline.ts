@@ -12,8 +12,8 @@
 import { connect } from 'node:net';
 import { GstError, type Pipeline } from '../gst/pipeline.js';
 import { hasElement } from '../gst/registry.js';
-import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineOptions } from '../skyline.js';
-import { connectTimeoutError, explainRtmpError, RtmpError } from './errors.js';
+import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineEvents, type SkyLineOptions } from '../skyline.js';
+import { connectTimeoutError, explainRtmpError, RtmpError, type RtmpErrorCode } from './errors.js';
 import { parseRtmpStats } from './sink-stats.js';
 import { redactTarget, rtmpTarget, type RtmpTarget, type RtmpTargetOptions } from './url.js';
 
@@ -44,7 +44,12 @@ const POLL_MS = 50;
  */
 const SETTLE_MS = 300;
 
-export class RtmpSkyLine extends SkyLine {
+export interface RtmpSkyLineEvents extends SkyLineEvents {
+  /** An RtmpError (with `code`) for what the relay or network did; other errors have no code. */
+  error: [err: Error & { code?: RtmpErrorCode }];
+}
+
+export class RtmpSkyLine extends SkyLine<RtmpSkyLineEvents> {
   /** Where this SkyLine publishes, with the key masked: safe to show. */
   readonly destination: string;
   /** Holds the stream key: an ES private field, so inspecting or serializing the SkyLine never shows it. */

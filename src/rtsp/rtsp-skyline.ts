@@ -4,7 +4,7 @@
  * encode serves any number of viewers; no GStreamer sink and no threadpool thread is involved.
  */
 import type { AccessUnit } from '../h264/access-unit.js';
-import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineOptions, type SkyLineStats, type StartOptions } from '../skyline.js';
+import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineEvents, type SkyLineOptions, type SkyLineStats, type StartOptions } from '../skyline.js';
 import type { RtspAuthOptions } from './auth.js';
 import type { MountStats, RtspMount } from './mount.js';
 import { RTSPServer, type RTSPServerOptions } from './server.js';
@@ -44,7 +44,11 @@ export interface RTSPSkyLineStats extends SkyLineStats {
   webViewers: number;
 }
 
-export class RTSPSkyLine extends SkyLine {
+export interface RTSPSkyLineEvents extends SkyLineEvents {
+  stats: [stats: RTSPSkyLineStats];
+}
+
+export class RTSPSkyLine extends SkyLine<RTSPSkyLineEvents> {
   readonly server: RTSPServer;
   readonly path: string;
   private readonly mount: RtspMount;

@@ -4,7 +4,7 @@
  * Node through the base class's tap; src/web/ does the rest.
  */
 import type { AccessUnit } from '../h264/access-unit.js';
-import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineOptions, type SkyLineStats, type StartOptions } from '../skyline.js';
+import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineEvents, type SkyLineOptions, type SkyLineStats, type StartOptions } from '../skyline.js';
 import { WebPreview, webSecrets, type WebPreviewOptions } from './preview.js';
 import type { WebServer } from './web-server.js';
 
@@ -21,7 +21,11 @@ export interface WebSkyLineStats extends SkyLineStats {
   droppedViewers: number;
 }
 
-export class WebSkyLine extends SkyLine {
+export interface WebSkyLineEvents extends SkyLineEvents {
+  stats: [stats: WebSkyLineStats];
+}
+
+export class WebSkyLine extends SkyLine<WebSkyLineEvents> {
   private readonly preview: WebPreview;
   private isClosed = false;
 

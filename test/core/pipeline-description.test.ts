@@ -9,7 +9,7 @@ const settings = { bitrate: 2000, keyframeInterval: 60, speedPreset: 'ultrafast'
 const shape = { width: 640, height: 360, framerate: '30000/1001', encoder: 'x264enc' as const };
 
 test('a GStreamer tail follows h264parse with the stream format it asks for', () => {
-  const d = describePipeline(shape, settings, { kind: 'gst', launch: 'matroskamux ! filesink', streamFormat: 'avc' }, 0);
+  const d = describePipeline(shape, settings, { kind: 'gst', launch: 'matroskamux ! filesink', streamFormat: 'avc' });
   const parts = d.split(' ! ');
   assert.match(parts[0]!, /^appsrc name=src is-live=true format=time .*caps=video\/x-raw,format=BGR,width=640,height=360,framerate=30000\/1001/);
   assert.ok(parts.includes('video/x-raw,format=I420,width=640,height=360,framerate=30000/1001,pixel-aspect-ratio=1/1'));
@@ -18,9 +18,10 @@ test('a GStreamer tail follows h264parse with the stream format it asks for', ()
   assert.deepEqual(parts.slice(-4), ['h264parse name=parse config-interval=-1', 'video/x-h264,stream-format=avc,alignment=au', 'matroskamux', 'filesink']);
 });
 
-test('a tap sends RTP over TCP to the receiver port, timestamps from PTS 0', () => {
-  const d = describePipeline(shape, settings, { kind: 'tap' }, 45678);
-  assert.match(d, /video\/x-h264,stream-format=byte-stream,alignment=au ! rtph264pay .*timestamp-offset=0 ! rtpstreampay ! tcpclientsink host=127\.0\.0\.1 port=45678 sync=false$/);
+test('a tap sends RTP over TCP to a loopback receiver, timestamps from PTS 0; port and SSRC are set per attempt, not described', () => {
+  const d = describePipeline(shape, settings, { kind: 'tap' });
+  assert.match(d, /video\/x-h264,stream-format=byte-stream,alignment=au ! rtph264pay name=tappay .*timestamp-offset=0 ! rtpstreampay ! tcpclientsink name=tapclient host=127\.0\.0\.1 sync=false$/);
+  assert.doesNotMatch(d, /port=|ssrc=/);
 });
 
 test('backoff doubles up to its cap; sleep ends early on abort', async () => {
@@ -50,4 +51,13 @@ test('warmup keeps every frame, measures fps, and ends early when its budget fil
   const sizeOnly = new Warmup(false, 100, 1 << 30);
   assert.equal(sizeOnly.add(slot(0)), true, 'only the size was wanted: one frame is enough');
   assert.equal(sizeOnly.fps(30), 30);
+});
+
+test('frameThreads turns x264 slices into frame threads; other encoders ignore it', () => {
+  const sliced = describePipeline(shape, settings, { kind: 'tap' });
+  const framed = describePipeline(shape, { ...settings, frameThreads: true }, { kind: 'tap' });
+  assert.doesNotMatch(sliced, /sliced-threads/);
+  assert.match(framed, /x264enc name=encoder [^!]*bframes=0 sliced-threads=false ! /);
+  const openh264 = describePipeline({ ...shape, encoder: 'openh264enc' }, { ...settings, frameThreads: true }, { kind: 'tap' });
+  assert.doesNotMatch(openh264, /sliced-threads/);
 });
