@@ -1,5 +1,7 @@
 // BENCHMARKS.md from the figures' results: the machine, the targets and whether they hold,
 // then per figure a table (ratios first) and a chart, and a closing note.
+import type { CapacityResult, GrowthResult } from './figures/capacity.js';
+import type { EncodersResult } from './figures/encoders.js';
 import type { FanoutResult } from './figures/fanout.js';
 import type { IngestResult } from './figures/ingest.js';
 import { ingestSection } from './report-ingest.js';
@@ -31,6 +33,9 @@ export interface Results {
   manyPool16: R<ManyStreamsResult>;
   web: R<WebResult>;
   ingest: R<IngestResult>;
+  capacity: R<CapacityResult>;
+  growth: R<GrowthResult>;
+  encoders: R<EncodersResult>;
 }
 
 const ok = <T>(r: R<T>): r is T => r !== undefined && !(r as Failed).error;
@@ -119,13 +124,24 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     const [a, b, cc] = t.contenders;
     targets.push({ figure: '2', target: 'a/b at least 0.95 (fps)', measured: x(t.ratios.aOverB), holds: t.ratios.aOverB >= 0.95 });
     targets.push({ figure: '2', target: 'a/c at least 1.1 (fps)', measured: x(t.ratios.aOverC), holds: t.ratios.aOverC >= 1.1 });
-    body.push(`${t.frames} noisy 1080p BGR frames per run; each contender ran ${a!.runs.length} times, alternating a, b, c, a'; the run with the median fps is shown. CPU is user + system time of every process involved (Node's own for a and c, the tool's from the kernel's rusage). (a) hands the pipeline I420: its drain converts each BGR frame with WebAssembly SIMD (src/convert/rgb-to-i420.ts) before appsrc, so the pipeline's videoconvert passes it through, while (b) runs the same description on BGR and videoconvert converts. (a') is not a peer: the same FileSkyLine given the frames already in I420 (put() takes I420), to show what the pipeline does when conversion costs nothing.\n`);
+    const fl = t.contenders.find((k) => k.key === 'x');
+    if (t.ratios.aOverLimit !== undefined) {
+      targets.push({ figure: '2', target: 'a at least 0.9 × cores × 1000 / (a\'s CPU ms per frame) (fps)', measured: `${x(t.ratios.aOverLimit)} (${fmt(a!.median.fps)} fps; ${fmt(a!.median.cpuS / a!.median.wallS, 2)} of ${m?.cores ?? 2} cores busy)`, holds: t.ratios.aOverLimit >= 0.9 });
+    }
+    if (t.ratios.cpuAOverX !== undefined && fl) {
+      targets.push({ figure: '2', target: 'CPU per frame of a at most 1.15 × x264 alone', measured: `${x(t.ratios.cpuAOverX)} (${fmt(a!.median.cpuPerFrameMs, 2)} / ${fmt(fl.median.cpuPerFrameMs, 2)} ms)`, holds: t.ratios.cpuAOverX <= 1.15 });
+    }
+    body.push(`${t.frames} noisy 1080p BGR frames per run; each contender ran ${a!.runs.length} times, alternating a, b, c, a', x; the run with the median fps is shown. CPU is user + system time of every process involved (Node's own for a and c, the tool's from the kernel's rusage). (a) hands the pipeline I420: its drain converts each BGR frame with WebAssembly SIMD (src/convert/rgb-to-i420.ts) before appsrc, so the pipeline's videoconvert passes it through, while (b) runs the same description on BGR and videoconvert converts. (a') is not a peer: the same FileSkyLine given the frames already in I420 (put() takes I420), to show what the pipeline does when conversion costs nothing.\n`);
     const a2 = t.contenders.find((k) => k.key === "a'");
     body.push(table(['ratio', 'fps', 'CPU per frame'], [
       ['a / b (our overhead; target ≥ 0.95)', x(t.ratios.aOverB), x(t.ratios.cpuAOverB)],
       ['a / c (vs. ffmpeg stdin; target ≥ 1.1)', x(t.ratios.aOverC), x(t.ratios.cpuAOverC)],
       ...(a2 ? [["a' / c (frames given as I420: no conversion in the pipeline)", x(a2.median.fps / cc!.median.fps), x(a2.median.cpuPerFrameMs / cc!.median.cpuPerFrameMs)]] : []),
+      ...(fl ? [['a / x (against x264 alone; CPU target ≤ 1.15)', x(a!.median.fps / fl.median.fps), x(t.ratios.cpuAOverX)]] : []),
+      ...(t.ratios.aOverLimit !== undefined ? [[`a / machine limit (${m?.cores ?? 2} cores × 1000 / a's CPU ms per frame; target ≥ 0.9)`, x(t.ratios.aOverLimit), '']] : []),
     ]));
+    if (fl) body.push(`(x) is the floor every figure is read against: x264 alone, with (a)'s encoder fragment (\`${t.encoder}\`), fed the same frames as I420 from memory through appsrc into fakesink, in this process; besides x264 it only pays the binding's copy of each pushed frame.\n`);
+    if (t.copies) body.push(`Copies of a frame's bytes between put() and the encoder in (a): ${t.copies.filter((k) => !k.includes('not a copy')).length}. ${t.copies.map((k, i) => `(${i + 1}) ${k}`).join('; ')}.\n`);
     body.push(table(['contender', 'fps', 'CPU ms / frame', 'cores busy', 'frames in file', 'fps of each run'], t.contenders.map((k) => [
       `(${k.key}) ${k.name}`, fmt(k.median.fps), fmt(k.median.cpuPerFrameMs, 2), fmt(k.median.cpuS / k.median.wallS, 2), `${k.median.framesInFile}/${k.median.frames}`, k.runs.map((run) => fmt(run.fps)).join(', '),
     ])));
@@ -136,13 +152,14 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     const short = (k: (typeof t.contenders)[number]) => `(${k.key}) ${k.name.split(',')[0]!.split(' (')[0]}`;
     charts['throughput.svg'] = barChart({
       title: '1080p encoding throughput (median run; higher is better)', unit: 'frames per second',
-      groups: [{ label: 'BGR frames in', bars: t.contenders.filter((k) => k.key !== "a'").map((k) => ({ label: short(k), value: k.median.fps })) },
-        ...(a2 ? [{ label: 'I420 frames in (no conversion)', bars: [{ label: short(a2), value: a2.median.fps }] }] : [])],
+      groups: [{ label: 'BGR frames in', bars: t.contenders.filter((k) => k.key !== "a'" && k.key !== 'x').map((k) => ({ label: short(k), value: k.median.fps })) },
+        ...(a2 ? [{ label: 'I420 frames in (no conversion)', bars: [{ label: short(a2), value: a2.median.fps }, ...(fl ? [{ label: '(x) x264 alone (floor)', value: fl.median.fps }] : [])] }] : [])],
     });
     charts['throughput-cpu.svg'] = barChart({
       title: '1080p CPU per frame (lower is better)', unit: 'CPU milliseconds per frame (all processes, all threads)',
       groups: [
-        { label: 'whole chain', bars: t.contenders.filter((k) => k.key !== "a'").map((k) => ({ label: short(k), value: k.median.cpuPerFrameMs })) },
+        { label: 'whole chain', bars: t.contenders.filter((k) => k.key !== "a'" && k.key !== 'x').map((k) => ({ label: short(k), value: k.median.cpuPerFrameMs })) },
+        ...(fl ? [{ label: 'floor', bars: [{ label: '(x) x264 alone', value: fl.median.cpuPerFrameMs }] }] : []),
         ...['BGR → I420 conversion', 'H.264 encode from I420'].map((st) => ({ label: st, bars: t.stages.filter((s) => s.stage === st).map((s) => ({ label: s.tool, value: s.msPerFrame })) })),
       ],
     });
@@ -159,6 +176,7 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     const holdsP50 = og && of ? og.p50Ms < 100 && of.p50Ms < 100 : undefined;
     const noWorse = og && pg && of && pf ? og.p50Ms <= pg.p50Ms && of.p50Ms <= pf.p50Ms : undefined;
     targets.push({ figure: '3', target: 'latency p50 under 100 ms', measured: `${fmt(og?.p50Ms)} ms (GStreamer viewer), ${fmt(of?.p50Ms)} ms (ffmpeg viewer)`, holds: holdsP50 });
+    if (og) targets.push({ figure: '3', target: 'latency p99 at most 2 × p50 (GStreamer viewer)', measured: `${x(og.p99Ms / og.p50Ms)} (p99 ${fmt(og.p99Ms)} ms, p50 ${fmt(og.p50Ms)} ms; gst-rtsp-server ${x((pg?.p99Ms ?? NaN) / (pg?.p50Ms ?? NaN))})`, holds: og.p99Ms <= 2 * og.p50Ms });
     targets.push({ figure: '3', target: 'latency no worse than gst-rtsp-server', measured: `p50 ratio ${x((og?.p50Ms ?? NaN) / (pg?.p50Ms ?? NaN))} (GStreamer viewer), ${x((of?.p50Ms ?? NaN) / (pf?.p50Ms ?? NaN))} (ffmpeg viewer)`, holds: noWorse });
     body.push(
       'Each frame carries its index in a band of 16 black/white blocks. A viewer decodes the stream to grey and this process reads the index of each frame the moment it is complete: ' +
@@ -172,6 +190,16 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     body.push(table(['server', 'viewer', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'frames measured', 'unreadable'], l.rows.map((row) => [
       row.name, row.viewer, fmt(row.p50Ms), fmt(row.p95Ms), fmt(row.p99Ms), fmt(row.maxMs), row.samples, row.undecodable,
     ])));
+    const ours = l.rows.filter((row) => row.split);
+    if (ours.length) {
+      body.push("Where our latency goes, per frame: *encode* = put() to the encoded picture back in Node (appsrc, the drain's conversion, x264, the RTP tap), *deliver* = from there to the viewer's decoded picture (our RTSP server's socket write, loopback TCP, the viewer's depayloading and decoding). This process's event-loop delay (1 ms resolution) and GC pauses over the same window:\n");
+      body.push(table(['viewer', 'encode p50 / p99 ms', 'deliver p50 / p99 ms', 'event-loop delay p50 / p99 / max ms', 'GC pauses (count, longest, total ms)', 'CPU / waiting for a core, ms per frame'], ours.map((row) => [
+        row.viewer, `${fmt(row.split!.encodeP50Ms)} / ${fmt(row.split!.encodeP99Ms)}`, `${fmt(row.split!.deliverP50Ms)} / ${fmt(row.split!.deliverP99Ms)}`,
+        row.eventLoop ? `${fmt(row.eventLoop.delayP50Ms)} / ${fmt(row.eventLoop.delayP99Ms)} / ${fmt(row.eventLoop.delayMaxMs)}` : '–',
+        row.eventLoop ? `${row.eventLoop.gcPauses}, ${fmt(row.eventLoop.gcMaxMs, 1)}, ${fmt(row.eventLoop.gcTotalMs, 0)}` : '–',
+        row.eventLoop?.waitPerFrameMs !== undefined ? `${fmt(row.eventLoop.cpuPerFrameMs, 2)} / ${fmt(row.eventLoop.waitPerFrameMs, 2)}` : '–',
+      ])));
+    }
     body.push(`Viewers: \`${l.viewers.gstreamer}\`; \`${l.viewers.ffmpeg}\`. The peer ran \`${l.peerLaunch}\` in gst-rtsp-server (python3-gi, bench/peers/gst_rtsp_server.py).\n`);
     charts['latency.svg'] = lineChart({
       title: 'Glass-to-glass latency, 720p30 over RTSP/TCP on loopback', xLabel: 'latency (ms)', yLabel: 'fraction of frames', legendAt: [0.3, 0.45],
@@ -322,6 +350,58 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
     targets.push(...s.targets);
     body.push(...s.lines);
   } else body.push(failure('LiveSource', r.ingest));
+  // 9. streams per machine
+  body.push('## 9. Streams per machine: 720p30 in one process\n');
+  if (ok(r.capacity)) {
+    const k = r.capacity;
+    const at = k.steps.find((st) => st.streams === k.sustained);
+    targets.push({
+      figure: '9', target: `at least 8 streams of ${k.width}×${k.height}@${k.fps} BGR at full rate on ${m?.cores ?? 2} cores`,
+      measured: `${k.sustained} (CPU-bound: ${k.cpuBound})${at ? ` (${fmt(at.cpuPerFrameMs, 2)} ms CPU per frame, ${fmt(at.cpuCores, 2)} cores; fs.readFile p99 ${fmt(at.readFile.p99Ms, 1)} ms, dns.lookup p99 ${fmt(at.dnsLookup.p99Ms, 1)} ms)` : ''}`,
+      holds: k.sustained >= 8,
+    });
+    body.push(`N FileSkyLines (${k.bitrateKbps} kbit/s, x264 ultrafast, \`frameThreads: false\` as docs/scaling.md advises for many streams) fed ${k.width}×${k.height} noisy BGR frames by one loop at ${k.fps} fps with put(), which drops rather than waits; N goes up by ${c.capacityStep ?? 2} from ${c.capacityFrom ?? 4} until a stream drops a frame, misses frames in its recording (counted with ffprobe) or the loop cannot keep ${k.fps} put() per second. ${fmt(c.capacitySeconds ?? 10, 0)} s measured per N after 1 s of settling; UV_THREADPOOL_SIZE=${k.threadpool}. fs.readFile (64 KiB) and dns.lookup('localhost') are timed every 50 ms meanwhile: both run on the libuv threadpool, where each pipeline's bus poll holds a thread. **Sustained: ${k.sustained} streams.**\n`);
+    body.push(`At ${fmt(at?.cpuPerFrameMs, 2)} ms of CPU per 720p frame, ${m?.cores ?? 2} idle cores would hold **${k.cpuBound}** such streams (cores × 1000 / (30 × CPU ms per frame)); "waiting" is the time per frame this process's threads were ready to run while another process held the core (/proc/self/task/*/schedstat): on this shared machine it is what separates the two.\n`);
+    body.push(table(['streams', 'full rate', 'frames in each file (min–max) / put', 'dropped', 'process CPU (cores)', 'CPU ms per frame', 'waiting ms per frame', 'fs.readFile p50 / p99 ms', 'dns.lookup p50 / p99 ms', 'event-loop delay p99 ms', 'RSS MiB'], k.steps.map((st) => [
+      st.streams, st.full ? 'yes' : `**no**${st.error ? ` (${st.error})` : ` (${fmt(st.putRate, 1)} put/s)`}`, `${st.framesInFile[0]}–${st.framesInFile[1]} / ${st.framesPut + k.fps}`, st.dropped, fmt(st.cpuCores, 2), fmt(st.cpuPerFrameMs, 2), fmt(st.waitPerFrameMs, 2),
+      `${fmt(st.readFile.p50Ms, 2)} / ${fmt(st.readFile.p99Ms, 1)}`, `${fmt(st.dnsLookup.p50Ms, 2)} / ${fmt(st.dnsLookup.p99Ms, 1)}`, fmt(st.eventLoopDelayP99Ms, 1), fmt(st.rssMiB, 0),
+    ])));
+    charts['capacity.svg'] = barChart({
+      title: `${k.width}×${k.height}@${k.fps} streams in one process: cores busy`, unit: `process CPU, cores (${m?.cores ?? 2} on this machine)`,
+      groups: k.steps.map((st) => ({ label: `${st.streams} streams${st.full ? '' : ' (dropping)'}`, bars: [{ label: 'cores', value: st.cpuCores }] })),
+    });
+    body.push('![streams per machine](bench/charts/capacity.svg)\n');
+  } else body.push(failure('Streams per machine', r.capacity));
+
+  // 10. memory per stream and growth
+  body.push('## 10. Memory per 720p30 stream, and its growth over a long run\n');
+  if (ok(r.growth)) {
+    const g = r.growth;
+    targets.push({ figure: '10', target: `RSS growth under 5 MB over ${fmt(g.seconds / 60, 0)} min with ${g.streams} streams`, measured: `${fmt(g.growthMiB * 1.048576, 1)} MB (slope ${fmt(g.slopeMiBPerMin, 2)} MiB/min); ${fmt(g.perStreamMiB, 1)} MiB per stream`, holds: g.growthMiB * 1.048576 < 5 });
+    body.push(`${g.streams} FileSkyLines at 720p30 BGR (\`frameThreads: false\`, as for figure 9) recording to /dev/null, fed by one loop with put() for ${fmt(g.seconds, 0)} s (\`BENCH_GROWTH_SECONDS\`; routine runs are short, the issue's figure is 600 s: \`BENCH_GROWTH_SECONDS=600 npm run bench\`). RSS sampled every second. Per stream = (median RSS over the first minute after warm-up − RSS before the first start) / ${g.streams}. Growth = median of the last 10 % of samples − median of the first 10 % after warm-up (the first 10 % of the run, at least 10 s).\n`);
+    body.push(table(['streams', 'seconds', 'baseline MiB', 'per stream MiB', 'growth MiB', 'slope MiB/min', 'frames put / dropped', 'most frames queued at once'], [[g.streams, fmt(g.seconds, 0), fmt(g.baselineMiB, 0), fmt(g.perStreamMiB, 1), fmt(g.growthMiB, 2), fmt(g.slopeMiBPerMin, 3), `${g.framesPut} / ${g.dropped}`, `${g.maxQueued ?? '–'} (${fmt(((g.maxQueued ?? NaN) * 1280 * 720 * 3) / 2 ** 20, 0)} MiB)`]]));
+    charts['memory-growth.svg'] = lineChart({
+      title: `RSS with ${g.streams} × 720p30 streams`, xLabel: 'seconds', yLabel: 'RSS MiB', legendAt: [1, 1], yMin: Math.floor(Math.min(...g.samples.map((p) => p.rssMiB)) / 10) * 10,
+      series: [
+        { label: 'RSS', points: g.samples.map((p) => [p.t, p.rssMiB] as [number, number]) },
+        ...(g.samples[0]?.queued !== undefined ? [{ label: 'RSS − frames waiting in the queues', points: g.samples.map((p) => [p.t, p.rssMiB - (p.queued * 1280 * 720 * 3) / 2 ** 20] as [number, number]) }] : []),
+      ],
+    });
+    body.push('![RSS growth](bench/charts/memory-growth.svg)\n');
+  } else body.push(failure('Memory growth', r.growth));
+
+  // 11. cost of a stream by size and encoder
+  body.push('## 11. What one stream costs, by size and encoder\n');
+  if (ok(r.encoders)) {
+    const e = r.encoders;
+    body.push(`Each encoder alone, fed ${e.frames} noisy frames as I420 from memory (appsrc ! encoder ! fakesink in one process; x264 ultrafast, zerolatency; 1000/2000/4000 kbit/s at 360p/720p/1080p), CPU per frame, and how many 30 fps streams of it one core would hold. Hardware encoders on this machine: ${e.hardware.length ? e.hardware.join(', ') : 'none (no GPU or VA device)'}. docs/scaling.md turns these into streams per machine.\n`);
+    body.push(table(['size', 'encoder', 'CPU ms per frame', '30 fps streams per core'], e.rows.map((row) => [row.size, row.encoder, fmt(row.cpuPerFrameMs, 2), fmt(1000 / (30 * row.cpuPerFrameMs), 1)])));
+    body.push("What the library adds per BGR frame on Node's main thread (medians): put()'s copy into the queue slot, the BGR → I420 conversion in place, the binding's push() of the I420 picture.\n");
+    body.push(table(['size', 'put() copy ms', 'conversion ms', 'push() ms', 'total ms', '30 fps streams per event loop (all of it)'], e.mainThread.map((mt) => {
+      const total = mt.putCopyMs + mt.convertMs + mt.pushMs;
+      return [mt.size, fmt(mt.putCopyMs, 3), fmt(mt.convertMs, 3), fmt(mt.pushMs, 3), fmt(total, 3), fmt(1000 / (30 * total), 0)];
+    })));
+  } else body.push(failure('Encoders', r.encoders));
 
   out.push('## Targets\n');
   out.push(table(['figure', 'target', 'measured', ''], targets.map((t) => [t.figure, t.target, t.measured, yes(t.holds)])));
@@ -389,6 +469,14 @@ function why(r: Results, t: Target): string {
   const tp = ok(r.throughput) ? r.throughput : undefined;
   const stage = (name: string, tool: string) => tp?.stages.find((s) => s.stage.startsWith(name) && s.tool.startsWith(tool))?.msPerFrame;
   const main = tp?.threads.find((th) => th.name.startsWith('node (main'))?.msPerFrame;
+  if (t.target.startsWith('a at least 0.9')) {
+    const a = tp?.contenders.find((k) => k.key === 'a')?.median;
+    return `(a) needs ${fmt(a?.cpuPerFrameMs, 2)} ms of CPU per frame; with every core to itself that is ${fmt(((r.machine?.cores ?? 2) * 1000) / (a?.cpuPerFrameMs ?? NaN), 0)} fps. The machine is shared: the load average was ${fmt(tp?.loadAverage, 1)} when this figure started, and (a)'s threads spent ${fmt(tp?.waitMsPerFrame, 1)} ms per frame runnable but waiting for a core that another process held (from /proc/self/task/*/schedstat), against ${fmt(a?.cpuPerFrameMs, 1)} ms running. Read this ratio on an idle machine; CPU per frame is the figure this machine can vouch for.`;
+  }
+  if (t.target.startsWith('CPU per frame of a')) {
+    const fl = tp?.contenders.find((k) => k.key === 'x')?.median;
+    return `What (a) pays on top of x264 (${fmt(fl?.cpuPerFrameMs, 2)} ms): the BGR → I420 conversion (${fmt(stage('BGR', 'gst-skyline'), 2)} ms, needed: x264 takes I420) and put()'s copy of the frame into the queue (the caller keeps its buffer; the WebAssembly kernel can only read its own memory, so this copy is also the one that brings the frame to the converter). Those two alone put the floor for a BGR source at about ${x(((fl?.cpuPerFrameMs ?? NaN) + (stage('BGR', 'gst-skyline') ?? NaN) + 0.5) / (fl?.cpuPerFrameMs ?? NaN))} of x264; the rest is the drain, mp4mux and filesink. The binding's copy in push() is paid by (x) too.`;
+  }
   if (t.target.startsWith('a/c')) {
     const a2 = tp?.contenders.find((k) => k.key === "a'");
     const c = tp?.contenders.find((k) => k.key === 'c');
@@ -404,6 +492,23 @@ function why(r: Results, t: Target): string {
     const extra = (row(50)?.cpuCores ?? NaN) - (row(1)?.cpuCores ?? NaN);
     const extraSys = (row(50)?.systemCores ?? NaN) - (row(1)?.systemCores ?? NaN);
     return `49 more viewers cost ${fmt(extra, 3)} cores, ${fmt((extraSys / extra) * 100, 0)} % of it in the kernel: one socket write per picture per viewer (RTP over the RTSP TCP connection), and on loopback the kernel charges the receivers' TCP processing to the sender. The base it is compared with is small (one 720p encode at ultrafast: ${fmt(row(1)?.cpuCores, 2)} cores), so the ratio is mostly the kernel's per-write cost; gst-rtsp-server pays it too (see the table).`;
+  }
+  if (t.target.startsWith('latency p99')) {
+    const l = ok(r.latency) ? r.latency : undefined;
+    const og = l?.rows.find((row) => row.viewer === 'gstreamer' && row.split);
+    if (!og?.split) return '';
+    const sp = og.split, ev = og.eventLoop;
+    const enc = sp.encodeP99Ms - sp.encodeP50Ms, del = sp.deliverP99Ms - sp.deliverP50Ms;
+    return `The tail is in ${enc >= del ? 'encoding' : 'delivery'}: from p50 to p99, put() → encoded picture back in Node grows by ${fmt(enc)} ms and → decoded by the viewer by ${fmt(del)} ms. This process's event loop was delayed ${fmt(ev?.delayP99Ms)} ms at p99 (max ${fmt(ev?.delayMaxMs)} ms) and GC paused it ${ev?.gcPauses ?? '–'} times (longest ${fmt(ev?.gcMaxMs, 1)} ms), so the event loop accounts for little of it. Our threads spent ${fmt(ev?.waitPerFrameMs, 2)} ms per frame ready to run but waiting for a core another process held (${fmt(ev?.cpuPerFrameMs, 2)} ms running); x264's sliced threads wait for the slowest of their threads to be scheduled, which on a machine with load ${fmt(r.throughput && ok(r.throughput) ? r.throughput.loadAverage : undefined, 1)} is the tail (gst-rtsp-server, with the same encoder, shows the same shape).`;
+  }
+  if (t.target.startsWith('at least 8 streams')) {
+    const k = ok(r.capacity) ? r.capacity : undefined;
+    const next = k?.steps.find((st) => !st.full);
+    return `The first N that failed (${next?.streams ?? '–'}) lost on ${next ? (next.dropped > 0 ? `${next.dropped} dropped frames` : next.framesInFile[0] < next.framesPut + 30 ? 'frames missing from a recording' : `the feeding loop's pace (${fmt(next.putRate, 1)} put/s)`) : '–'} while its threads waited ${fmt(next?.waitPerFrameMs, 2)} ms per frame for cores other processes held (against ${fmt(next?.cpuPerFrameMs, 2)} ms of CPU). By CPU per frame the ${r.machine?.cores ?? 2} cores hold ${k?.cpuBound ?? '–'} streams; on a shared machine the share we get decides.`;
+  }
+  if (t.target.startsWith('RSS growth')) {
+    const g = ok(r.growth) ? r.growth : undefined;
+    return `${g?.maxQueued ?? '–'} frames were waiting in the queues at the worst moment (${fmt(((g?.maxQueued ?? NaN) * 1280 * 720 * 3) / 2 ** 20, 0)} MiB; each queue may hold up to its 64 MiB budget): when the shared machine gives the encoders less than they need, frames queue instead of being dropped, and RSS follows. The chart's second line takes the queued frames out.`;
   }
   if (t.target.startsWith('latency')) {
     return 'See the table: the encoder and the viewer dominate; the ffmpeg viewer alone holds about two frames.';

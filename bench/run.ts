@@ -35,6 +35,10 @@ const JOBS: Job[] = [
   { key: 'manyDefault', figure: 'many', env: { UV_THREADPOOL_SIZE: '' }, timeoutMs: 5 * 60_000 },
   { key: 'manyPool16', figure: 'many', env: { UV_THREADPOOL_SIZE: '16' }, timeoutMs: 5 * 60_000 },
   { key: 'ingest', figure: 'ingest', timeoutMs: 20 * 60_000 },
+  // Every FileSkyLine holds a threadpool thread for its bus: room for the most streams tried, plus 4.
+  { key: 'capacity', figure: 'capacity', env: { UV_THREADPOOL_SIZE: String(CONFIG.capacityMax + 4) }, timeoutMs: 20 * 60_000 },
+  { key: 'encoders', figure: 'encoders', timeoutMs: 10 * 60_000 },
+  { key: 'growth', figure: 'growth', env: { UV_THREADPOOL_SIZE: '16' }, timeoutMs: (CONFIG.growthSeconds + 120) * 1000 },
 ];
 
 function runJob(job: Job): Promise<void> {

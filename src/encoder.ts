@@ -12,6 +12,12 @@ export interface EncoderSettings {
   keyframeInterval: number;
   /** x264 speed preset (ultrafast … veryslow); ignored by other encoders. */
   speedPreset: string;
+  /**
+   * x264 threads work on several frames at once instead of slices of one frame: both cores
+   * busy at 1080p, at the price of a few frames of latency (BENCHMARKS.md, figure 2).
+   * Ignored by other encoders. Default false (slices: a frame leaves as soon as it is in).
+   */
+  frameThreads?: boolean;
 }
 
 const HARDWARE: EncoderName[] = ['nvh264enc', 'vah264enc', 'vaapih264enc', 'qsvh264enc', 'v4l2h264enc'];
@@ -36,8 +42,9 @@ export function encoderFragment(name: EncoderName, s: EncoderSettings): string {
   const gop = s.keyframeInterval;
   switch (name) {
     case 'x264enc':
-      // zerolatency: no lookahead and no B-frames, so each frame leaves as it goes in.
-      return `x264enc name=encoder tune=zerolatency speed-preset=${s.speedPreset} bitrate=${kbps} key-int-max=${gop} bframes=0`;
+      // zerolatency: no lookahead and no B-frames, so each frame leaves as it goes in. Its
+      // sliced threads keep one frame in flight, and only ~1.2 of 2 cores busy at 1080p.
+      return `x264enc name=encoder tune=zerolatency speed-preset=${s.speedPreset} bitrate=${kbps} key-int-max=${gop} bframes=0${s.frameThreads ? ' sliced-threads=false' : ''}`;
     case 'openh264enc':
       return `openh264enc name=encoder bitrate=${kbps * 1000} gop-size=${gop} rate-control=bitrate complexity=low`;
     case 'nvh264enc':

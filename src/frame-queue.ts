@@ -1,5 +1,8 @@
 // The bounded queue between put() and the encoder. Slots own their buffers and are
 // recycled, so a steady stream allocates nothing; when full, the oldest frame goes.
+// Packed RGB slots live inside the converter's WebAssembly memory, so the drain converts a
+// frame where put() copied it: one copy of the frame's bytes fewer than a slot on the heap.
+import { RgbToI420 } from './convert/rgb-to-i420.js';
 import type { Layout } from './frame.js';
 
 export interface Slot {
@@ -15,6 +18,8 @@ export class FrameQueue {
   private count = 0;
   /** Most frames held before the oldest is dropped (can be raised for a warmup backlog). */
   limit: number;
+  /** The converter of the last layout asked for, and how many of its slots are handed out. */
+  private conv: { layout: Layout; i420: RgbToI420 | undefined; handed: number } | undefined;
 
   constructor(limit: number) {
     this.limit = Math.max(1, limit);
@@ -28,7 +33,7 @@ export class FrameQueue {
    * The slot to fill next, with a buffer of at least `bytes`. When the queue is full the
    * oldest frame is overwritten: `evicted` tells the caller to count a drop.
    */
-  reserve(bytes: number): { slot: Slot; evicted: boolean } {
+  reserve(bytes: number, layout?: Layout): { slot: Slot; evicted: boolean } {
     let evicted = false;
     if (this.count >= this.limit) {
       this.head = (this.head + 1) % this.slots.length;
@@ -38,12 +43,29 @@ export class FrameQueue {
     if (this.count === this.slots.length) this.grow();
     const i = (this.head + this.count) % this.slots.length;
     let slot = this.slots[i]!;
-    if (slot.data.length !== bytes) {
+    const conv = layout && this.converterFor(layout);
+    if (conv && !conv.owns(slot.data) && this.conv!.handed < conv.slots && bytes === layout!.srcSize) {
+      // Moves into the converter's memory: the drain converts it there without copying it in.
+      slot = { ...slot, data: conv.slot(this.conv!.handed++) };
+      this.slots[i] = slot;
+    } else if (slot.data.length !== bytes) {
       // allocUnsafeSlow: a buffer of its own, not a slice of Node's shared pool.
       slot = { ...slot, data: Buffer.allocUnsafeSlow(bytes) };
       this.slots[i] = slot;
     }
     return { slot, evicted };
+  }
+
+  /**
+   * The WebAssembly converter to I420 for frames of `layout` (undefined: the pipeline's
+   * videoconvert does it), with a slot in its memory for every frame the queue may hold.
+   */
+  converterFor(layout: Layout): RgbToI420 | undefined {
+    const c = this.conv;
+    // A raised limit gets a converter with room for it; slots move over as they are reused.
+    if (c?.layout === layout && (c.i420 === undefined || c.i420.slots >= this.limit)) return c.i420;
+    this.conv = { layout, i420: RgbToI420.for(layout, undefined, this.limit), handed: 0 };
+    return this.conv.i420;
   }
 
   /** Makes the last reserved slot part of the queue. */
@@ -74,6 +96,14 @@ export class FrameQueue {
     this.count = 0;
     this.head = 0;
     if (this.slots.length > this.limit) this.slots.length = this.limit;
+    return n;
+  }
+
+  /** Empties the queue and lets go of its slots and converter (their memory goes with them). */
+  release(): number {
+    const n = this.clear();
+    this.slots = [];
+    this.conv = undefined;
     return n;
   }
 

@@ -10,7 +10,7 @@ import { applyEnvironment, type EnvOptions } from './config.js';
 import { withDefaults, type ReconnectOptions } from './backoff.js';
 import { chooseEncoder, validateEncoderSettings, type EncoderName } from './encoder.js';
 import { fpsFraction } from './fps.js';
-import { RgbToI420 } from './convert/rgb-to-i420.js';
+import type { RgbToI420 } from './convert/rgb-to-i420.js';
 import { FrameQueue, type Slot } from './frame-queue.js';
 import { adaptFrame, checkFrameSize, copyToGst, layoutOf, rawCaps, type FrameInput, type Layout, type RawFrame } from './frame.js';
 import { APPSRC_DEPTH, describePipeline, type SinkSpec } from './pipeline-description.js';
@@ -51,6 +51,8 @@ export interface SkyLineOptions extends EnvOptions {
   keyframeInterval?: number;
   /** x264 speed preset. Default 'ultrafast' (leaves the CPU to the vision code). */
   speedPreset?: string;
+  /** x264 threads encode whole frames in parallel (throughput) instead of slices of one (latency). Default false; FileSkyLine: true. */
+  frameThreads?: boolean;
   /** H.264 encoder element, or 'auto': a working hardware encoder, else x264enc, else openh264enc. */
   encoder?: EncoderName | 'auto';
   /** How often 'stats' is emitted while streaming, ms (0: never). Default 1000. */
@@ -193,8 +195,6 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
   private settledEncoded = 0;
 
   private cached: { description: string; pipeline: Pipeline } | undefined;
-  /** The WebAssembly converter for the last layout drained (undefined: videoconvert does it). */
-  private converter: { layout: Layout; i420: RgbToI420 | undefined } | undefined;
   private drainTimer: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private waiters: Array<() => void> = [];
   private statsTimer: NodeJS.Timeout | undefined;
@@ -222,6 +222,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       bitrate: options.bitrate ?? 2000,
       keyframeInterval: options.keyframeInterval ?? 60,
       speedPreset: options.speedPreset ?? 'ultrafast',
+      frameThreads: options.frameThreads ?? false,
       encoder: options.encoder ?? 'auto',
       statsIntervalMs: options.statsIntervalMs ?? 1000,
       stopTimeoutMs: options.stopTimeoutMs ?? 15_000,
@@ -428,7 +429,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     this.stopStreaming().catch(() => undefined);
     this.closing = this.commands.run(async () => {
       this.cached = undefined;
-      this.converter = undefined;
+      this.queue.release();
       if (!this.lifecycle.is('closed')) this.lifecycle.to('closed');
     });
     return this.closing;
@@ -809,7 +810,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
   }
 
   private enqueue(f: RawFrame, layout: Layout, ts: number): boolean {
-    const { slot, evicted } = this.queue.reserve(layout.gstSize);
+    const { slot, evicted } = this.queue.reserve(layout.gstSize, layout);
     if (evicted) this.counters.dropped++;
     copyToGst(f.data, layout, slot.data);
     slot.layout = layout;
@@ -869,8 +870,8 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
   }
 
   private converterFor(layout: Layout): RgbToI420 | undefined {
-    if (this.converter?.layout !== layout) this.converter = { layout, i420: RgbToI420.for(layout) };
-    return this.converter.i420;
+    // The queue's: its slots live in the converter's memory (one copy fewer per frame).
+    return this.queue.converterFor(layout);
   }
 
   private releaseWaiters(): void {

@@ -1,4 +1,6 @@
 // The figures, by name. Each runs in a process of its own (bench/child.ts).
+import { capacity, growth } from './capacity.js';
+import encoders from './encoders.js';
 import fanout from './fanout.js';
 import ingest from './ingest.js';
 import latency from './latency.js';
@@ -17,6 +19,9 @@ export const FIGURES = {
   fanout,
   web,
   ingest,
+  capacity,
+  growth,
+  encoders,
 } as const;
 
 export type FigureName = keyof typeof FIGURES;

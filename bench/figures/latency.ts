@@ -13,9 +13,11 @@ import { RTSPSkyLine } from '../../src/index.js';
 import { CONFIG, workDir, skylineOptions, pipelineOf } from '../lib/config.js';
 import { noisyFrames, stampIndex } from '../lib/frames.js';
 import { freePort } from '../lib/ports.js';
-import { sleep } from '../lib/proc.js';
+import { sleep, waitSeconds } from '../lib/proc.js';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { median, percentile } from '../lib/stats.js';
-import { nowMs, startViewer, viewerCommand, type ViewerKind } from '../lib/viewer.js';
+import { nowMs, startViewerApart as startViewer, viewerCommand, type ViewerKind } from '../lib/viewer.js';
 
 const W = 1280, H = 720, FPS = 30, DISTINCT = 16;
 /** Samples from the first seconds (connection, first keyframe, probing) are left out. */
@@ -35,6 +37,14 @@ export interface LatencyRow {
   maxMs: number;
   /** Sorted latencies, thinned to at most 200 points for the chart. */
   cdf: number[];
+  /**
+   * Ours only: where the time goes, per frame. encode = put() to the encoded picture back in
+   * Node (appsrc, conversion, x264, RTP tap); deliver = from there to the viewer's decoded
+   * picture (our RTSP server's write, loopback TCP, the viewer's depayloading and decoding).
+   */
+  split?: { encodeP50Ms: number; encodeP99Ms: number; deliverP50Ms: number; deliverP99Ms: number };
+  /** Ours only: this process's event-loop delay and GC pauses while measuring. */
+  eventLoop?: { delayP50Ms: number; delayP99Ms: number; delayMaxMs: number; gcPauses: number; gcMaxMs: number; gcTotalMs: number; waitPerFrameMs?: number; cpuPerFrameMs?: number };
 }
 
 export interface LatencyResult {
@@ -84,8 +94,31 @@ async function ours(frames: Buffer[], kind: ViewerKind): Promise<{ row: LatencyR
   await sky.startStreaming({ fps: FPS, width: W, height: H });
   const description = pipelineOf(sky);
   const putTimes = new Map<number, number>();
+  // When each encoded picture came back into Node, by its capture time (= put()'s timestamp).
+  const unitTimes = new Map<number, number>();
+  const proto = Object.getPrototypeOf(sky) as { onAccessUnit(au: AccessUnit): void };
+  const onAccessUnit = proto.onAccessUnit;
+  (sky as unknown as { onAccessUnit(au: AccessUnit): void }).onAccessUnit = function (this: unknown, au: AccessUnit) {
+    unitTimes.set(Math.round(au.captureMs), nowMs());
+    onAccessUnit.call(this, au);
+  };
+  const captureOf = new Map<number, number>();
   const c = collector(putTimes);
+  const splits: Array<[number, number]> = [];
+  const onFrame = c.onFrame;
+  c.onFrame = (index: number, received: number) => {
+    onFrame(index, received);
+    const put = putTimes.get(index);
+    const unit = unitTimes.get(captureOf.get(index) ?? NaN);
+    if (put !== undefined && unit !== undefined && c.latencies.length > 0 && c.latencies.at(-1) === received - put) splits.push([unit - put, received - unit]);
+  };
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  const gc: number[] = [];
+  const gcObserver = new PerformanceObserver((list) => { for (const e of list.getEntries()) gc.push(e.duration); });
+  gcObserver.observe({ entryTypes: ['gc'] });
   let viewer: ReturnType<typeof startViewer> | undefined;
+  let w0 = 0, measured = 0;
+  let c0 = process.cpuUsage();
   const total = (CONFIG.latencySeconds + SETTLE_MS / 1000 + 1) * FPS;
   const t0 = performance.now();
   let watchedFrom = 0;
@@ -93,22 +126,43 @@ async function ours(frames: Buffer[], kind: ViewerKind): Promise<{ row: LatencyR
     const frame = frames[i % DISTINCT]!;
     stampIndex(frame, W, i & 0x3fff);
     const t = nowMs();
-    sky.put({ data: frame, width: W, height: H }, { timestamp: Date.now() });
+    const capture = Date.now();
+    sky.put({ data: frame, width: W, height: H }, { timestamp: capture });
     putTimes.set(i & 0x3fff, t);
+    captureOf.set(i & 0x3fff, capture);
+    if (i === 5 + SETTLE_MS / 1000 * FPS) {
+      lag.enable();
+      gc.length = 0;
+      w0 = waitSeconds();
+      c0 = process.cpuUsage();
+      measured = i;
+    }
     if (i === 5) {
       viewer = startViewer(sky.url, W, H, (idx, at) => c.onFrame(idx, at), kind);
       watchedFrom = i;
     }
     await sleep(Math.max(0, t0 + ((i + 1) * 1000) / FPS - performance.now()));
   }
+  const waitS = waitSeconds() - w0;
+  const cpu = process.cpuUsage(c0);
   await sleep(500);
+  lag.disable();
+  gcObserver.disconnect();
   viewer?.stop();
   const v = await viewer?.done;
   await sky.stopStreaming();
   await sky.close();
   if (c.latencies.length === 0) throw new Error(`the viewer decoded nothing from RTSPSkyLine: ${v?.stderr ?? ''}`);
   const watched = total - watchedFrom - (SETTLE_MS / 1000) * FPS;
-  return { row: row('RTSPSkyLine', kind, c.latencies, Math.round(watched), c.undecodable), description };
+  const r = row('RTSPSkyLine', kind, c.latencies, Math.round(watched), c.undecodable);
+  const enc = splits.map((x) => x[0]), del = splits.map((x) => x[1]);
+  r.split = { encodeP50Ms: median(enc), encodeP99Ms: percentile(enc, 99), deliverP50Ms: median(del), deliverP99Ms: percentile(del, 99) };
+  r.eventLoop = {
+    delayP50Ms: lag.percentile(50) / 1e6, delayP99Ms: lag.percentile(99) / 1e6, delayMaxMs: lag.max / 1e6,
+    gcPauses: gc.length, gcMaxMs: gc.length ? Math.max(...gc) : 0, gcTotalMs: gc.reduce((a, b) => a + b, 0),
+    waitPerFrameMs: (waitS * 1000) / (total - measured), cpuPerFrameMs: (cpu.user + cpu.system) / 1000 / (total - measured),
+  };
+  return { row: r, description };
 }
 
 /** GStreamer's pipeline for gst-rtsp-server: our description, stamped by appsrc, ending in the payloader it wants. */

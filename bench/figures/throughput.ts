@@ -5,9 +5,11 @@
 // Contenders alternate a, b, c, a, b, c, ... and the median run of each is reported.
 import { readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { RgbToI420 } from '../../src/convert/rgb-to-i420.js';
 import { layoutOf } from '../../src/frame.js';
 import { FileSkyLine } from '../../src/index.js';
+import { Pipeline } from '../../src/gst/pipeline.js';
 import { CONFIG, ENCODER, workDir, skylineOptions, pipelineOf } from '../lib/config.js';
 import { noisyFrames } from '../lib/frames.js';
 import { countFrames } from '../lib/probe.js';
@@ -34,7 +36,7 @@ export interface Run {
 }
 
 export interface Contender {
-  key: 'a' | 'b' | 'c' | "a'";
+  key: 'a' | 'b' | 'c' | "a'" | 'x';
   name: string;
   runs: Run[];
   /** The run with the median fps. */
@@ -63,21 +65,31 @@ export interface ThroughputResult {
   /** The gst-launch description of (b), as run. */
   gstLaunch: string;
   ffmpegArgs: string[];
-  ratios: { aOverB: number; aOverC: number; cpuAOverB: number; cpuAOverC: number };
+  ratios: { aOverB: number; aOverC: number; cpuAOverB: number; cpuAOverC: number; cpuAOverX?: number; aOverLimit?: number };
+  /** The x264enc fragment every run of (a) and (x) used. */
+  encoder?: string;
+  /** Copies of a frame's bytes between put() and the encoder, in (a). */
+  copies?: string[];
   /** Per-thread CPU of (a)'s last run, busiest first. */
   threads: ThreadCpu[];
+  /** (a)'s last run: ms per frame its threads were runnable but waiting for a core (the machine is shared). */
+  waitMsPerFrame?: number;
+  /** Load average when the figure started. */
+  loadAverage?: number;
   stages: Stage[];
 }
 
 /** CPU seconds of every thread of this process, from /proc. */
-function threadCpu(): Map<number, { name: string; cpuS: number }> {
-  const out = new Map<number, { name: string; cpuS: number }>();
+function threadCpu(): Map<number, { name: string; cpuS: number; waitS: number }> {
+  const out = new Map<number, { name: string; cpuS: number; waitS: number }>();
   for (const t of readdirSync('/proc/self/task')) {
     try {
       const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(t), { name, cpuS: (Number(f[11]) + Number(f[12])) / 100 });
+      // schedstat: ns on a CPU, ns runnable but waiting for one (other processes had it).
+      const wait = Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+      out.set(Number(t), { name, cpuS: (Number(f[11]) + Number(f[12])) / 100, waitS: wait });
     } catch {
       // the thread ended
     }
@@ -90,7 +102,7 @@ function row(frames: number, framesInFile: number, wallMs: number, cpuS: number)
 }
 
 /** (a) FileSkyLine, fed as fast as putAsync accepts. */
-async function runSkyLine(frames: Buffer[], n: number, out: string, format: 'BGR' | 'I420' = 'BGR'): Promise<{ run: Run; description: string; threads: ThreadCpu[] }> {
+async function runSkyLine(frames: Buffer[], n: number, out: string, format: 'BGR' | 'I420' = 'BGR'): Promise<{ run: Run; description: string; threads: ThreadCpu[]; waitMsPerFrame: number }> {
   const sky = new FileSkyLine({
     path: out,
     timestamps: false,
@@ -118,7 +130,34 @@ async function runSkyLine(frames: Buffer[], n: number, out: string, format: 'BGR
     .map(([tid, t]) => ({ name: tid === process.pid ? 'node (main thread)' : t.name, tid, msPerFrame: ((t.cpuS - (before.get(tid)?.cpuS ?? 0)) * 1000) / n }))
     .filter((t) => t.msPerFrame >= 0.05)
     .sort((x, y) => y.msPerFrame - x.msPerFrame);
-  return { run: row(n, await countFrames(out), wall, cpu), description, threads };
+  let wait = 0;
+  for (const [tid, t] of after) wait += t.waitS - (before.get(tid)?.waitS ?? 0);
+  return { run: row(n, await countFrames(out), wall, cpu), description, threads, waitMsPerFrame: (wait * 1000) / n };
+}
+
+/**
+ * (x) the floor: x264 alone, fed I420 frames held in memory through appsrc into x264enc with
+ * (a)'s very fragment, into fakesink. Nothing converts, muxes or writes; the only other work
+ * is the binding's copy of each pushed frame (about 0.2 ms of a 1080p frame).
+ */
+async function runX264Alone(i420: Buffer[], n: number, encoder: string): Promise<Run> {
+  const caps = `video/x-raw,format=I420,width=${W},height=${H},framerate=${FPS}/1,pixel-aspect-ratio=1/1`;
+  const p = new Pipeline(`appsrc name=src is-live=true format=time do-timestamp=false block=false max-buffers=8 caps=${caps} ! ${encoder} ! fakesink sync=false`);
+  const src = p.appsrc('src');
+  const eos = new Promise<void>((resolve, reject) => p.play({ onStarted: () => undefined, onEos: resolve, onError: reject }));
+  const c0 = cpuSeconds();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    // As the drain does: at most two frames waiting inside appsrc.
+    while (src.level() >= 2) await new Promise((r) => setTimeout(r, 1));
+    src.push(i420[i % i420.length]!, Math.round((i * 1e9) / FPS));
+  }
+  p.sendEos();
+  await eos;
+  const wall = performance.now() - t0;
+  const cpu = cpuSeconds() - c0;
+  p.stop();
+  return row(n, n, wall, cpu);
 }
 
 /** The SkyLine's own description with appsrc replaced by raw files, one frame per file. */
@@ -251,19 +290,25 @@ export default async function throughput(): Promise<ThroughputResult> {
   const rawPattern = join(dir, 'frame1080-%02d.bgr');
   const bgrAll = join(dir, 'frames-1080p.bgr');
   writeFileSync(bgrAll, Buffer.concat(frames));
-  const runs: Record<'a' | 'b' | 'c' | "a'", Run[]> = { a: [], b: [], c: [], "a'": [] };
+  const runs: Record<'a' | 'b' | 'c' | "a'" | 'x', Run[]> = { a: [], b: [], c: [], "a'": [], x: [] };
   // (a') the same frames already in I420: what the pipeline does when conversion costs nothing.
   const i420 = await toI420(bgrAll, dir);
   let launch = '';
   let threads: ThreadCpu[] = [];
+  let encoder = '';
+  let waitMsPerFrame = NaN;
+  const loadAverage = loadavg()[0]!;
   for (let k = 0; k < CONFIG.throughputRepeats; k++) {
     const a = await runSkyLine(frames, n, join(dir, 'tp-a.mp4'));
     runs.a.push(a.run);
     threads = a.threads;
+    waitMsPerFrame = a.waitMsPerFrame;
     launch = gstLaunchFrom(a.description, rawPattern, n, join(dir, 'tp-b.mp4'));
     runs.b.push(await runGstLaunch(launch, n, join(dir, 'tp-b.mp4')));
     runs.c.push(await runFfmpeg(frames, n, join(dir, 'tp-c.mp4')));
     runs["a'"].push((await runSkyLine(i420, n, join(dir, 'tp-a2.mp4'), 'I420')).run);
+    encoder = a.description.split(' ! ').find((part) => part.startsWith('x264enc')) ?? '';
+    runs.x.push(await runX264Alone(i420, n, encoder));
   }
   const stageRows = await stages(rawPattern, bgrAll, dir, Math.min(n, 320));
   stageRows.splice(3, 0, ourConverter(frames, Math.min(n, 320)));
@@ -277,7 +322,9 @@ export default async function throughput(): Promise<ThroughputResult> {
     { key: 'b', name: 'gst-launch-1.0, same pipeline, raw files', runs: runs.b, median: pick(runs.b) },
     { key: 'c', name: 'Node → ffmpeg stdin (libx264)', runs: runs.c, median: pick(runs.c) },
     { key: "a'", name: 'FileSkyLine (putAsync), frames given as I420', runs: runs["a'"], median: pick(runs["a'"]) },
+    { key: 'x', name: 'x264 alone: I420 frames in memory → x264enc → fakesink (the floor)', runs: runs.x, median: pick(runs.x) },
   ];
+  const x = contenders[4]!.median;
   const [a, b, c] = contenders.map((x) => x.median) as [Run, Run, Run];
   return {
     width: W, height: H, frames: n, contenders, gstLaunch: launch, ffmpegArgs: ffmpegArgs('out.mp4'),
@@ -286,8 +333,19 @@ export default async function throughput(): Promise<ThroughputResult> {
       aOverC: a.fps / c.fps,
       cpuAOverB: a.cpuPerFrameMs / b.cpuPerFrameMs,
       cpuAOverC: a.cpuPerFrameMs / c.cpuPerFrameMs,
+      cpuAOverX: a.cpuPerFrameMs / x.cpuPerFrameMs,
+      // The machine's limit at (a)'s own CPU cost: every core busy.
+      aOverLimit: a.fps / ((cpus().length * 1000) / a.cpuPerFrameMs),
     },
+    encoder,
+    copies: [
+      "put(): the caller's frame into a queue slot that lives in the converter's WebAssembly memory (the caller keeps its buffer)",
+      'drain: BGR → I420 in place in that memory (a conversion, not a copy)',
+      "drain: appsrc.push() copies the I420 picture into a new GstBuffer (the binding's copy)",
+    ],
     threads,
+    waitMsPerFrame,
+    loadAverage,
     stages: stageRows,
   };
 }

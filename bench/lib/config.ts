@@ -38,6 +38,13 @@ export const CONFIG = {
   fanoutSeconds: num('BENCH_FANOUT_SECONDS', 15),
   /** Seconds of the 8-stream run. */
   manySeconds: num('BENCH_MANY_SECONDS', 20),
+  /** Streams per machine (720p30): first N, step, and the most tried; seconds measured per N. */
+  capacityFrom: num('BENCH_CAPACITY_FROM', 4),
+  capacityStep: num('BENCH_CAPACITY_STEP', 2),
+  capacityMax: num('BENCH_CAPACITY_MAX', 16),
+  capacitySeconds: num('BENCH_CAPACITY_SECONDS', 10),
+  /** Seconds of the 4-stream RSS growth run (the figure is 600; shorter for routine runs). */
+  growthSeconds: num('BENCH_GROWTH_SECONDS', 120),
 };
 
 export const quietLogger = () => pino({ level: process.env.SKYLINE_LOG_LEVEL ?? 'warn' });

@@ -2,7 +2,7 @@
 // child commands with a hard time limit. Child CPU comes from /usr/bin/time (the
 // kernel's rusage of the finished child), so nothing is sampled or estimated.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -111,3 +111,20 @@ export function commandOutput(cmd: string, args: string[]): Promise<string> {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Seconds the threads of this process alive now have spent runnable but waiting for a core
+ * (/proc/self/task/<tid>/schedstat, second field): what other processes on a shared machine
+ * took from us. Read it before threads end (an ended thread's share is gone).
+ */
+export function waitSeconds(): number {
+  let ns = 0;
+  for (const t of readdirSync('/proc/self/task')) {
+    try {
+      ns += Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[1]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return ns / 1e9;
+}

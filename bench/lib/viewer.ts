@@ -3,6 +3,8 @@
 // frame to stdout as 8-bit grey at once, and this process reads the index band of each frame
 // the moment it is complete.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { readIndex } from './frames.js';
 
 export interface Viewer {
@@ -62,4 +64,29 @@ export function startViewer(url: string, width: number, height: number, onFrame:
   // SIGKILL: ffmpeg writing to a pipe does not always end on SIGTERM, and nothing a viewer
   // would still flush matters here.
   return { child, done, stop: () => child.kill('SIGKILL') };
+}
+
+/**
+ * The same viewer, read in a process of its own (bench/peers/index-reader.ts), which reports
+ * each frame's index and the epoch time it was complete: the caller's event loop only gets one
+ * short line per frame.
+ */
+export function startViewerApart(url: string, width: number, height: number, onFrame: (index: number, receivedMs: number) => void, kind: ViewerKind = 'ffmpeg'): Viewer {
+  const script = fileURLToPath(new URL('../peers/index-reader.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script, kind, url, String(width), String(height)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const [tag, index, at] = line.split(' ');
+    if (tag === 'F') onFrame(Number(index), Number(at));
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    if (stderr.length < 20_000) stderr += d;
+  });
+  const done = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+  // Closing its stdin stops the viewer; the kill is the bound if it does not go.
+  const stop = () => {
+    child.stdin!.end();
+    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+  };
+  return { child, done, stop };
 }

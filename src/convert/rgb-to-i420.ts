@@ -239,47 +239,83 @@ function moduleFor(format: PixelFormat, matrix: Matrix): WebAssembly.Module | nu
   return m;
 }
 
-/** Converts frames of one size and format; reuses its memory, so the result is valid until the next convert(). */
+/** Bytes from `n` up to the next multiple of 64 (region starts stay SIMD- and cache-aligned). */
+const align64 = (n: number) => Math.ceil(n / 64) * 64;
+/** WebAssembly memories are at most 4 GiB; frame slots stay well under it. */
+const MAX_SLOT_MEMORY = 2 ** 31;
+
+/**
+ * Converts frames of one size and format; reuses its memory, so the result is valid until
+ * the next convert(). It can also hand out frame slots inside its own memory (slot()): a
+ * frame copied there by put() is converted where it lies, without the copy into this
+ * memory that a frame from elsewhere costs.
+ */
 export class RgbToI420 {
   readonly layout: Layout;
   readonly matrix: Matrix;
+  /** Frame slots inside this converter's memory (see slot()). */
+  readonly slots: number;
   private readonly memory: WebAssembly.Memory;
   private readonly run: (src: number, y: number, u: number, v: number, w: number, h: number) => void;
   private readonly srcSize: number;
   private readonly planes: { y: number; u: number; v: number };
   private readonly out: Uint8Array;
   private readonly input: Uint8Array;
+  private readonly slotBase: number;
+  private readonly slotStride: number;
 
-  private constructor(module: WebAssembly.Module, input: Layout, matrix: Matrix) {
+  private constructor(module: WebAssembly.Module, input: Layout, matrix: Matrix, slots: number) {
     this.matrix = matrix;
     this.layout = layoutOf('I420', input.width, input.height);
     this.srcSize = input.srcSize;
     const w = input.width, h = input.height;
     const ySize = w * h, cSize = (w / 2) * (h / 2);
-    const total = this.srcSize + ySize + 2 * cSize + 64;
+    // [staging input][I420 output][slot 0][slot 1]...: fixed at construction, because growing
+    // a memory detaches every view of it, and queued frames are such views.
+    this.slotStride = align64(this.srcSize);
+    const outBase = this.slotStride;
+    this.slotBase = align64(outBase + ySize + 2 * cSize);
+    this.slots = Math.max(0, Math.min(slots, Math.floor((MAX_SLOT_MEMORY - this.slotBase) / this.slotStride)));
+    const total = this.slotBase + this.slots * this.slotStride + 64;
     this.memory = new WebAssembly.Memory({ initial: Math.ceil(total / 65536) });
     const instance = new WebAssembly.Instance(module, { env: { mem: this.memory } });
     this.run = instance.exports.convert as RgbToI420['run'];
-    const base = this.srcSize;
-    this.planes = { y: base, u: base + ySize, v: base + ySize + cSize };
+    this.planes = { y: outBase, u: outBase + ySize, v: outBase + ySize + cSize };
     this.input = new Uint8Array(this.memory.buffer, 0, this.srcSize);
-    this.out = new Uint8Array(this.memory.buffer, base, ySize + 2 * cSize);
+    this.out = new Uint8Array(this.memory.buffer, outBase, ySize + 2 * cSize);
   }
 
-  /** A converter for frames of `layout`, or undefined when this one cannot do it (then videoconvert does). */
-  static for(layout: Layout, matrix: Matrix = defaultMatrix(layout.height)): RgbToI420 | undefined {
+  /**
+   * A converter for frames of `layout`, or undefined when this one cannot do it (then
+   * videoconvert does). `slots`: how many frame slots to reserve in its memory (address
+   * space only until a slot is written).
+   */
+  static for(layout: Layout, matrix: Matrix = defaultMatrix(layout.height), slots = 0): RgbToI420 | undefined {
     if (!PACKED[layout.format] || !layout.tight) return undefined;
     if (layout.width < 16 || layout.width % 2 !== 0 || layout.height % 2 !== 0) return undefined;
     // The planes are written tightly packed: only where that is GStreamer's I420 layout too.
     if (!layoutOf('I420', layout.width, layout.height).tight) return undefined;
     const module = moduleFor(layout.format, matrix);
-    return module ? new RgbToI420(module, layout, matrix) : undefined;
+    return module ? new RgbToI420(module, layout, matrix, slots) : undefined;
+  }
+
+  /** Frame slot `i` (0 <= i < slots): a Buffer of the input frame's size inside this converter's memory. */
+  slot(i: number): Buffer {
+    if (!(i >= 0 && i < this.slots)) throw new RangeError(`slot must be from 0 to ${this.slots - 1}, got ${i}`);
+    return Buffer.from(this.memory.buffer, this.slotBase + i * this.slotStride, this.srcSize);
+  }
+
+  /** True when `data` is one of this converter's slots (convert() then reads it in place). */
+  owns(data: Uint8Array): boolean {
+    return data.buffer === this.memory.buffer;
   }
 
   /** The I420 picture of `src` (tightly packed planes, which is GStreamer's layout for even sizes with width % 8 == 0). */
   convert(src: Uint8Array): Uint8Array {
-    this.input.set(src.length === this.srcSize ? src : src.subarray(0, this.srcSize));
-    this.run(0, this.planes.y, this.planes.u, this.planes.v, this.layout.width, this.layout.height);
+    let at = 0;
+    if (src.buffer === this.memory.buffer && src.byteOffset >= this.slotBase) at = src.byteOffset;
+    else this.input.set(src.length === this.srcSize ? src : src.subarray(0, this.srcSize));
+    this.run(at, this.planes.y, this.planes.u, this.planes.v, this.layout.width, this.layout.height);
     return this.out;
   }
 

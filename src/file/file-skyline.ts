@@ -40,7 +40,8 @@ export class FileSkyLine extends SkyLine {
 
   constructor(options: FileSkyLineOptions) {
     const { timestamps, ...rest } = options ?? ({} as FileSkyLineOptions);
-    super({ ...rest, ...(typeof timestamps === 'string' ? { timestamps } : {}) });
+    // A file has no viewer waiting: x264 frame threads keep both cores busy (figure 2).
+    super({ ...rest, ...(typeof timestamps === 'string' ? { timestamps } : {}), frameThreads: options?.frameThreads ?? true });
     if (typeof options?.path !== 'string' || options.path.length === 0) {
       throw new TypeError(`FileSkyLine needs a path (string), got ${JSON.stringify(options?.path)}`);
     }

@@ -52,3 +52,12 @@ test('warmup keeps every frame, measures fps, and ends early when its budget fil
   assert.equal(sizeOnly.add(slot(0)), true, 'only the size was wanted: one frame is enough');
   assert.equal(sizeOnly.fps(30), 30);
 });
+
+test('frameThreads turns x264 slices into frame threads; other encoders ignore it', () => {
+  const sliced = describePipeline(shape, settings, { kind: 'tap' });
+  const framed = describePipeline(shape, { ...settings, frameThreads: true }, { kind: 'tap' });
+  assert.doesNotMatch(sliced, /sliced-threads/);
+  assert.match(framed, /x264enc name=encoder [^!]*bframes=0 sliced-threads=false ! /);
+  const openh264 = describePipeline({ ...shape, encoder: 'openh264enc' }, { ...settings, frameThreads: true }, { kind: 'tap' });
+  assert.doesNotMatch(openh264, /sliced-threads/);
+});

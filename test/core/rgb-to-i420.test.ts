@@ -76,6 +76,30 @@ for (const format of ['BGR', 'RGB', 'BGRA', 'RGBA'] as PixelFormat[]) {
   }
 }
 
+test('frames in the converter\'s own slots convert in place, byte for byte, without touching other slots', () => {
+  for (const [format, w, h] of [['BGR', 1280, 8], ['RGBA', 48, 4], ['BGR', 40, 6]] as const) {
+    const layout = layoutOf(format, w, h);
+    const conv = RgbToI420.for(layout, 'bt709', 3)!;
+    assert.equal(conv.slots, 3);
+    const frames = [0, 1, 2].map((k) => noise(layout.srcSize, 97 * k + w));
+    const slots = [0, 1, 2].map((k) => conv.slot(k));
+    for (let k = 0; k < 3; k++) {
+      assert.equal(slots[k]!.length, layout.srcSize);
+      assert.ok(conv.owns(slots[k]!));
+      slots[k]!.set(frames[k]!);
+    }
+    for (const k of [2, 0, 1]) {
+      assert.deepEqual(Buffer.from(conv.convert(slots[k]!)), Buffer.from(reference(frames[k]!, format, w, h, 'bt709')), `slot ${k} ${format} ${w}x${h}`);
+    }
+    for (let k = 0; k < 3; k++) assert.deepEqual(Buffer.from(slots[k]!), Buffer.from(frames[k]!), `slot ${k} unchanged by converting`);
+    // A frame from elsewhere still goes through the staging copy.
+    const other = noise(layout.srcSize, 5);
+    assert.ok(!conv.owns(other));
+    assert.deepEqual(Buffer.from(conv.convert(other)), Buffer.from(reference(other, format, w, h, 'bt709')));
+    assert.throws(() => conv.slot(3), /slot must be from 0 to 2, got 3/);
+  }
+});
+
 test('frames it cannot convert are left to videoconvert', () => {
   assert.equal(RgbToI420.for(layoutOf('BGR', 8, 8)), undefined, 'narrower than 16');
   assert.equal(RgbToI420.for(layoutOf('BGR', 33, 8)), undefined, 'odd width');

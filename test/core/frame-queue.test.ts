@@ -1,0 +1,118 @@
+// FrameQueue: slots recycled, oldest dropped when full, and packed RGB slots living in the
+// converter's WebAssembly memory (converted where put() wrote them), checked byte for byte
+// against converting a plain copy of the same frame.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RgbToI420 } from '../../src/convert/rgb-to-i420.js';
+import { FrameQueue } from '../../src/frame-queue.js';
+import { layoutOf } from '../../src/frame.js';
+
+function noise(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** What the drain hands appsrc for a frame: converted from an independent heap copy. */
+function expected(frame: Uint8Array, layout: ReturnType<typeof layoutOf>): Buffer {
+  return Buffer.from(RgbToI420.for(layout)!.convert(Buffer.from(frame)));
+}
+
+test('packed RGB slots live in the converter\'s memory and convert byte for byte as a copy would', () => {
+  const layout = layoutOf('BGR', 64, 16);
+  const q = new FrameQueue(4);
+  const conv = q.converterFor(layout)!;
+  assert.ok(conv.slots >= 4);
+  const put = (seed: number) => {
+    const { slot, evicted } = q.reserve(layout.gstSize, layout);
+    const frame = noise(layout.srcSize, seed);
+    slot.data.set(frame);
+    slot.layout = layout;
+    q.commit();
+    return { frame, evicted };
+  };
+  const sent: Uint8Array[] = [];
+  for (let i = 1; i <= 3; i++) sent.push(put(i).frame);
+  // Drain two, put more: the ring reuses its slots, all inside the converter's memory.
+  for (let round = 0; round < 5; round++) {
+    for (let k = 0; k < 2; k++) {
+      const slot = q.peek()!;
+      assert.ok(conv.owns(slot.data), 'queued frame lives in the converter memory');
+      assert.deepEqual(Buffer.from(q.converterFor(slot.layout)!.convert(slot.data)), expected(sent.shift()!, layout));
+      q.shift();
+    }
+    for (let k = 0; k < 2; k++) sent.push(put(100 + round * 2 + k).frame);
+  }
+  // Full queue: the oldest frame goes, the others still convert right.
+  const fourth = put(999);
+  assert.equal(fourth.evicted, false);
+  sent.push(fourth.frame);
+  const last = put(998);
+  assert.equal(last.evicted, true);
+  sent.shift();
+  sent.push(last.frame);
+  while (q.length > 0) {
+    const slot = q.peek()!;
+    assert.deepEqual(Buffer.from(conv.convert(slot.data)), expected(sent.shift()!, layout));
+    q.shift();
+  }
+});
+
+test('a raised limit gets a converter with room for it; frames queued before still convert right', () => {
+  const layout = layoutOf('RGBA', 32, 8);
+  const q = new FrameQueue(2);
+  const first = q.converterFor(layout)!;
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < 2; i++) {
+    const { slot } = q.reserve(layout.gstSize, layout);
+    frames.push(noise(layout.srcSize, 40 + i));
+    slot.data.set(frames[i]!);
+    slot.layout = layout;
+    q.commit();
+  }
+  q.limit = 6;
+  const second = q.converterFor(layout)!;
+  assert.notEqual(second, first);
+  assert.ok(second.slots >= 6);
+  for (let i = 2; i < 6; i++) {
+    const { slot } = q.reserve(layout.gstSize, layout);
+    assert.ok(second.owns(slot.data), `new slot ${i} in the new converter's memory`);
+    frames.push(noise(layout.srcSize, 40 + i));
+    slot.data.set(frames[i]!);
+    slot.layout = layout;
+    q.commit();
+  }
+  for (let i = 0; i < 6; i++) {
+    const slot = q.peek()!;
+    assert.deepEqual(Buffer.from(second.convert(slot.data)), expected(frames[i]!, layout), `frame ${i}`);
+    q.shift();
+  }
+});
+
+test('formats the converter cannot take keep heap slots', () => {
+  const layout = layoutOf('GRAY8', 30, 8);
+  const q = new FrameQueue(3);
+  assert.equal(q.converterFor(layout), undefined);
+  const { slot } = q.reserve(layout.gstSize, layout);
+  assert.equal(slot.data.length, layout.gstSize);
+  assert.equal(slot.data.buffer.byteLength >= layout.gstSize, true);
+  assert.ok(!(slot.data.buffer instanceof WebAssembly.Memory));
+});
+
+test('release() empties the queue and lets go of its converter and slots', () => {
+  const layout = layoutOf('BGR', 32, 8);
+  const q = new FrameQueue(3);
+  const first = q.converterFor(layout)!;
+  q.reserve(layout.gstSize, layout);
+  q.commit();
+  assert.equal(q.release(), 1);
+  assert.equal(q.length, 0);
+  const second = q.converterFor(layout)!;
+  assert.notEqual(second, first);
+  const { slot } = q.reserve(layout.gstSize, layout);
+  assert.ok(second.owns(slot.data) && !first.owns(slot.data));
+});
