@@ -14,6 +14,7 @@ import { ROOT, runNode, type Running } from '../support/child.js';
 import { NginxRtmp } from '../support/nginx-rtmp.js';
 import { readFrames } from '../rtmp/read-back.js';
 import { gstPlay } from '../support/rtsp-players.js';
+import { requireTool } from '../support/require-tool.js';
 import { browserShows } from '../support/browser-shows.js';
 import { chromiumMissing } from '../support/browser.js';
 import { startEmulator, TEST_KEY } from '../support/kvs/harness.js';
@@ -167,7 +168,7 @@ test('web: Chromium shows the preview page of the republished source; the status
   }
 });
 
-test('on a terminal: one status line redrawn in place, never wider than the terminal', { skip: !existsSync('/usr/bin/script') && process.env.CI !== 'true' }, async () => {
+test('on a terminal: one status line redrawn in place, never wider than the terminal', { skip: requireTool('script(1)', existsSync('/usr/bin/script'), 'Debian package bsdutils') }, async () => {
   // script(1) gives the command a pseudo-terminal 40 columns wide.
   const r = spawnSync('script', ['-qec', `stty cols 40; ${process.execPath} ${BIN} rtsp --port 0 --size 320x240 --duration 2.5`, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
