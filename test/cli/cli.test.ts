@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -220,9 +220,12 @@ test('kvs: against the KVS emulator the stream is created and the stored fragmen
 });
 
 test('a destination that fails at start: a clear message and exit 1', async () => {
-  const r = await cli(['record', '/proc/no-such-dir/out.mp4', '--size', '64x64', '--duration', '1']).exited;
+  // A parent that is a file: no one can record there (root ignores permission bits).
+  writeFileSync(join(dir, 'plain-file'), 'x');
+  const target = join(dir, 'plain-file', 'out.mp4');
+  const r = await cli(['record', target, '--size', '64x64', '--duration', '1']).exited;
   assert.equal(r.code, 1);
-  assert.match(r.stdout, /"event":"failed".*cannot record to \/proc\/no-such-dir\/out\.mp4/);
+  assert.match(r.stdout, new RegExp(`"event":"failed".*cannot record to ${target.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
 });
 
 test('an unreachable source: a clear message naming it (password masked) and exit 1', async () => {
