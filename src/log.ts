@@ -1,7 +1,7 @@
 // Logging: pino, with every known secret scrubbed from what we write. Secrets are
 // registered by value (stream keys, passwords, AWS keys) so they are caught wherever
 // they appear, including inside GStreamer's own error texts.
-import { destination, pino, type Logger } from 'pino';
+import { destination, pino, symbols as pinoSymbols, type Logger } from 'pino';
 
 /** pino redaction paths for option objects that may be logged whole. */
 export const REDACT_PATHS = [
@@ -36,6 +36,9 @@ export class Redactor {
     // Also its URL-encoded form, as it appears inside URLs.
     const enc = encodeURIComponent(secret);
     if (enc !== secret) this.#secrets.set(enc, shownAs);
+    // And its JSON-escaped form, as it appears inside a serialized log line.
+    const json = JSON.stringify(secret).slice(1, -1);
+    if (json !== secret) this.#secrets.set(json, shownAs);
     this.#ordered = [...this.#secrets].sort((a, b) => b[0].length - a[0].length);
   }
 
@@ -54,8 +57,51 @@ export class Redactor {
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+const { hooksSym } = pinoSymbols;
 
-/** Strings, and string fields of objects and arrays (four levels deep), with secrets scrubbed. */
+type Hooks = { streamWrite?: (line: string) => string } & Record<string, unknown>;
+
+/**
+ * A child of `logger` whose every line, and every line of its own children at any depth,
+ * is scrubbed of the redactor's secrets just before it is written. Scrubbing the serialized
+ * line (pino's streamWrite hook) catches a secret wherever it sits: message, bindings,
+ * nested fields, error messages and stacks, whatever a component logs through a child.
+ * The hook is set on this child only (pino children inherit it through their prototype),
+ * so the user's own logger is left as it was.
+ */
+export function scrubbing(logger: Logger, redactor: Redactor): Logger {
+  const child = logger.child({});
+  const own = child as unknown as Record<symbol, Hooks | undefined>;
+  const hooks = own[hooksSym];
+  if (hooks && typeof hooks === 'object') {
+    const before = hooks.streamWrite;
+    own[hooksSym] = {
+      ...hooks,
+      streamWrite: (line: string) => redactor.scrub(before ? before(line) : line),
+    };
+    return child;
+  }
+  // Not a pino logger we know the inside of: wrap its methods, and its children's, recursively.
+  return wrapMethods(child, redactor);
+}
+
+function wrapMethods(logger: Logger, redactor: Redactor): Logger {
+  return new Proxy(logger, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (prop === 'child' && typeof v === 'function') {
+        return (...args: unknown[]) =>
+          wrapMethods((v as (...a: unknown[]) => Logger).apply(target, args.map((a) => scrubValue(a, redactor, 8))), redactor);
+      }
+      if ((LEVELS as readonly (string | symbol)[]).includes(prop) && typeof v === 'function') {
+        return (...args: unknown[]) => (v as (...a: unknown[]) => void).apply(target, args.map((a) => scrubValue(a, redactor, 8)));
+      }
+      return v;
+    },
+  });
+}
+
+/** Strings, errors, and string fields of objects and arrays with secrets scrubbed. */
 function scrubValue(v: unknown, r: Redactor, depth: number): unknown {
   if (typeof v === 'string') return r.scrub(v);
   // pino's err serializer shape, stack kept: an error logged without its stack cannot be traced.
@@ -66,18 +112,4 @@ function scrubValue(v: unknown, r: Redactor, depth: number): unknown {
     return out;
   }
   return v;
-}
-
-/**
- * Makes every log call of `logger` go through the redactor: whatever a SkyLine or a
- * subclass logs, a registered secret never reaches the output. Logging is off the hot
- * path, so the extra walk over arguments costs nothing that matters.
- */
-export function scrubbing(logger: Logger, redactor: Redactor): Logger {
-  for (const level of LEVELS) {
-    const write = logger[level].bind(logger) as (...args: unknown[]) => void;
-    (logger as unknown as Record<string, unknown>)[level] = (...args: unknown[]) =>
-      write(...args.map((a) => scrubValue(a, redactor, 4)));
-  }
-  return logger;
 }

@@ -66,7 +66,7 @@ async function makeFile(path: string, o: { width: number; height: number; frames
   renameSync(tmp, path);
 }
 
-async function decodeWithLiveSource(path: string): Promise<DecodeRun> {
+export async function decodeWithLiveSource(path: string): Promise<DecodeRun> {
   const cpu0 = cpuSeconds() + childCpuSeconds();
   const t0 = performance.now();
   const src = new LiveSource({ url: path, filePace: 'fast', format: 'BGR', queueFrames: 8, logger: quietLogger() });
@@ -89,7 +89,7 @@ async function decodeWithLiveSource(path: string): Promise<DecodeRun> {
   return { name: 'LiveSource', frames, wallS, fps: frames / wallS, cpuMsPerFrame: (cpuS * 1000) / frames };
 }
 
-async function decodeWithFfmpeg(path: string, width: number, height: number): Promise<DecodeRun> {
+export async function decodeWithFfmpeg(path: string, width: number, height: number): Promise<DecodeRun> {
   const frameBytes = width * height * 3;
   const cpu0 = cpuSeconds();
   const t0 = performance.now();

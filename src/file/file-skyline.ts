@@ -1,10 +1,10 @@
 // FileSkyLine: records the stream to an MP4 or MKV file that stays playable if the
 // process dies (fragmented MP4 / streamable Matroska), plus a timestamps sidecar.
 import { statSync } from 'node:fs';
-import { access, constants } from 'node:fs/promises';
-import { dirname, extname } from 'node:path';
+import { mkdir, open, stat, unlink } from 'node:fs/promises';
+import { dirname, extname, resolve } from 'node:path';
 import type { Pipeline } from '../gst/pipeline.js';
-import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineOptions, type TimestampMode } from '../skyline.js';
+import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineOptions, type StartOptions, type TimestampMode } from '../skyline.js';
 import { TimestampsSidecar } from './timestamps-sidecar.js';
 
 export type Container = 'mp4' | 'mkv';
@@ -35,6 +35,8 @@ export class FileSkyLine extends SkyLine {
   private readonly fragmentMs: number;
   private current: string | undefined;
   private sidecar: TimestampsSidecar | undefined;
+  /** Index of the last session that opened (the next one is this + 1). */
+  private lastSession = 0;
 
   constructor(options: FileSkyLineOptions) {
     const { timestamps, ...rest } = options ?? ({} as FileSkyLineOptions);
@@ -61,24 +63,39 @@ export class FileSkyLine extends SkyLine {
     return this.current && this.writeTimestamps ? `${this.current}.timestamps.csv` : undefined;
   }
 
+  /**
+   * A session that measures fps opens its file only after the first frames: the file is checked
+   * as soon as warmup begins, so no frame is accepted for a file that cannot be written.
+   */
+  override async startStreaming(options?: StartOptions): Promise<void> {
+    await super.startStreaming(options);
+    if (this.state !== 'warmup') return; // opened (openDestination checked the file) or failed
+    try {
+      await prepareFile(sessionPath(this.pathTemplate, this.lastSession + 1), this.writeTimestamps);
+    } catch (err) {
+      this.fail(err as Error);
+      throw err;
+    }
+  }
+
   protected override async openDestination(session: SessionInfo): Promise<void> {
     const path = sessionPath(this.pathTemplate, session.index);
-    try {
-      await access(dirname(path), constants.W_OK);
-    } catch {
-      throw new Error(`cannot record to ${path}: directory ${dirname(path)} does not exist or is not writable`);
-    }
+    this.lastSession = session.index;
+    await prepareFile(path, this.writeTimestamps);
     this.current = path;
     if (this.writeTimestamps) this.sidecar = new TimestampsSidecar(`${path}.timestamps.csv`);
   }
 
   protected sink(): SinkSpec {
-    // Fragmented MP4 (moov up front, a fragment per second) and streamable MKV both
-    // play up to their last complete fragment when the writer dies; filesink unbuffered so
-    // each fragment reaches the kernel as the muxer finishes it, not when 64 KB piled up.
+    // Fragmented MP4 (moov up front, a fragment per second) plays up to its last complete
+    // fragment when the writer dies. MKV is written non-streamable: clusters go out as they
+    // close (a killed file plays up to its last one), and at EOS matroskamux seeks back into
+    // the file (filesink is seekable) to fill in Duration, SeekHead and Cues, which a
+    // streamable file never gets. filesink unbuffered so each fragment reaches the kernel as
+    // the muxer finishes it, not when 64 KB piled up.
     const mux = this.container === 'mp4'
       ? `mp4mux fragment-duration=${this.fragmentMs} streamable=true`
-      : 'matroskamux streamable=true';
+      : 'matroskamux streamable=false';
     return { kind: 'gst', launch: `${mux} ! filesink name=filesink sync=false buffer-mode=unbuffered`, streamFormat: 'avc' };
   }
 
@@ -102,6 +119,29 @@ export class FileSkyLine extends SkyLine {
   protected override async closeDestination(): Promise<void> {
     this.sidecar?.close();
     this.sidecar = undefined;
+  }
+}
+
+/**
+ * Creates the missing parent directories of `path` and makes sure the file (and its sidecar) can be
+ * created there, by creating them; a file that did not exist before is removed again. Throws an
+ * error naming the absolute path otherwise.
+ */
+async function prepareFile(path: string, sidecar: boolean): Promise<void> {
+  const abs = resolve(path);
+  try {
+    await mkdir(dirname(abs), { recursive: true });
+  } catch (err) {
+    throw new Error(`cannot record to ${abs}: its directory ${dirname(abs)} cannot be created (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  for (const file of sidecar ? [abs, `${abs}.timestamps.csv`] : [abs]) {
+    const existed = await stat(file).then(() => true, () => false);
+    try {
+      await (await open(file, 'a')).close();
+    } catch (err) {
+      throw new Error(`cannot record to ${abs}: ${file} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    if (!existed) await unlink(file).catch(() => undefined);
   }
 }
 

@@ -16,7 +16,9 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<boolean> {
 export function hasElement(name: string): Promise<boolean> {
   let p = exists.get(name);
   if (!p) {
-    p = run('gst-inspect-1.0', ['--exists', name], 10_000);
+    // Not `--exists`: it also requires the plugin's version to parse as major.minor.micro and be
+    // at least GStreamer's own, which AWS's kvssink ("1.0") never passes.
+    p = run('gst-inspect-1.0', [name], 10_000);
     exists.set(name, p);
   }
   return p;

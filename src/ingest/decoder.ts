@@ -1,7 +1,7 @@
 /**
  * Decodes encoded units into raw frames in GStreamer, in this process:
  *
- *   appsrc ! h264parse ! avdec_h264 (or jpegparse ! jpegdec) ! videoconvert ! videoscale
+ *   appsrc ! h264parse ! avdec_h264 (or jpegparse ! jpegdec) ! queue ! videoconvert ! videoscale
  *          ! video/x-raw,format=F[,width,height] ! gdppay ! tcpclientsink → Node
  *
  * Frames come back over a loopback socket as GDP (appsink's pull would hold a libuv threadpool
@@ -49,6 +49,8 @@ export interface DecoderEvents {
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
+/** The decoder's output is read into a buffer this big (one read takes what the socket holds). */
+const READ_BUFFER_BYTES = 1 << 20;
 
 export function describeDecoder(o: DecoderOptions): string {
   const input =
@@ -58,6 +60,8 @@ export function describeDecoder(o: DecoderOptions): string {
   const size = o.width && o.height ? `,width=${o.width},height=${o.height}` : '';
   return [
     input,
+    // A thread of its own for conversion and sending: the decoder goes on with the next frame meanwhile.
+    'queue max-size-buffers=3 max-size-bytes=0 max-size-time=0',
     'videoconvert n-threads=0 dither=none',
     'videoscale n-threads=0',
     `video/x-raw,format=${o.format}${size}`,
@@ -118,7 +122,25 @@ export class Decoder extends EventEmitter<DecoderEvents> {
     if (this.running) return;
     const description = describeDecoder(this.options);
     const pipeline = takePipeline(description);
-    const listener = new OneConnectionListener();
+    const parser = new GdpParser(
+      (p) => {
+        if (p.kind === 'caps') {
+          const c = parseCaps(p.caps);
+          this.width = c.width ?? 0;
+          this.height = c.height ?? 0;
+        } else if (p.kind === 'buffer' && p.ptsNs >= 0) {
+          this.received++;
+          // Frames leave in presentation order: a unit with a lower PTS still pending was dropped by the decoder.
+          if (this.pending.length > 0) this.pending = this.pending.filter((pts) => pts > p.ptsNs);
+          // The frame is the caller's to keep: copied when it is a view of a socket chunk (large frames
+          // span chunks and were assembled into memory of their own already), tightly packed.
+          const data = packFrame(p.owned ? p.payload : Buffer.from(p.payload), this.format, this.width, this.height);
+          this.emit('frame', { data, width: this.width, height: this.height, format: this.format, ptsNs: p.ptsNs });
+        }
+      },
+      (message) => this.fail(`decoder output unreadable: ${message}`),
+    );
+    const listener = new OneConnectionListener({ buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES), callback: (n, b) => parser.push(b.subarray(0, n), true) });
     const port = await listener.listen();
     pipeline.set('out', 'port', port);
     this.pipeline = pipeline;
@@ -139,25 +161,6 @@ export class Decoder extends EventEmitter<DecoderEvents> {
       return;
     }
     this.socket = socket;
-    const parser = new GdpParser(
-      (p) => {
-        if (p.kind === 'caps') {
-          const c = parseCaps(p.caps);
-          this.width = c.width ?? 0;
-          this.height = c.height ?? 0;
-        } else if (p.kind === 'buffer' && p.ptsNs >= 0) {
-          this.received++;
-          // Frames leave in presentation order: a unit with a lower PTS still pending was dropped by the decoder.
-          if (this.pending.length > 0) this.pending = this.pending.filter((pts) => pts > p.ptsNs);
-          // The frame is the caller's to keep: copied when it is a view of a socket chunk (large frames
-          // span chunks and were assembled into memory of their own already), tightly packed.
-          const data = packFrame(p.owned ? p.payload : Buffer.from(p.payload), this.format, this.width, this.height);
-          this.emit('frame', { data, width: this.width, height: this.height, format: this.format, ptsNs: p.ptsNs });
-        }
-      },
-      (message) => this.fail(`decoder output unreadable: ${message}`),
-    );
-    socket.on('data', (d: Buffer) => parser.push(d));
     socket.on('error', () => undefined);
     socket.on('close', () => {
       if (this.socket === socket && this.running) this.fail('the decoder pipeline closed its output');

@@ -91,7 +91,12 @@ export class GdpParser {
     return this.buffered + (this.large?.filled ?? 0);
   }
 
-  push(chunk: Buffer): void {
+  /**
+   * `transient`: the chunk's memory is reused once push() returns (a socket read into a fixed
+   * buffer), so whatever the parser keeps of it is copied; packets handed out during the call may
+   * still be views of it (`owned` false), to be copied by the callback if kept.
+   */
+  push(chunk: Buffer, transient = false): void {
     if (this.failed || chunk.length === 0) return;
     const large = this.large;
     if (large) {
@@ -110,7 +115,7 @@ export class GdpParser {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     for (;;) {
-      if (this.buffered < GDP_HEADER_BYTES) return;
+      if (this.buffered < GDP_HEADER_BYTES) return this.keep(transient);
       const header = this.peek(GDP_HEADER_BYTES);
       const problem = this.checkHeader(header);
       if (problem) {
@@ -120,7 +125,7 @@ export class GdpParser {
       const length = header.readUInt32BE(6);
       if (this.buffered < GDP_HEADER_BYTES + length) {
         if (length >= LARGE_PAYLOAD_BYTES) this.startLarge(length);
-        return;
+        return this.keep(transient);
       }
       const spans = this.chunks[0]!.length < GDP_HEADER_BYTES + length;
       const all = this.take(GDP_HEADER_BYTES + length);
@@ -128,6 +133,12 @@ export class GdpParser {
       this.emit(all.subarray(0, GDP_HEADER_BYTES), all.subarray(GDP_HEADER_BYTES), spans);
       if (this.failed) return;
     }
+  }
+
+  /** Copies the held bytes out of a transient chunk (at most a partial header or small packet). */
+  private keep(transient: boolean): void {
+    if (!transient || this.buffered === 0) return;
+    this.chunks = [Buffer.from(this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks))];
   }
 
   private startLarge(length: number): void {

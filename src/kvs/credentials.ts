@@ -21,6 +21,19 @@ async function defaultProvider(): Promise<AwsCredentialIdentityProvider> {
   return fromNodeProviderChain();
 }
 
+/** Longest wait for a credential provider (IMDS, SSO, STS) to answer. */
+export const DEFAULT_PROVIDER_TIMEOUT_MS = 10_000;
+
+/** A provider that never answers fails the fetch instead of hanging whoever waits for it. */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the AWS credential provider did not answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** Identity of a credential set, to tell whether a refresh brought anything new (never logged). */
 function sameCredentials(a: AwsCredentialIdentity, b: AwsCredentialIdentity): boolean {
   return a.accessKeyId === b.accessKeyId && a.secretAccessKey === b.secretAccessKey && a.sessionToken === b.sessionToken;
@@ -39,15 +52,18 @@ export class CredentialSource {
    */
   constructor(
     option: CredentialsOption | undefined,
-    opts: { refreshMarginMs?: number; onSecret?: (secret: string) => void } = {},
+    opts: { refreshMarginMs?: number; onSecret?: (secret: string) => void; timeoutMs?: number } = {},
   ) {
     this.refreshMarginMs = opts.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS;
     this.onSecret = opts.onSecret ?? (() => {});
     if (typeof option === 'function') this.#provider = option;
     else if (option) this.#provider = async () => option;
   }
 
   readonly refreshMarginMs: number;
+  /** Longest wait for the provider to answer, ms. */
+  readonly timeoutMs: number;
 
   /** Credentials valid for at least the refresh margin (fetched again when closer to expiry). */
   async get(): Promise<AwsCredentialIdentity> {
@@ -85,7 +101,8 @@ export class CredentialSource {
     this.#inflight ??= (async () => {
       try {
         this.#provider ??= await defaultProvider();
-        const call = this.#provider as (o?: { forceRefresh?: boolean }) => Promise<AwsCredentialIdentity>;
+        const provider = this.#provider as (o?: { forceRefresh?: boolean }) => Promise<AwsCredentialIdentity>;
+        const call = (o?: { forceRefresh?: boolean }) => withTimeout(provider(o), this.timeoutMs);
         let c = await call(force ? { forceRefresh: true } : undefined);
         if (this.expiringSoon(c) && !force) c = await call({ forceRefresh: true });
         if (!c?.accessKeyId || !c.secretAccessKey) throw new Error('the AWS credential provider returned no access key');
@@ -120,6 +137,9 @@ export function kvssinkCredentialLine(c: AwsCredentialIdentity): string {
 /**
  * The credential file kvssink reads (credential-path): written 0600 in a
  * private temp directory, replaced atomically, rewritten before expiry.
+ * The path stays the same for every session of one owner (the launch string,
+ * and so the cached pipeline, stay the same): stop() removes the file, dispose()
+ * the directory.
  */
 export class KvssinkCredentialFile {
   private dir?: string;
@@ -138,8 +158,11 @@ export class KvssinkCredentialFile {
     return join(this.dir, 'credentials');
   }
 
+  /** Writes the file (in the same directory as the previous session's) and keeps it fresh; resolves its path. */
   async start(): Promise<string> {
-    this.dir = await mkdtemp(join(tmpdir(), 'skyline-kvs-'));
+    this.stopped = false;
+    // The directory is ours (mkdtemp, 0700) until dispose(); only the file comes and goes.
+    this.dir ??= await mkdtemp(join(tmpdir(), 'skyline-kvs-'));
     try {
       await chmod(this.dir, 0o700);
       await this.write(await this.source.get());
@@ -151,7 +174,7 @@ export class KvssinkCredentialFile {
   }
 
   private async write(c: AwsCredentialIdentity): Promise<void> {
-    if (this.stopped) return; // a refresh that finished after stop(): the directory is gone
+    if (this.stopped || !this.dir) return; // a refresh that finished after stop(): the file is gone
     const tmp = `${this.path}.tmp`;
     await writeFile(tmp, kvssinkCredentialLine(c), { mode: 0o600 });
     await rename(tmp, this.path);
@@ -179,9 +202,17 @@ export class KvssinkCredentialFile {
     this.timer.unref();
   }
 
+  /** Stops refreshing and deletes the file (the secrets); the directory stays for the next start(). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    if (this.dir) await rm(join(this.dir, 'credentials'), { force: true });
+    if (this.dir) await rm(join(this.dir, 'credentials.tmp'), { force: true });
+  }
+
+  /** stop(), and the directory removed too. */
+  async dispose(): Promise<void> {
+    await this.stop();
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
     this.dir = undefined;
   }

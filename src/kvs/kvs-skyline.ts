@@ -8,7 +8,7 @@
 import type { AccessUnit } from '../h264/access-unit.js';
 import type { GstError } from '../gst/pipeline.js';
 import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineEvents, type SkyLineOptions, type SkyLineStats } from '../skyline.js';
-import { ControlPlane, type StreamDescription } from './control-plane.js';
+import { ControlPlane, DEFAULT_CONTROL_PLANE_TIMEOUT_MS, type StreamDescription } from './control-plane.js';
 import { CredentialSource, KvssinkCredentialFile, type CredentialsOption } from './credentials.js';
 import { KvsError } from './errors.js';
 import { KVSSINK, kvssinkAvailable, kvssinkLaunch, STREAM_NAME } from './kvssink.js';
@@ -37,6 +37,11 @@ export interface KVSSkyLineOptions extends SkyLineOptions {
   connectionRotationMs?: number;
   /** kvssink content store, MB. Default 128. */
   storageSizeMb?: number;
+  /**
+   * Longest wait for a control-plane call (DescribeStream, CreateStream, GetDataEndpoint) and for
+   * the credential provider, ms. Default 10000. stopStreaming() and close() do not wait for it.
+   */
+  networkTimeoutMs?: number;
 }
 
 export interface KVSSkyLineEvents extends SkyLineEvents {
@@ -89,7 +94,10 @@ export class KVSSkyLine extends SkyLine<KVSSkyLineEvents> {
       this.redactor.add(c.secretAccessKey);
       this.redactor.add(c.sessionToken);
     }
-    this.credentials = new CredentialSource(c, { onSecret: (s) => this.redactor.add(s) });
+    const networkTimeoutMs = options.networkTimeoutMs ?? DEFAULT_CONTROL_PLANE_TIMEOUT_MS;
+    if (!(networkTimeoutMs > 0)) throw new RangeError(`networkTimeoutMs must be a positive number of ms, got ${networkTimeoutMs}`);
+    this.kvsOpts.networkTimeoutMs = networkTimeoutMs;
+    this.credentials = new CredentialSource(c, { onSecret: (s) => this.redactor.add(s), timeoutMs: networkTimeoutMs });
   }
 
   /** The destination in use: known after startStreaming(). */
@@ -108,8 +116,17 @@ export class KVSSkyLine extends SkyLine<KVSSkyLineEvents> {
     return kvs ? { ...base, kvs } : base;
   }
 
+  override async stopStreaming(): Promise<void> {
+    // A control-plane call still in flight (an endpoint that does not answer) is given up, not waited for.
+    this.controlPlane?.cancel();
+    await super.stopStreaming();
+  }
+
   override async close(): Promise<void> {
+    this.controlPlane?.cancel();
     await super.close();
+    await this.credentialFile?.dispose();
+    this.credentialFile = undefined;
     this.controlPlane?.destroy();
     this.controlPlane = undefined;
   }
@@ -119,7 +136,9 @@ export class KVSSkyLine extends SkyLine<KVSSkyLineEvents> {
   protected async sink(): Promise<SinkSpec> {
     this.mode = await this.chooseMode();
     if (this.mode === 'putmedia') return { kind: 'tap' };
-    this.credentialFile = new KvssinkCredentialFile(this.credentials, (err) =>
+    // One file path for every session: it is in the launch string, and a new string would be a new
+    // native pipeline each session (the binding never frees one).
+    this.credentialFile ??= new KvssinkCredentialFile(this.credentials, (err) =>
       this.reportError(this.clean(new Error(`KVS: refreshing the kvssink credential file failed: ${err.message}`))),
     );
     const credentialPath = await this.credentialFile.start();
@@ -146,6 +165,7 @@ export class KVSSkyLine extends SkyLine<KVSSkyLineEvents> {
       endpoint: this.kvsOpts.endpoint,
       createStream: this.kvsOpts.createStream,
       retentionHours: this.kvsOpts.retentionHours,
+      timeoutMs: this.kvsOpts.networkTimeoutMs,
     });
     if (this.mode === 'kvssink') {
       // Check the stream and credentials up front so mistakes fail startStreaming() clearly.
@@ -206,7 +226,6 @@ export class KVSSkyLine extends SkyLine<KVSSkyLineEvents> {
       }
     }
     await this.credentialFile?.stop();
-    this.credentialFile = undefined;
   }
 
   protected override bytesDelivered(): number {

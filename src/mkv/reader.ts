@@ -192,8 +192,8 @@ export class MkvReader {
         let docTypeVersion = 1;
         for (const c of readChildrenStrict(payload)) {
           if (c.id === ID.DocType) docType = c.data.toString('latin1');
-          if (c.id === ID.DocTypeVersion) docTypeVersion = readUint(c.data);
-          if (c.id === ID.EBMLReadVersion && readUint(c.data) > 1) throw new MkvParseError('EBMLReadVersion > 1');
+          if (c.id === ID.DocTypeVersion) docTypeVersion = uintStrict(c.data);
+          if (c.id === ID.EBMLReadVersion && uintStrict(c.data) > 1) throw new MkvParseError('EBMLReadVersion > 1');
         }
         if (docType !== 'matroska' && docType !== 'webm') throw new MkvParseError(`DocType "${docType}" is not matroska`);
         this.sawHeader = true;
@@ -210,7 +210,7 @@ export class MkvReader {
     // cluster
     if (id === ID.Timestamp) {
       this.clusterHasTimestamp = true;
-      this.handler.clusterTimestamp?.(readUint(payload));
+      this.handler.clusterTimestamp?.(uintStrict(payload));
     } else if (id === ID.SimpleBlock) {
       if (!this.clusterHasTimestamp) throw new MkvParseError('SimpleBlock before the cluster Timestamp');
       this.handler.block?.(parseSimpleBlock(payload));
@@ -228,6 +228,17 @@ export class MkvReader {
   }
 }
 
+// The EBML readers throw plain Errors; the reader's contract is MkvParseError for any bad input.
+function uintStrict(payload: Buffer): number {
+  if (payload.length > 8) throw new MkvParseError(`unsigned integer element of ${payload.length} bytes (at most 8)`);
+  return readUint(payload);
+}
+
+function floatStrict(payload: Buffer): number {
+  if (payload.length !== 0 && payload.length !== 4 && payload.length !== 8) throw new MkvParseError(`float element of ${payload.length} bytes (0, 4 or 8)`);
+  return readFloat(payload);
+}
+
 function readChildrenStrict(payload: Buffer): { id: number; data: Buffer }[] {
   try {
     return readChildren(payload);
@@ -241,8 +252,8 @@ function parseInfo(payload: Buffer): { timestampScale: number; duration?: number
     timestampScale: 1_000_000,
   };
   for (const c of readChildrenStrict(payload)) {
-    if (c.id === ID.TimestampScale) info.timestampScale = readUint(c.data);
-    else if (c.id === ID.Duration) info.duration = readFloat(c.data);
+    if (c.id === ID.TimestampScale) info.timestampScale = uintStrict(c.data);
+    else if (c.id === ID.Duration) info.duration = floatStrict(c.data);
     else if (c.id === ID.MuxingApp) info.muxingApp = c.data.toString('utf8');
     else if (c.id === ID.WritingApp) info.writingApp = c.data.toString('utf8');
   }
@@ -256,15 +267,15 @@ function parseTracks(payload: Buffer): MkvTrackEntry[] {
     if (entry.id !== ID.TrackEntry) continue;
     const t: MkvTrackEntry = { number: 0, type: 0, codecId: '' };
     for (const c of readChildrenStrict(entry.data)) {
-      if (c.id === ID.TrackNumber) t.number = readUint(c.data);
-      else if (c.id === ID.TrackType) t.type = readUint(c.data);
+      if (c.id === ID.TrackNumber) t.number = uintStrict(c.data);
+      else if (c.id === ID.TrackType) t.type = uintStrict(c.data);
       else if (c.id === ID.CodecID) t.codecId = c.data.toString('latin1');
       else if (c.id === ID.CodecPrivate) t.codecPrivate = Buffer.from(c.data);
-      else if (c.id === ID.DefaultDuration) t.defaultDurationNs = readUint(c.data);
+      else if (c.id === ID.DefaultDuration) t.defaultDurationNs = uintStrict(c.data);
       else if (c.id === ID.Video) {
         for (const v of readChildrenStrict(c.data)) {
-          if (v.id === ID.PixelWidth) t.width = readUint(v.data);
-          if (v.id === ID.PixelHeight) t.height = readUint(v.data);
+          if (v.id === ID.PixelWidth) t.width = uintStrict(v.data);
+          if (v.id === ID.PixelHeight) t.height = uintStrict(v.data);
         }
       }
     }

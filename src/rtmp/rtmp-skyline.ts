@@ -9,8 +9,7 @@
  * alive), and frames are held back until then: a restarted encoder's first
  * frame, a keyframe, is the first thing each new connection gets.
  */
-import { connect } from 'node:net';
-import { GstError, type Pipeline } from '../gst/pipeline.js';
+import type { GstError, Pipeline } from '../gst/pipeline.js';
 import { hasElement } from '../gst/registry.js';
 import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineEvents, type SkyLineOptions } from '../skyline.js';
 import { connectTimeoutError, explainRtmpError, RtmpError, type RtmpErrorCode } from './errors.js';
@@ -122,9 +121,10 @@ export class RtmpSkyLine extends SkyLine<RtmpSkyLineEvents> {
 
   protected override destinationReady(pipeline: Pipeline, signal: AbortSignal): Promise<void> {
     this.published = false;
-    // rtmpsink (librtmp) connects on its first buffer and reports nothing before: a TCP
-    // connect of our own at least keeps a relay that is down from looking up.
-    if (this.element !== 'rtmp2sink') return this.reachable(signal).then(() => this.markPublished());
+    // rtmpsink (librtmp) connects on its first buffer and reports nothing before. No connection
+    // of our own to test the relay: a one-client server (ffmpeg -listen 1) would take it as its
+    // publisher. A relay that is down shows as the sink's own error on the first frame.
+    if (this.element !== 'rtmp2sink') return this.markPublished();
     return new Promise<void>((resolve, reject) => {
       const started = Date.now();
       let confirmedAt = 0;
@@ -186,28 +186,6 @@ export class RtmpSkyLine extends SkyLine<RtmpSkyLineEvents> {
     this.published = true;
     this.connections++;
     this.log.info({ destination: this.destination, connection: this.connections }, 'RTMP publish accepted');
-  }
-
-  /** Resolves when host:port accepts a TCP connection; rejects with an RtmpError otherwise. */
-  private reachable(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const sock = connect({ host: this.#target.host.replace(/^\[|\]$/g, ''), port: this.#target.port });
-      const done = (err?: Error) => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        sock.destroy();
-        if (err) reject(err);
-        else resolve();
-      };
-      const onAbort = () => done(new Error('publish attempt ended'));
-      const timer = setTimeout(() => done(connectTimeoutError(this.#target, this.connectTimeoutMs, SINK)), this.connectTimeoutMs);
-      signal.addEventListener('abort', onAbort, { once: true });
-      sock.once('connect', () => done());
-      sock.once('error', (e: NodeJS.ErrnoException) => {
-        const gst = new GstError(`${e.code ?? 'error'}: ${e.message}`, SINK);
-        done(explainRtmpError(gst, this.#target, { published: false }));
-      });
-    });
   }
 
   private currentBytes(): number {

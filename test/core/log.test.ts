@@ -28,3 +28,57 @@ test('Redactor masks the URL-encoded form and the longest secret first', () => {
   assert.equal(r.scrub('p@ss word and more'), '<masked>');
   assert.equal(r.scrub('abc'), 'abc');
 });
+
+// Defect 5 (issue 9): scrubbing wrapped the logger's methods, so log.child() escaped it.
+test('secrets are scrubbed where lines are written: child and grandchild loggers, errors, nested objects', () => {
+  const { logger, text } = captureLogger('trace');
+  const r = new Redactor();
+  const log = scrubbing(logger.child({ component: 'x' }), r);
+  r.add('s3cr3t-key'); // registered after the logger was made: still caught
+  r.add('pa"ss\\word'); // JSON escapes it on the way out
+  const child = log.child({ component: 'rtsp-server' });
+  const grandchild = child.child({ conn: 1 }, { level: 'trace' });
+  child.info('child: rtsp://u:s3cr3t-key@host/live');
+  grandchild.debug({ deep: { a: { b: { c: { d: { e: ['s3cr3t-key'] } } } } } }, 'nested six levels');
+  grandchild.error(new Error('refused s3cr3t-key'), 'error object');
+  grandchild.warn({ err: new Error('pa"ss\\word was wrong') }, 'err field');
+  grandchild.info({ headers: { Authorization: 'Basic s3cr3t-key' } }, 'headers');
+  child.child({ url: 'rtmp://relay/live/s3cr3t-key' }).info('bindings');
+  const out = text();
+  assert.equal(out.includes('s3cr3t-key'), false, out);
+  assert.equal(out.includes('ss\\\\word'), false, out);
+  assert.equal(out.includes('ss\\word'), false, out);
+  assert.equal(text().split('\n').filter(Boolean).length, 6, out);
+  // The error keeps its stack (scrubbed), not just its message.
+  assert.match(out, /"stack":"Error: refused \*\*\*\* *\\n *at /);
+  // The user's own logger is left alone.
+  logger.info('user line s3cr3t-key');
+  assert.match(text(), /user line s3cr3t-key/);
+});
+
+test('a SkyLine scrubs its components\' child loggers too', async () => {
+  const { FileSkyLine } = await import('../../src/index.js');
+  const { logger, text } = captureLogger('trace');
+  class Probe extends FileSkyLine {
+    exposeLog() { this.redactor.add('tok-3a7f9'); return this.log.child({ component: 'c' }).child({ sub: 1 }); }
+  }
+  const sky = new Probe({ path: '/tmp/never-written.mp4', logger });
+  sky.exposeLog().warn({ e: new Error('tok-3a7f9') }, 'component says tok-3a7f9');
+  await sky.close();
+  assert.match(text(), /component says \*\*\*\*/);
+  assert.equal(text().includes('tok-3a7f9'), false, text());
+});
+
+test('a logger that is not pino gets its methods and children wrapped instead', () => {
+  const lines: string[] = [];
+  const make = (prefix: string): unknown => ({
+    child: (b: object) => make(prefix + JSON.stringify(b)),
+    ...Object.fromEntries(['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => [l, (...a: unknown[]) => lines.push(prefix + JSON.stringify(a))])),
+  });
+  const r = new Redactor();
+  r.add('k3y-k3y-k3y');
+  const log = scrubbing(make('') as never, r);
+  log.child({ a: 1 }).child({ b: 2 }).info({ e: new Error('k3y-k3y-k3y'), s: ['k3y-k3y-k3y'] }, 'm k3y-k3y-k3y');
+  assert.equal(lines.length, 1);
+  assert.equal(lines.join('').includes('k3y-k3y-k3y'), false, lines.join(''));
+});

@@ -1,7 +1,11 @@
 // The WebAssembly RGB -> I420 converter against a plain scalar version of the same integer
-// formulas: every byte must match, for each packed format, both matrices, and widths that are
-// and are not multiples of 16.
+// formulas (every byte must match, for each packed format, both matrices, and widths that are
+// and are not multiples of 16), and against GStreamer's videoconvert on the same frames.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { RgbToI420, defaultMatrix, type Matrix } from '../../src/convert/rgb-to-i420.js';
 import { layoutOf, type PixelFormat } from '../../src/frame.js';
@@ -111,3 +115,84 @@ test('the matrix follows GStreamer\'s default for the height', () => {
   assert.equal(defaultMatrix(720), 'bt709');
   assert.equal(defaultMatrix(1080), 'bt709');
 });
+
+// ---- Against GStreamer's videoconvert --------------------------------------------------------
+// The same frames through `rawvideoparse ! videoconvert dither=none ! I420` (what our pipeline
+// would do without the kernel, with the matrix GStreamer picks for the size).
+//
+// Tolerances, and why: videoconvert rounds its integer matrix differently from our x256
+// coefficients with +0.5 rounding, so a luma sample lands one level apart about half the time
+// (measured: max 1, mean 0.50) and never more. Its chroma is also the mean of each 2x2 block,
+// but the coefficient rounding differs by up to 2 levels for BT.709 Cb (measured: max 2,
+// mean <= 1.01 on flat patches) and 1 elsewhere. More than that would be a real colour error:
+// a swapped channel, a wrong matrix or range, a shifted or mis-sited chroma plane.
+const Y_MAX_DIFF = 1;
+const C_MAX_DIFF = 2;
+const MEAN_DIFF = 1.1;
+
+function videoconvert(src: Uint8Array, format: PixelFormat, w: number, h: number): Buffer {
+  const dir = mkdtempSync(join(tmpdir(), 'skyline-vc-'));
+  try {
+    writeFileSync(join(dir, 'in.raw'), src);
+    execFileSync('gst-launch-1.0', [
+      '-q', 'filesrc', `location=${join(dir, 'in.raw')}`, `blocksize=${src.length}`,
+      '!', 'rawvideoparse', `format=${format.toLowerCase()}`, `width=${w}`, `height=${h}`, 'framerate=1/1',
+      '!', 'videoconvert', 'dither=none', '!', `video/x-raw,format=I420,width=${w},height=${h}`,
+      '!', 'filesink', `location=${join(dir, 'out.raw')}`,
+    ], { timeout: 60_000 });
+    return readFileSync(join(dir, 'out.raw'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function frameOf(kind: 'noise' | 'ramp' | 'patches', format: PixelFormat, w: number, h: number): Uint8Array {
+  const bpp = format.length === 3 ? 3 : 4;
+  if (kind === 'noise') {
+    const n = noise(w * h * bpp, w + h);
+    if (bpp === 4) for (let i = 3; i < n.length; i += 4) n[i] = 255;
+    return n;
+  }
+  const out = new Uint8Array(w * h * bpp);
+  const o = ORDER[format]!;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = (y * w + x) * bpp;
+      const k = (x >> 4) * 7 + (y >> 4) * 13;
+      const [r, g, b] = kind === 'ramp'
+        ? [((x + y) * 255) / (w + h), (y * 255) / h, (x * 255) / w]
+        : [(k * 37) & 255, (k * 91) & 255, (k * 53) & 255];
+      out[i + o.r] = r; out[i + o.g] = g; out[i + o.b] = b;
+      if (bpp === 4) out[i + 3] = 255;
+    }
+  }
+  return out;
+}
+
+for (const [w, h] of [[320, 240], [1280, 720], [40, 6]] as const) {
+  test(`${w}x${h} (${defaultMatrix(h)}): the converter matches GStreamer's videoconvert within rounding`, { timeout: 120_000 }, () => {
+    for (const format of ['BGR', 'RGBA'] as PixelFormat[]) {
+      const conv = RgbToI420.for(layoutOf(format, w, h), defaultMatrix(h))!;
+      for (const kind of ['noise', 'ramp', 'patches'] as const) {
+        const src = frameOf(kind, format, w, h);
+        const ours = conv.convert(src);
+        const theirs = videoconvert(src, format, w, h);
+        assert.equal(theirs.length, ours.length, 'same I420 layout');
+        const ys = w * h;
+        const cs = ys / 4;
+        for (const [plane, from, to, max] of [['Y', 0, ys, Y_MAX_DIFF], ['U', ys, ys + cs, C_MAX_DIFF], ['V', ys + cs, ys + 2 * cs, C_MAX_DIFF]] as const) {
+          let worst = 0;
+          let sum = 0;
+          for (let i = from; i < to; i++) {
+            const d = Math.abs(ours[i]! - theirs[i]!);
+            if (d > worst) worst = d;
+            sum += d;
+          }
+          const what = `${format} ${kind} ${plane}`;
+          assert.ok(worst <= max, `${what}: max difference ${worst} > ${max}`);
+          assert.ok(sum / (to - from) <= MEAN_DIFF, `${what}: mean difference ${(sum / (to - from)).toFixed(3)} > ${MEAN_DIFF}`);
+        }
+      }
+    }
+  });
+}

@@ -1,7 +1,7 @@
 // FileSkyLine against real GStreamer: every recording is decoded back with ffprobe/ffmpeg.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileSkyLine, USE_LAST_VALUE, parseSidecar, type FileSkyLineOptions } from '../../src/index.js';
@@ -215,8 +215,10 @@ test('put() before start returns false and does not throw', async () => {
 });
 
 test('an unwritable path gives a clear error and state error, and the process lives on', async () => {
-  const sky = recorder('missing-dir/x.mp4');
-  await assert.rejects(sky.startStreaming({ fps: 10, width: 64, height: 48 }), /directory .*missing-dir does not exist/);
+  // A missing directory is created now (test/file/directories.test.ts); a parent that is a file cannot be.
+  writeFileSync(join(dir, 'not-a-dir'), 'x');
+  const sky = recorder('not-a-dir/x.mp4');
+  await assert.rejects(sky.startStreaming({ fps: 10, width: 64, height: 48 }), /cannot record to .*not-a-dir\/x\.mp4: its directory .*not-a-dir cannot be created/);
   assert.equal(sky.state, 'error');
   assert.equal(sky.put(level(64, 48, 1)), false);
   await sky.stopStreaming();

@@ -129,3 +129,37 @@ test('property: large payloads (decoded frames) assembled in place come back byt
     { numRuns: 60 },
   );
 });
+
+test('property: chunks read into one reused buffer (transient) parse back the same, small and large packets alike', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 150_000 }), { minLength: 1, maxLength: 6 }), fc.array(fc.integer({ min: 1, max: 90_000 }), { minLength: 1, maxLength: 8 }), (sizes, cuts) => {
+      const payloads = sizes.map((n, k) => {
+        const b = Buffer.allocUnsafe(n);
+        for (let i = 0; i < n; i++) b[i] = (i * 13 + k * 101) & 0xff;
+        return b;
+      });
+      const bytes = Buffer.concat([gdpPacket(GDP_CAPS, Buffer.from('video/x-raw\0')), ...payloads.map((p, k) => gdpPacket(GDP_BUFFER, p, { ptsNs: k }))]);
+      const packets: GdpPacket[] = [];
+      const errors: string[] = [];
+      // The callback copies what is a view of the read buffer, as the decoder does.
+      const parser = new GdpParser((p) => packets.push(p.kind === 'buffer' && !p.owned ? { ...p, payload: Buffer.from(p.payload) } : p), (e) => errors.push(e));
+      const readBuffer = Buffer.alloc(90_000);
+      for (let off = 0, i = 0; off < bytes.length; i++) {
+        const n = bytes.copy(readBuffer, 0, off, off + cuts[i % cuts.length]!);
+        parser.push(readBuffer.subarray(0, n), true);
+        readBuffer.fill(0xee); // the next read overwrites it
+        off += n;
+      }
+      assert.deepEqual(errors, []);
+      assert.equal(parser.pendingBytes, 0);
+      assert.deepEqual(packets[0], { kind: 'caps', caps: 'video/x-raw' });
+      assert.equal(packets.length, payloads.length + 1);
+      payloads.forEach((want, k) => {
+        const p = packets[k + 1]!;
+        assert.equal(p.kind, 'buffer');
+        if (p.kind === 'buffer') assert.ok(p.ptsNs === k && p.payload.equals(want), `payload ${k} (${want.length} bytes)`);
+      });
+    }),
+    { numRuns: 80 },
+  );
+});

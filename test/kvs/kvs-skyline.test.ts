@@ -11,7 +11,7 @@ import type { KvsAckEvent } from '../../src/kvs/producer.js';
 import { centreColour, decodeErrors, decodeRgb, frameInfo, probeVideo } from '../support/ffprobe.js';
 import { solid, type Rgb } from '../support/frames.js';
 import type { KvsEmulator } from '../support/kvs-emulator.js';
-import { startEmulator, TEST_KEY } from '../support/kvs/harness.js';
+import { assertWireCarries, startEmulator, TEST_KEY, wirePackets } from '../support/kvs/harness.js';
 import { captureLogger } from '../support/quiet.js';
 
 let dir: string;
@@ -88,6 +88,13 @@ test('frames put() reach KVS: stored fragments decode to exactly those frames, c
     const ptsMs = (await frameInfo(file)).map((f) => Math.round(f.time * 1000));
     assert.deepEqual(ptsMs.map((t) => t - ptsMs[0]!), Array.from({ length: n }, (_, i) => (i * 1000) / FPS));
     assert.equal(await decodeErrors(file), '');
+    // The bytes on the wire, demuxed by ffprobe rather than our reader: one connection, one packet
+    // per frame put, at its capture time, of the sizes stored, starting on a keyframe.
+    const [wire, ...more] = await wirePackets(emu, 'cam-1', dir);
+    assert.equal(more.length, 0, 'one PutMedia connection');
+    assert.deepEqual(wire!.map((p) => p.ptsMs), Array.from({ length: n }, (_, i) => T0 + (i * 1000) / FPS));
+    assert.deepEqual(wire!.map((p) => p.size), frags.flatMap((f) => f.frames.map((fr) => fr.data.length)));
+    assert.deepEqual(wire!.filter((p) => p.keyframe).map((p) => p.ptsMs), frags.map((f) => f.timecode));
     const { frames, width, height } = await decodeRgb(file);
     for (const i of [5, 30, 60]) {
       const want = COLOURS[Math.floor(i / FPS)]!;
@@ -121,6 +128,7 @@ test('a connection reset mid-stream loses no frame', async () => {
     assert.deepEqual(errors, []);
     const probed = await probeVideo(await storedFile(emu, 'reset.mkv'));
     assert.equal(probed.frames, n);
+    await assertWireCarries(emu, 'cam-1', dir, Array.from({ length: n }, (_, i) => T0 + (i * 1000) / FPS));
     assert.ok((sky.stats().kvs?.connections ?? 0) >= 2, 'reconnected');
   } finally {
     await sky.close();

@@ -7,7 +7,7 @@ import type { AccessUnit } from '../../src/h264/access-unit.js';
 import type { KvsAckEvent } from '../../src/kvs/producer.js';
 import type { KvsEmulator } from '../support/kvs-emulator.js';
 import { encodeAccessUnits } from '../support/kvs/h264-source.js';
-import { expectedFragmentTimecodes, feed, makeProducer, startEmulator, TEST_KEY } from '../support/kvs/harness.js';
+import { assertWireCarries, expectedFragmentTimecodes, feed, makeProducer, startEmulator, TEST_KEY } from '../support/kvs/harness.js';
 import { waitFor } from '../support/wait.js';
 import { decodeErrors, frameInfo, probeVideo } from '../support/ffprobe.js';
 
@@ -32,6 +32,8 @@ async function assertComplete(emu: KvsEmulator, name = 'cam-1'): Promise<void> {
   await writeFile(file, emu.toMkv(name));
   const probed = await probeVideo(file);
   assert.equal(probed.frames, aus.length);
+  // And the bytes actually sent, demuxed by ffprobe: every frame went over the wire, as stored.
+  await assertWireCarries(emu, name, dir, aus.map((a) => a.captureMs));
   assert.equal(probed.width, 320);
   assert.equal(probed.height, 240);
   const ptsMs = (await frameInfo(file)).map((f) => Math.round(f.time * 1000));

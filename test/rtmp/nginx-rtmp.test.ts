@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { NginxRtmp } from '../support/nginx-rtmp.js';
 import { readFrames } from './read-back.js';
+import { requireTool } from '../support/require-tool.js';
 
 /** Publish a test pattern with ffmpeg for `seconds`; resolves with ffmpeg's exit code and stderr. */
 function ffmpegPublish(url: string, seconds: number): Promise<{ code: number | null; stderr: string }> {
@@ -44,7 +45,7 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-describe('nginx-rtmp harness', { skip: !NginxRtmp.available() && 'nginx with the RTMP module is not installed' }, () => {
+describe('nginx-rtmp harness', { skip: requireTool('nginx with the RTMP module', NginxRtmp.available(), 'apt-get install nginx libnginx-mod-rtmp') }, () => {
   const relays: NginxRtmp[] = [];
   after(async () => {
     for (const r of relays) await r.dispose();

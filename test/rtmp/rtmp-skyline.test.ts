@@ -18,6 +18,7 @@ import { captureLogger } from '../support/quiet.js';
 import { waitFor } from '../support/wait.js';
 import { flvVideoTags, meanBgr, medianFrameIntervalMs, readFrames } from './read-back.js';
 import { opensslAvailable, startTlsProxy } from './tls-proxy.js';
+import { requireTool } from '../support/require-tool.js';
 
 const KEY = 'sk_live_7f3a9c2e51d4b8';
 const W = 320;
@@ -93,7 +94,7 @@ function assertNoKey(h: Harnessed, key = KEY): void {
 
 const codes = (h: Harnessed) => h.errors.map((e) => (e as RtmpError).code);
 
-describe('RtmpSkyLine', { skip: !NginxRtmp.available() && 'nginx with the RTMP module is not installed', timeout: 120_000 }, () => {
+describe('RtmpSkyLine', { skip: requireTool('nginx with the RTMP module', NginxRtmp.available(), 'apt-get install nginx libnginx-mod-rtmp'), timeout: 120_000 }, () => {
   it('publishes frames that decode back from the relay at the right size, rate and colour', async () => {
     const r = await relay();
     const h = skyline(r.url(KEY));
@@ -278,7 +279,7 @@ describe('RtmpSkyLine', { skip: !NginxRtmp.available() && 'nginx with the RTMP m
     assertNoKey(h);
   });
 
-  it('publishes over rtmps (TLS), and says so when the certificate is not trusted', { skip: !opensslAvailable() && 'openssl CLI missing' }, async () => {
+  it('publishes over rtmps (TLS), and says so when the certificate is not trusted', { skip: requireTool('the openssl CLI', opensslAvailable, 'apt-get install openssl') }, async () => {
     const r = await relay();
     const proxy = await startTlsProxy(r.port);
     cleanups.push(() => proxy.close());

@@ -17,6 +17,7 @@ import { RawRtspClient } from '../support/rtsp-client.js';
 import { waitFor } from '../support/wait.js';
 import { ffmpegPlay } from '../support/rtsp-players.js';
 import { captureLogger } from '../support/quiet.js';
+import { needTool } from '../support/require-tool.js';
 
 let clip: AccessUnit[];
 before(async () => {
@@ -468,10 +469,7 @@ test('IPv6 loopback: url in brackets, ffmpeg plays over UDP', async (t) => {
     probe.listen(0, '::1', () => r(true));
   });
   probe.close();
-  if (!ok) {
-    t.skip('no IPv6 loopback here');
-    return;
-  }
+  if (!needTool(t, 'IPv6 loopback (::1)', ok, 'a kernel with IPv6 on lo; docker: --sysctl net.ipv6.conf.lo.disable_ipv6=0')) return;
   await withServer({ host: '::1' }, async ({ url }) => {
     assert.match(url, /^rtsp:\/\/\[::1\]:\d+\/live$/);
     const r = await ffmpegPlay(url, { transport: 'udp', frames: 10, width: 320, height: 240 });

@@ -100,3 +100,17 @@ export function centreColour(rgb: Buffer, width: number, height: number, size = 
   }
   return [r / n, g / n, b / n];
 }
+
+export interface PacketInfo {
+  /** Presentation time, ms (container timestamps as ffprobe reads them). */
+  ptsMs: number;
+  size: number;
+  keyframe: boolean;
+}
+
+/** Every video packet as ffprobe demuxes it (no decoding): timestamps, sizes, key flags. */
+export async function packets(input: string): Promise<PacketInfo[]> {
+  const out = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,size,flags', '-of', 'json', input]);
+  const j = JSON.parse(out.stdout.toString()) as { packets?: Array<{ pts_time?: string; size?: string; flags?: string }> };
+  return (j.packets ?? []).map((p) => ({ ptsMs: Math.round(Number(p.pts_time) * 1000), size: Number(p.size), keyframe: (p.flags ?? '').includes('K') }));
+}

@@ -68,6 +68,7 @@ export interface EmulatorOptions {
 
 export interface ConnectionRecord {
   id: number;
+  streamName: string;
   accessKeyId: string;
   dataPort: number;
   producerStartTimestamp: string;
@@ -75,6 +76,8 @@ export interface ConnectionRecord {
   persisted: number;
   errors: number[];
   closedBy?: 'client' | 'server' | 'reset' | 'error-ack' | 'expired' | 'endpoint-change' | 'max-duration';
+  /** Every body byte received on this connection, as it came off the wire (for independent demuxers). */
+  readonly wire: Buffer[];
 }
 
 const ERROR_CODES: Record<number, string> = {
@@ -478,12 +481,14 @@ export class KvsEmulator {
   ): void {
     const rec: ConnectionRecord = {
       id: this.nextConnection++,
+      streamName: p.stream,
       accessKeyId: p.key,
       dataPort: p.dataPort,
       producerStartTimestamp: p.startRaw,
       timecodeType: p.tcType,
       persisted: 0,
       errors: [],
+      wire: [],
     };
     this.connections.push(rec);
     // Armed faults fire after this connection has persisted `at` fragments.
@@ -628,6 +633,7 @@ export class KvsEmulator {
     });
 
     req.on('data', (chunk: Buffer) => {
+      rec.wire.push(chunk);
       if (done) return;
       lastData = Date.now();
       try {
