@@ -191,3 +191,25 @@ test('heap slots of a burst are let go too (formats the converter cannot take)',
   }
   assert.ok(q.retainedBytes <= POOL_SLOTS * layout.gstSize, `after ${q.retainedBytes}`);
 });
+
+test('a warm steady queue reuses the same slots and buffers across trim windows (put() allocates nothing)', () => {
+  const layout = layoutOf('BGR', 64, 16);
+  const q = new FrameQueue(24);
+  const pool = q.converterFor(layout)!;
+  const round = (seen?: Set<unknown>) => {
+    for (let k = 0; k < 3; k++) {
+      const { slot } = q.reserve(layout.gstSize, layout);
+      slot.layout = layout;
+      seen?.add(slot).add(slot.data);
+      q.commit();
+    }
+    for (let k = 0; k < 3; k++) q.shift();
+  };
+  for (let i = 0; i < TRIM_WINDOW; i++) round();
+  const warm = new Set<unknown>();
+  for (let i = 0; i < TRIM_WINDOW; i++) round(warm);
+  const later = new Set<unknown>();
+  for (let i = 0; i < TRIM_WINDOW * 3; i++) round(later);
+  assert.deepEqual([...later].filter((x) => !warm.has(x)), [], 'no new slot or buffer once warm');
+  for (const x of later) if (Buffer.isBuffer(x)) assert.ok(pool.owns(x), 'steady slots live in the converter\'s memory');
+});
