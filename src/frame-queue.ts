@@ -2,6 +2,10 @@
 // recycled, so a steady stream allocates nothing; when full, the oldest frame goes.
 // Packed RGB slots live inside the converter's WebAssembly memory, so the drain converts a
 // frame where put() copied it: one copy of the frame's bytes fewer than a slot on the heap.
+// A WebAssembly memory never shrinks, so the converter holds only a small steady pool; the
+// slots a burst needs beyond it live in a burst converter of their own, dropped (and its
+// memory with it) once the ring is back to the pool. The ring keeps as many slots as the
+// queue held over the last two windows of drains, so RSS returns after a burst.
 import { RgbToI420 } from './convert/rgb-to-i420.js';
 import type { Layout } from './frame.js';
 
@@ -12,14 +16,36 @@ export interface Slot {
   captureMs: number;
 }
 
+/** Slots in the converter's own memory: enough for a queue that keeps up (it holds 1-3). */
+export const POOL_SLOTS = 4;
+/** Drains per window of the high-water mark; the ring keeps the larger of the last two. */
+export const TRIM_WINDOW = 64;
+
+/** Frame slots inside one converter's memory, lent to the ring and given back to `spare`. */
+interface SlotPool {
+  i420: RgbToI420;
+  spare: Buffer[];
+}
+
+function poolOf(i420: RgbToI420): SlotPool {
+  const spare: Buffer[] = [];
+  for (let i = i420.slots - 1; i >= 0; i--) spare.push(i420.slot(i)); // slot 0 is lent first
+  return { i420, spare };
+}
+
 export class FrameQueue {
   private slots: Slot[] = [];
   private head = 0;
   private count = 0;
   /** Most frames held before the oldest is dropped (can be raised for a warmup backlog). */
   limit: number;
-  /** The converter of the last layout asked for, and how many of its slots are handed out. */
-  private conv: { layout: Layout; i420: RgbToI420 | undefined; handed: number } | undefined;
+  /** The converter of the last layout asked for (undefined i420: videoconvert converts). */
+  private conv: { layout: Layout; pool: SlotPool | undefined } | undefined;
+  /** Slots beyond the converter's pool while a burst lasts. */
+  private burst: SlotPool | undefined;
+  private peak = 0;
+  private lastPeak = 0;
+  private drains = 0;
 
   constructor(limit: number) {
     this.limit = Math.max(1, limit);
@@ -27,6 +53,13 @@ export class FrameQueue {
 
   get length(): number {
     return this.count;
+  }
+
+  /** Bytes of frame memory the queue holds: its converters' memories and its heap slots. */
+  get retainedBytes(): number {
+    let n = (this.conv?.pool?.i420.memoryBytes ?? 0) + (this.burst?.i420.memoryBytes ?? 0);
+    for (const s of this.slots) if (!this.owned(s.data)) n += s.data.byteLength;
+    return n;
   }
 
   /**
@@ -43,13 +76,21 @@ export class FrameQueue {
     if (this.count === this.slots.length) this.grow();
     const i = (this.head + this.count) % this.slots.length;
     let slot = this.slots[i]!;
-    const conv = layout && this.converterFor(layout);
-    if (conv && !conv.owns(slot.data) && this.conv!.handed < conv.slots && bytes === layout!.srcSize) {
-      // Moves into the converter's memory: the drain converts it there without copying it in.
-      slot = { ...slot, data: conv.slot(this.conv!.handed++) };
-      this.slots[i] = slot;
+    const conv = layout && bytes === layout.srcSize ? this.converterFor(layout) : undefined;
+    if (conv) {
+      const pool = this.conv!.pool!;
+      // A burst or heap slot goes back as soon as the pool has one free, so the burst can end;
+      // until then it is reused (a heap slot only when the burst converter has none left).
+      const keep = this.burst?.i420.owns(slot.data) || (slot.data.buffer.byteLength === bytes && slot.data.byteLength === bytes);
+      if (!conv.owns(slot.data) && (pool.spare.length > 0 || !keep)) {
+        const data = pool.spare.pop() ?? this.burstSlot(layout!) ?? Buffer.allocUnsafeSlow(bytes);
+        this.giveBack(slot.data);
+        slot = { ...slot, data };
+        this.slots[i] = slot;
+      }
     } else if (slot.data.length !== bytes) {
       // allocUnsafeSlow: a buffer of its own, not a slice of Node's shared pool.
+      this.giveBack(slot.data);
       slot = { ...slot, data: Buffer.allocUnsafeSlow(bytes) };
       this.slots[i] = slot;
     }
@@ -58,26 +99,37 @@ export class FrameQueue {
 
   /**
    * The WebAssembly converter to I420 for frames of `layout` (undefined: the pipeline's
-   * videoconvert does it), with a slot in its memory for every frame the queue may hold.
+   * videoconvert does it), with the steady pool of slots in its memory.
    */
   converterFor(layout: Layout): RgbToI420 | undefined {
     const c = this.conv;
-    // A raised limit gets a converter with room for it; slots move over as they are reused.
-    if (c?.layout === layout && (c.i420 === undefined || c.i420.slots >= this.limit)) return c.i420;
-    this.conv = { layout, i420: RgbToI420.for(layout, undefined, this.limit), handed: 0 };
-    return this.conv.i420;
+    // A raised limit may need a larger pool; slots move over as they are reused.
+    if (c?.layout === layout && (c.pool === undefined || c.pool.i420.slots >= Math.min(this.limit, POOL_SLOTS))) return c.pool?.i420;
+    const i420 = RgbToI420.for(layout, undefined, Math.min(this.limit, POOL_SLOTS));
+    this.conv = { layout, pool: i420 && poolOf(i420) };
+    this.burst = undefined; // its queued frames still convert, copied into the new converter
+    return i420;
+  }
+
+  /** The converter to convert a queued slot with: the one whose memory holds it, if any. */
+  converterOf(slot: Slot): RgbToI420 | undefined {
+    const b = this.burst;
+    if (b && b.i420.owns(slot.data)) return b.i420;
+    return this.converterFor(slot.layout);
   }
 
   /** Makes the last reserved slot part of the queue. */
   commit(): void {
-    this.count++;
+    if (++this.count > this.peak) this.peak = this.count;
   }
 
   /** Adds a slot whose buffer the caller already filled (warmup frames). */
   adopt(entry: Slot): void {
     if (this.count === this.slots.length) this.grow();
-    this.slots[(this.head + this.count) % this.slots.length] = entry;
-    this.count++;
+    const i = (this.head + this.count) % this.slots.length;
+    this.giveBack(this.slots[i]!.data);
+    this.slots[i] = entry;
+    this.commit();
   }
 
   peek(): Slot | undefined {
@@ -88,23 +140,78 @@ export class FrameQueue {
     if (this.count === 0) return;
     this.head = (this.head + 1) % this.slots.length;
     this.count--;
+    if (++this.drains >= TRIM_WINDOW) {
+      // Keep what the last two windows needed (and a slot to fill while one is queued).
+      const keep = Math.max(this.peak, this.lastPeak) + 1;
+      this.lastPeak = this.peak;
+      this.peak = this.count;
+      this.drains = 0;
+      if (this.slots.length > Math.max(POOL_SLOTS, keep)) this.shrink(Math.max(POOL_SLOTS, keep));
+    }
   }
 
-  /** Empties the queue; returns how many frames were thrown away. Keeps at most `limit` buffers for reuse. */
+  /** Empties the queue; returns how many frames were thrown away. Keeps the steady pool for reuse. */
   clear(): number {
     const n = this.count;
     this.count = 0;
     this.head = 0;
-    if (this.slots.length > this.limit) this.slots.length = this.limit;
+    this.peak = this.lastPeak = this.drains = 0;
+    this.shrink(POOL_SLOTS);
     return n;
   }
 
-  /** Empties the queue and lets go of its slots and converter (their memory goes with them). */
+  /** Empties the queue and lets go of its slots and converters (their memory goes with them). */
   release(): number {
     const n = this.clear();
     this.slots = [];
     this.conv = undefined;
+    this.burst = undefined;
     return n;
+  }
+
+  private owned(data: Uint8Array): boolean {
+    return !!(this.conv?.pool?.i420.owns(data) || this.burst?.i420.owns(data));
+  }
+
+  /** A slot from the burst converter, made when the pool runs out (frames of `layout`). */
+  private burstSlot(layout: Layout): Buffer | undefined {
+    if (!this.burst) {
+      const n = this.limit - this.conv!.pool!.i420.slots;
+      const i420 = n > 0 ? RgbToI420.for(layout, this.conv!.pool!.i420.matrix, n) : undefined;
+      if (!i420) return undefined;
+      this.burst = poolOf(i420);
+    }
+    return this.burst.spare.pop();
+  }
+
+  /** Returns a converter slot to its pool; the burst converter goes once all of its are back. */
+  private giveBack(data: Buffer): void {
+    const pool = this.conv?.pool;
+    if (pool?.i420.owns(data)) {
+      pool.spare.push(data);
+    } else if (this.burst?.i420.owns(data)) {
+      this.burst.spare.push(data);
+      if (this.burst.spare.length === this.burst.i420.slots) this.burst = undefined;
+    }
+  }
+
+  /** Rebuilds the ring with at most `size` slots: queued frames in order, then free pool slots first. */
+  private shrink(size: number): void {
+    const old = this.slots;
+    if (old.length <= size) return;
+    const next: Slot[] = [];
+    for (let k = 0; k < this.count; k++) next.push(old[(this.head + k) % old.length]!);
+    const free: Slot[] = [];
+    for (let k = this.count; k < old.length; k++) free.push(old[(this.head + k) % old.length]!);
+    const pool = this.conv?.pool;
+    const rank = (s: Slot) => (pool?.i420.owns(s.data) ? 0 : this.burst?.i420.owns(s.data) ? 2 : 1);
+    free.sort((a, b) => rank(a) - rank(b));
+    for (const s of free) {
+      if (next.length < size) next.push(s);
+      else this.giveBack(s.data);
+    }
+    this.slots = next;
+    this.head = 0;
   }
 
   private grow(): void {

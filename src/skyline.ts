@@ -845,7 +845,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       }
       // Packed RGB goes in as I420 converted here: videoconvert takes several times as long
       // for it (no RGB -> YUV fast path in GStreamer 1.22; BENCHMARKS.md, figure 2).
-      const i420 = this.converterFor(slot.layout);
+      const i420 = this.queue.converterOf(slot);
       if (slot.layout !== run.caps) {
         // A new size or format: appsrc sends new caps ahead of this buffer and videoscale adapts.
         run.appsrc.caps = i420 ? i420.caps(this.session!.framerate) : rawCaps(slot.layout, this.session!.framerate);
@@ -867,11 +867,6 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       }
       if (this.waiters.length > 0) this.waiters.shift()!();
     }
-  }
-
-  private converterFor(layout: Layout): RgbToI420 | undefined {
-    // The queue's: its slots live in the converter's memory (one copy fewer per frame).
-    return this.queue.converterFor(layout);
   }
 
   private releaseWaiters(): void {

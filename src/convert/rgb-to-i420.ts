@@ -305,6 +305,11 @@ export class RgbToI420 {
     return Buffer.from(this.memory.buffer, this.slotBase + i * this.slotStride, this.srcSize);
   }
 
+  /** Size of this converter's memory (pages are resident only once written). */
+  get memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
   /** True when `data` is one of this converter's slots (convert() then reads it in place). */
   owns(data: Uint8Array): boolean {
     return data.buffer === this.memory.buffer;

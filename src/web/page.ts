@@ -163,9 +163,9 @@ export const PAGE_SCRIPT = String.raw`
     this.canvas = canvas;
     this.push = function (h, payload) {
       if (h.kind !== 1) return;
-      if (waitingKey && !h.keyframe) return;
+      if (waitingKey && !h.keyframe) { askKeyframe(); return; }
       // Behind (a slow machine): drop up to the next keyframe rather than queue.
-      if (decoder.decodeQueueSize > 8 && !h.keyframe) { waitingKey = true; return; }
+      if (decoder.decodeQueueSize > 8 && !h.keyframe) { waitingKey = true; askKeyframe(); return; }
       waitingKey = false;
       if (decoder.state !== 'configured') return;
       var ts = Math.round(h.ptsUs);
@@ -198,7 +198,7 @@ export const PAGE_SCRIPT = String.raw`
       if (!sb || sb.updating || queue.length === 0 || closed) return;
       try { sb.appendBuffer(queue.shift()); appended++; } catch (e) {
         // QuotaExceeded or a decode error: start over from the next keyframe.
-        queue = []; status.error = String(e.message || e);
+        queue = []; status.error = String(e.message || e); askKeyframe();
       }
     }
     // The live edge is the newest frame's time: buffered.end() includes its declared
@@ -279,7 +279,15 @@ export const PAGE_SCRIPT = String.raw`
   }
 
   // ---- connection: trade credentials for a cookie, open the socket, retry with backoff
-  var retryMs = 250, ws = null, pinger = null;
+  var retryMs = 250, ws = null, pinger = null, lastAsk = 0;
+  // The page dropped pictures on its own (decoder behind or failed): ask for a keyframe
+  // rather than wait out a whole GOP. The server limits how often it passes this on.
+  function askKeyframe() {
+    var now = performance.now();
+    if (now - lastAsk < 1000 || !ws || ws.readyState !== 1) return;
+    lastAsk = now;
+    ws.send('{"type":"keyframe"}');
+  }
   function retry(why) {
     setState('reconnecting', why);
     setTimeout(connect, retryMs);

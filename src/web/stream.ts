@@ -242,7 +242,12 @@ export class WebStream {
       setTimeout(() => v.ws.terminate(), 1000).unref();
       return;
     }
-    const pong: PongMessage = { type: 'pong', t: parsed.message.t, now: Date.now() };
+    const msg = parsed.message;
+    if (msg.type === 'keyframe') {
+      if (v.wantsKeyframe(Date.now())) this.requestKeyframe();
+      return;
+    }
+    const pong: PongMessage = { type: 'pong', t: msg.t, now: Date.now() };
     v.sendText(JSON.stringify(pong));
   }
 

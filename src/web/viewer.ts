@@ -73,6 +73,19 @@ export class Viewer {
     return 'sent';
   }
 
+  /**
+   * The page dropped pictures on its own (its decoder fell behind or failed) and waits for a
+   * keyframe: send nothing until one comes. True when a keyframe request may go to the encoder
+   * now; until one comes, deliver() asks again at most every RECOVERY_REQUEST_GAP_MS.
+   */
+  wantsKeyframe(now: number): boolean {
+    this.waitingKeyframe = true;
+    this.fellBehind = true;
+    if (now - this.lastRecoveryRequest < RECOVERY_REQUEST_GAP_MS) return false;
+    this.lastRecoveryRequest = now;
+    return true;
+  }
+
   /** Text (JSON) messages; stats are skipped for a viewer that is behind, config never (`force`). */
   sendText(text: string, force = false): void {
     if (this.open && (force || this.ws.bufferedAmount <= this.limits.maxBacklogBytes)) this.ws.send(text);

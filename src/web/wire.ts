@@ -11,7 +11,8 @@
  *   12 pts       float64, µs since the session's first frame
  *   20 payload
  *
- * Page to server: only `{"type":"ping","t":<number>}` (clock offset and round trip).
+ * Page to server: `{"type":"ping","t":<number>}` (clock offset and round trip) or
+ * `{"type":"keyframe"}` (the page dropped pictures and waits for a keyframe).
  */
 
 export const HEADER_BYTES = 20;
@@ -85,7 +86,11 @@ export interface EndMessage {
 
 export type ServerMessage = ConfigMessage | StatsMessage | PongMessage | EndMessage;
 
-export type ClientMessage = { type: 'ping'; t: number };
+/**
+ * Page to server: a ping (clock offset and round trip), or a request for a keyframe from a page
+ * that dropped pictures on its own (decoder behind or failed) and waits for one to restart.
+ */
+export type ClientMessage = { type: 'ping'; t: number } | { type: 'keyframe' };
 
 /** Longest client message we read: a ping is about 40 bytes. */
 export const MAX_CLIENT_MESSAGE_BYTES = 256;
@@ -105,7 +110,8 @@ export function parseClientMessage(data: Uint8Array | string, isBinary: boolean)
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, error: `expected a JSON object, got ${Array.isArray(v) ? 'an array' : typeof v}` };
   const o = v as Record<string, unknown>;
-  if (o['type'] !== 'ping') return { ok: false, error: `expected type "ping", got ${JSON.stringify(o['type'])?.slice(0, 40) ?? 'none'}` };
+  if (o['type'] === 'keyframe') return { ok: true, message: { type: 'keyframe' } };
+  if (o['type'] !== 'ping') return { ok: false, error: `expected type "ping" or "keyframe", got ${JSON.stringify(o['type'])?.slice(0, 40) ?? 'none'}` };
   const t = o['t'];
   if (typeof t !== 'number' || !Number.isFinite(t)) return { ok: false, error: 'expected a finite number t in the ping' };
   return { ok: true, message: { type: 'ping', t } };

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RgbToI420 } from '../../src/convert/rgb-to-i420.js';
-import { FrameQueue } from '../../src/frame-queue.js';
+import { FrameQueue, POOL_SLOTS, TRIM_WINDOW } from '../../src/frame-queue.js';
 import { layoutOf } from '../../src/frame.js';
 
 function noise(n: number, seed: number): Uint8Array {
@@ -62,7 +62,7 @@ test('packed RGB slots live in the converter\'s memory and convert byte for byte
   }
 });
 
-test('a raised limit gets a converter with room for it; frames queued before still convert right', () => {
+test('a raised limit gets a converter with its pool; frames queued before and beyond the pool still convert right', () => {
   const layout = layoutOf('RGBA', 32, 8);
   const q = new FrameQueue(2);
   const first = q.converterFor(layout)!;
@@ -77,10 +77,11 @@ test('a raised limit gets a converter with room for it; frames queued before sti
   q.limit = 6;
   const second = q.converterFor(layout)!;
   assert.notEqual(second, first);
-  assert.ok(second.slots >= 6);
+  assert.ok(second.slots >= Math.min(6, POOL_SLOTS));
   for (let i = 2; i < 6; i++) {
     const { slot } = q.reserve(layout.gstSize, layout);
-    assert.ok(second.owns(slot.data), `new slot ${i} in the new converter's memory`);
+    assert.ok(!first.owns(slot.data), `new slot ${i} not in the old converter's memory`);
+    if (i < 2 + POOL_SLOTS) assert.ok(second.owns(slot.data), `new slot ${i} in the new converter's memory`);
     frames.push(noise(layout.srcSize, 40 + i));
     slot.data.set(frames[i]!);
     slot.layout = layout;
@@ -88,7 +89,7 @@ test('a raised limit gets a converter with room for it; frames queued before sti
   }
   for (let i = 0; i < 6; i++) {
     const slot = q.peek()!;
-    assert.deepEqual(Buffer.from(second.convert(slot.data)), expected(frames[i]!, layout), `frame ${i}`);
+    assert.deepEqual(Buffer.from(q.converterOf(slot)!.convert(slot.data)), expected(frames[i]!, layout), `frame ${i}`);
     q.shift();
   }
 });
@@ -115,4 +116,100 @@ test('release() empties the queue and lets go of its converter and slots', () =>
   assert.notEqual(second, first);
   const { slot } = q.reserve(layout.gstSize, layout);
   assert.ok(second.owns(slot.data) && !first.owns(slot.data));
+});
+
+test('after a burst fills the queue and drains, the queue lets go of the burst\'s memory', () => {
+  const layout = layoutOf('BGR', 64, 16);
+  const limit = 96;
+  const q = new FrameQueue(limit);
+  const sent: Uint8Array[] = [];
+  let seed = 1;
+  const put = () => {
+    const { slot } = q.reserve(layout.gstSize, layout);
+    const frame = noise(layout.srcSize, seed++);
+    slot.data.set(frame);
+    slot.layout = layout;
+    q.commit();
+    sent.push(frame);
+  };
+  const drain = () => {
+    const slot = q.peek()!;
+    assert.deepEqual(Buffer.from(q.converterOf(slot)!.convert(slot.data)), expected(sent.shift()!, layout));
+    q.shift();
+  };
+  // Steady: one or two frames queued at a time, for several trim windows.
+  const steadyRound = () => {
+    put(); put(); drain(); drain();
+  };
+  for (let i = 0; i < TRIM_WINDOW * 2; i++) steadyRound();
+  const steady = q.retainedBytes;
+  const pool = q.converterFor(layout)!;
+  assert.ok(steady >= pool.memoryBytes && steady < pool.memoryBytes + layout.srcSize * 2, `steady ${steady}`);
+  // Burst: the encoder stalls and the queue fills to its limit; every frame still converts right.
+  for (let i = 0; i < limit; i++) put();
+  assert.equal(q.length, limit);
+  const full = q.retainedBytes;
+  assert.ok(full >= steady + (limit - POOL_SLOTS) * layout.srcSize, `full ${full}`);
+  while (q.length > 0) drain();
+  // Back to steady: within three windows of drains the burst's memory is gone.
+  for (let i = 0; i < TRIM_WINDOW * 3 / 2; i++) steadyRound();
+  assert.equal(q.retainedBytes, steady);
+  // Steady again after the burst: every slot is back in the converter's own memory.
+  for (let i = 0; i < 8; i++) {
+    put();
+    assert.ok(pool.owns(q.peek()!.data));
+    drain();
+  }
+  // A second burst reuses the same pool and converts right.
+  for (let i = 0; i < limit + 5; i++) put();
+  sent.splice(0, 5);
+  while (q.length > 0) drain();
+  for (let i = 0; i < TRIM_WINDOW * 3 / 2; i++) steadyRound();
+  assert.equal(q.retainedBytes, steady);
+});
+
+test('heap slots of a burst are let go too (formats the converter cannot take)', () => {
+  const layout = layoutOf('GRAY8', 30, 8);
+  const q = new FrameQueue(40);
+  for (let i = 0; i < TRIM_WINDOW * 2; i++) {
+    q.reserve(layout.gstSize, layout);
+    q.commit();
+    q.shift();
+  }
+  const steady = q.retainedBytes;
+  assert.ok(steady > 0 && steady <= POOL_SLOTS * layout.gstSize, `steady ${steady}`);
+  for (let i = 0; i < 40; i++) {
+    q.reserve(layout.gstSize, layout);
+    q.commit();
+  }
+  assert.equal(q.retainedBytes, 40 * layout.gstSize);
+  while (q.length > 0) q.shift();
+  for (let i = 0; i < TRIM_WINDOW * 3; i++) {
+    q.reserve(layout.gstSize, layout);
+    q.commit();
+    q.shift();
+  }
+  assert.ok(q.retainedBytes <= POOL_SLOTS * layout.gstSize, `after ${q.retainedBytes}`);
+});
+
+test('a warm steady queue reuses the same slots and buffers across trim windows (put() allocates nothing)', () => {
+  const layout = layoutOf('BGR', 64, 16);
+  const q = new FrameQueue(24);
+  const pool = q.converterFor(layout)!;
+  const round = (seen?: Set<unknown>) => {
+    for (let k = 0; k < 3; k++) {
+      const { slot } = q.reserve(layout.gstSize, layout);
+      slot.layout = layout;
+      seen?.add(slot).add(slot.data);
+      q.commit();
+    }
+    for (let k = 0; k < 3; k++) q.shift();
+  };
+  for (let i = 0; i < TRIM_WINDOW; i++) round();
+  const warm = new Set<unknown>();
+  for (let i = 0; i < TRIM_WINDOW; i++) round(warm);
+  const later = new Set<unknown>();
+  for (let i = 0; i < TRIM_WINDOW * 3; i++) round(later);
+  assert.deepEqual([...later].filter((x) => !warm.has(x)), [], 'no new slot or buffer once warm');
+  for (const x of later) if (Buffer.isBuffer(x)) assert.ok(pool.owns(x), 'steady slots live in the converter\'s memory');
 });

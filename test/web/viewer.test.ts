@@ -62,3 +62,16 @@ test('a closed socket is never written to; text beyond the backlog is dropped un
   v.sendText('late', true);
   assert.deepEqual(sent.map(String), ['config']);
 });
+
+test('a page that asks for a keyframe gets nothing until one comes; the encoder is asked at most every 5 s', () => {
+  const { ws, sent } = stubSocket();
+  const v = new Viewer(ws as unknown as WebSocket, 'webcodecs', LIMITS);
+  v.deliver(true, msg('k0'), undefined, 0);
+  v.deliver(false, msg('p1'), undefined, 100);
+  assert.equal(v.wantsKeyframe(200), true, 'the first request goes to the encoder');
+  assert.equal(v.wantsKeyframe(300), false, 'a second one soon after does not');
+  assert.equal(v.deliver(false, msg('p2'), undefined, 400), 'skipped', 'no picture the page would drop');
+  assert.equal(v.deliver(false, msg('p3'), undefined, 5300), 'recovered', 'still none after 5 s: ask again');
+  assert.equal(v.deliver(true, msg('k4'), undefined, 5400), 'sent');
+  assert.deepEqual(sent.map(String), ['k0', 'p1', 'k4']);
+});

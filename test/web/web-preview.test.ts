@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import type { Page } from 'playwright-core';
 import { RTSPSkyLine, WebServer, WebSkyLine } from '../../src/index.js';
+import { KIND_ACCESS_UNIT, readVideoHeader } from '../../src/web/wire.js';
 import { TestPattern } from '../../examples/pattern.js';
 import { chromiumMissing, feedIndexed, launchBrowser, pageStatus, takeShown, type Browser, type IndexedFeed, type ShownFrame } from '../support/browser.js';
 import { freePort } from '../support/ports.js';
@@ -364,5 +365,30 @@ test('screenshot of the page for the README (docs/web-preview.png)', { skip: mis
     if (timer) clearTimeout(timer);
     await page.close();
     await s.close();
+  }
+});
+
+test('a page that dropped pictures on its own asks for a keyframe and gets one long before the next natural one', { skip: missing }, async () => {
+  // The stream's GOP is 1000 frames (33 s): a keyframe soon after the request came because of it.
+  const ws = new WebSocket(`${sky.url.replace('http:', 'ws:')}/ws?mode=webcodecs`);
+  const units: Array<{ keyframe: boolean; at: number }> = [];
+  let closed: number | undefined;
+  ws.on('message', (data, isBinary) => {
+    if (!isBinary) return;
+    const h = readVideoHeader(data as Buffer);
+    if (h?.kind === KIND_ACCESS_UNIT) units.push({ keyframe: h.keyframe, at: units.length });
+  });
+  ws.on('close', (code) => (closed = code));
+  try {
+    // Joining asks for the first keyframe; then some pictures go by.
+    await waitFor(() => units.filter((u) => u.keyframe).length === 1 && units.length >= 10, 20_000, 'a keyframe and 9 pictures after joining');
+    const askedAt = units.length;
+    ws.send(JSON.stringify({ type: 'keyframe' }));
+    await waitFor(() => closed !== undefined || units.some((u) => u.keyframe && u.at >= askedAt), 20_000, 'a keyframe after the request');
+    assert.equal(closed, undefined, 'the request is understood, not refused');
+    const next = units.find((u) => u.keyframe && u.at >= askedAt)!;
+    assert.ok(next.at - askedAt < 300, `keyframe ${next.at - askedAt} pictures after the request, within a tenth of a 1000-frame GOP`);
+  } finally {
+    ws.close();
   }
 });

@@ -33,14 +33,15 @@ test('video message header round-trips for any values (property)', () => {
   assert.equal(KIND_MEDIA_SEGMENT, 3);
 });
 
-test('client messages: a ping is accepted; anything else is refused with what was expected and what came', () => {
+test('client messages: a ping or a keyframe request is accepted; anything else is refused with what was expected and what came', () => {
   assert.deepEqual(parseClientMessage('{"type":"ping","t":12.5}', false), { ok: true, message: { type: 'ping', t: 12.5 } });
+  assert.deepEqual(parseClientMessage('{"type":"keyframe"}', false), { ok: true, message: { type: 'keyframe' } });
   const cases: Array<[string | Buffer, boolean, RegExp]> = [
     [Buffer.from([1, 2, 3]), true, /expected a JSON text message, got 3 bytes of binary/],
     ['not json', false, /expected JSON/],
     ['[1,2]', false, /expected a JSON object, got an array/],
     ['"x"', false, /expected a JSON object, got string/],
-    ['{"type":"hello"}', false, /expected type "ping", got "hello"/],
+    ['{"type":"hello"}', false, /expected type "ping" or "keyframe", got "hello"/],
     ['{"type":"ping","t":"x"}', false, /finite number t/],
     ['{"type":"ping","t":1e999}', false, /finite number t/],
     [`{"type":"ping","t":1,"pad":"${'x'.repeat(MAX_CLIENT_MESSAGE_BYTES)}"}`, false, /at most 256 bytes/],
@@ -55,7 +56,7 @@ test('client messages: a ping is accepted; anything else is refused with what wa
 test('the client message parser never throws, whatever arrives (property)', () => {
   fc.assert(fc.property(fc.oneof(fc.string(), fc.json(), fc.uint8Array({ maxLength: 400 })), fc.boolean(), (data, bin) => {
     const r = parseClientMessage(data as string | Uint8Array, bin);
-    return r.ok ? r.message.type === 'ping' && Number.isFinite(r.message.t) : r.error.length > 0;
+    return r.ok ? (r.message.type === 'keyframe' || Number.isFinite(r.message.t)) : r.error.length > 0;
   }));
 });
 
