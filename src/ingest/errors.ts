@@ -36,10 +36,13 @@ export class SourceError extends Error {
   }
 }
 
-/** [pattern over GStreamer's message and debug text, code, what it means]. First match wins. */
+/**
+ * [pattern over GStreamer's message and debug text, code, what it means]. First match wins.
+ * Status numbers are matched as whole words: the text carries URLs, whose ports may hold them.
+ */
 const GST_PATTERNS: Array<[RegExp, SourceErrorCode, string]> = [
-  [/unauthori[sz]ed|401|forbidden|403|authenticat|not authorized|permission denied|NetConnection\.Connect\.Rejected/i, 'UNAUTHORIZED', 'the server refused the credentials (or wants some)'],
-  [/not found|404|no such file|does not exist|resource not found|NetStream\.Play\.StreamNotFound|could not open file .* for reading/i, 'NOT_FOUND', 'no such stream, file or device'],
+  [/unauthori[sz]ed|\b401\b|forbidden|\b403\b|authenticat|not authorized|permission denied|NetConnection\.Connect\.Rejected/i, 'UNAUTHORIZED', 'the server refused the credentials (or wants some)'],
+  [/not found|\b404\b|no such file|does not exist|resource not found|NetStream\.Play\.StreamNotFound|could not open file .* for reading/i, 'NOT_FOUND', 'no such stream, file or device'],
   [/connection refused|could not resolve|name or service not known|host not found|unreachable|timed out|timeout|could not connect|failed to connect|socket|no route/i, 'UNREACHABLE', 'the server cannot be reached'],
   [/not-linked|text file|cannot parse|could not determine type of stream|typefind|no suitable plugins|not.*(a|an) (valid )?(stream|media)|could not demultiplex|stream contains no data|missing plugin|no decoder|not-negotiated|internal data stream error.*negotiat/i, 'NOT_A_STREAM', 'this is not a media stream LiveSource can read'],
   [/handshake|protocol|malformed|invalid|unexpected|parse/i, 'PROTOCOL_ERROR', 'the server does not speak the expected protocol'],
