@@ -4,6 +4,7 @@
  * or beside it afterwards. A new pipeline run gets a new listener (and port).
  */
 import net from 'node:net';
+import { listenOnLoopback } from '../loopback.js';
 
 /** Reading into one fixed buffer instead of a fresh chunk per read (net.Socket's `onread`). */
 export interface ReadInto {
@@ -38,19 +39,10 @@ export class OneConnectionListener {
         resolve(s);
       });
     });
-    // A failed accept (EMFILE) costs that connection, not the process.
-    this.server.on('error', () => undefined);
   }
 
   async listen(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    this.port = (this.server.address() as net.AddressInfo).port;
+    this.port = await listenOnLoopback(this.server);
     return this.port;
   }
 

@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { H264Depacketizer, type DepacketizedUnit } from './depacketizer.js';
 import { parseRtp } from './packet.js';
+import { listenOnLoopback } from '../loopback.js';
 
 export interface RtpStreamReceiverEvents {
   unit: [DepacketizedUnit];
@@ -39,17 +40,9 @@ export class RtpStreamReceiver extends EventEmitter<RtpStreamReceiverEvents> {
 
   /** Listens on 127.0.0.1 and a free port; resolves with the port. */
   async listen(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    const port = await listenOnLoopback(this.server);
     this.listening = true;
-    // Later listener errors (e.g. EMFILE on accept) cost at most that connection; the producer reconnects.
-    this.server.on('error', () => undefined);
-    return (this.server.address() as net.AddressInfo).port;
+    return port;
   }
 
   get connected(): boolean {

@@ -2,15 +2,12 @@
 // threads). Eight RTSPSkyLines stream; eight LiveSources read (six of those streams over RTSP, two
 // test patterns through GStreamer readers) and decode every frame, while fs and dns calls, which
 // need the pool, are timed.
-import { readFile } from 'node:fs/promises';
-import { lookup } from 'node:dns/promises';
-import { fileURLToPath } from 'node:url';
 import { LiveSource, RTSPServer, RTSPSkyLine } from '../../src/index.js';
 import { feedIndexed } from '../support/ingest-material.js';
 import { waitFor } from '../support/wait.js';
+import { probeThreadpool } from '../support/threadpool-probe.js';
 import { captureLogger } from '../support/quiet.js';
 
-const LIMIT_MS = 5000;
 const W = 160;
 const H = 120;
 const logger = captureLogger('warn').logger;
@@ -19,7 +16,6 @@ const skies: RTSPSkyLine[] = [];
 const feeds: Array<{ stop(): void }> = [];
 const sources: LiveSource[] = [];
 const frames: number[] = [];
-const withLimit = <T>(p: Promise<T>) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), LIMIT_MS).unref())]);
 
 try {
   await server.listen();
@@ -41,19 +37,7 @@ try {
     })();
   }
   await waitFor(() => frames.every((n) => n > 5), 60_000, 'frames decoded from every source');
-  let fs = 0;
-  let dns = 0;
-  let timeouts = 0;
-  const self = fileURLToPath(import.meta.url);
-  const end = Date.now() + 3000;
-  while (Date.now() < end) {
-    const [a, b] = await Promise.all([withLimit(readFile(self)), withLimit(lookup('localhost'))]);
-    if (a) fs++;
-    else timeouts++;
-    if (b) dns++;
-    else timeouts++;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const { fs, dns, timeouts } = await probeThreadpool();
   process.stdout.write(
     JSON.stringify({
       threadpool: process.env['UV_THREADPOOL_SIZE'] ?? null,
