@@ -5,6 +5,7 @@
 // The module is assembled here from its instructions: no build step and no binary in the tree.
 import type { Layout, PixelFormat } from '../frame.js';
 import { layoutOf } from '../frame.js';
+import { Asm, I32, SIMD, V128, i16x8, section, str, uleb, vec } from './wasm-asm.js';
 
 export type Matrix = 'bt601' | 'bt709';
 
@@ -25,68 +26,6 @@ const PACKED: Partial<Record<PixelFormat, { bpp: number; r: number; g: number; b
 export function defaultMatrix(height: number): Matrix {
   return height > 576 ? 'bt709' : 'bt601';
 }
-
-// ---- A small WebAssembly assembler: just what the kernel below needs ----------------------
-
-const uleb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-};
-const sleb = (n: number): number[] => {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-};
-const str = (s: string) => [...uleb(s.length), ...Buffer.from(s, 'latin1')];
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
-
-// Opcodes (WebAssembly core and fixed-width SIMD).
-const I32 = 0x7f, V128 = 0x7b;
-const SIMD = {
-  load: 0x00, store: 0x0b, const: 0x0c, swizzle: 0x0e, or: 0x50, store64Lane: 0x5b,
-  narrowU: 0x66, extaddPairwiseU: 0x7d, extendLowU: 0x89, extendHighU: 0x8a,
-  shrS: 0x8c, shrU: 0x8d, add: 0x8e, mul: 0x95,
-};
-
-class Asm {
-  readonly b: number[] = [];
-  op(...bytes: number[]): this {
-    this.b.push(...bytes);
-    return this;
-  }
-  get(i: number) { return this.op(0x20, ...uleb(i)); }
-  set(i: number) { return this.op(0x21, ...uleb(i)); }
-  i32(n: number) { return this.op(0x41, ...sleb(n)); }
-  add() { return this.op(0x6a); }
-  sub() { return this.op(0x6b); }
-  mul() { return this.op(0x6c); }
-  shrU() { return this.op(0x76); }
-  simd(code: number, ...imm: number[]) { return this.op(0xfd, ...uleb(code), ...imm); }
-  /** v128 load/store with alignment hint 0 and no offset. */
-  load() { return this.simd(SIMD.load, 0, 0); }
-  store() { return this.simd(SIMD.store, 0, 0); }
-  v128(bytes: number[]) { return this.simd(SIMD.const, ...bytes); }
-}
-
-const i16x8 = (v: number) => {
-  const out: number[] = [];
-  for (let i = 0; i < 8; i++) out.push(v & 0xff, (v >> 8) & 0xff);
-  return out;
-};
 
 /** Swizzle masks taking channel `k` of 16 packed pixels out of each 16-byte load. */
 function masks(bpp: number, k: number): number[][] {
