@@ -33,6 +33,8 @@ export const SIMD = {
   load: 0x00, store: 0x0b, const: 0x0c, swizzle: 0x0e, or: 0x50, store64Lane: 0x5b,
   narrowU: 0x66, extaddPairwiseU: 0x7d, extendLowU: 0x89, extendHighU: 0x8a,
   shrS: 0x8c, shrU: 0x8d, add: 0x8e, mul: 0x95,
+  // i8x16.shuffle takes 16 lane indices as immediates; load8x8U widens 8 bytes to i16x8.
+  shuffle: 0x0d, load8x8U: 0x02, subSatU8: 0x73, addSatS: 0x8f, sub: 0x91, extmulLowU: 0x9e, extmulHighU: 0x9f,
 };
 
 export class Asm {
@@ -60,3 +62,19 @@ export const i16x8 = (v: number) => {
   for (let i = 0; i < 8; i++) out.push(v & 0xff, (v >> 8) & 0xff);
   return out;
 };
+
+/**
+ * A module of one exported function `name` taking `params` i32 parameters and returning nothing,
+ * with `locals` ([count, type] groups) and `code`, over a memory imported as env.mem.
+ */
+export function moduleOf(name: string, params: number, locals: Array<[number, number]>, code: number[]): Uint8Array<ArrayBuffer> {
+  const body = [...vec(locals.map(([n, t]) => [...uleb(n), t])), ...code];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([[0x60, ...vec(Array.from({ length: params }, () => [I32])), 0x00]])),
+    ...section(2, vec([[...str('env'), ...str('mem'), 0x02, 0x00, 0x01]])),
+    ...section(3, vec([[0x00]])),
+    ...section(7, vec([[...str(name), 0x00, 0x00]])),
+    ...section(10, vec([[...uleb(body.length), ...body]])),
+  ]);
+}

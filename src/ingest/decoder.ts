@@ -4,6 +4,11 @@
  *   appsrc ! h264parse ! avdec_h264 (or jpegparse ! jpegdec) ! queue ! videoconvert ! videoscale
  *          ! video/x-raw,format=F[,width,height] ! gdppay ! tcpclientsink → Node
  *
+ * Packed RGB formats (BGR, RGB, BGRA, RGBA) leave GStreamer as I420, the decoder's own format
+ * (videoconvert then only acts on other YUV layouts), and are converted in Node by
+ * WebAssembly (convert/i420-to-rgb.ts): a third of the CPU of videoconvert's I420 → BGR, half
+ * the bytes through the socket, and no per-frame allocation on GStreamer's side.
+ *
  * Frames come back over a loopback socket as GDP (appsink's pull would hold a libuv threadpool
  * thread per decoder); the bus is not watched for the same reason: a decoder that stops
  * answering is noticed by the caller's watchdog. Units go in with their own PTS (unique and
@@ -15,9 +20,10 @@
  */
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
+import { I420ToRgb, colorimetryOf, isRgbFormat } from '../convert/i420-to-rgb.js';
 import { layoutOf, type PixelFormat } from '../frame.js';
 import { Pipeline, type AppSrc } from '../gst/pipeline.js';
-import { GdpParser } from './gdp.js';
+import { GDP_MAX_PAYLOAD_BYTES, GdpParser } from './gdp.js';
 import { OneConnectionListener } from './loopback-listener.js';
 import { parseCaps } from './units.js';
 
@@ -52,6 +58,11 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /** The decoder's output is read into a buffer this big (one read takes what the socket holds). */
 const READ_BUFFER_BYTES = 1 << 20;
 
+/** The format GStreamer hands over for frames wanted in `format`: I420 where Node converts it. */
+export function wireFormat(format: OutputFormat): OutputFormat {
+  return isRgbFormat(format) && I420ToRgb.available(format) ? 'I420' : format;
+}
+
 export function describeDecoder(o: DecoderOptions): string {
   const input =
     o.codec === 'image/jpeg'
@@ -64,7 +75,7 @@ export function describeDecoder(o: DecoderOptions): string {
     'queue max-size-buffers=3 max-size-bytes=0 max-size-time=0',
     'videoconvert n-threads=0 dither=none',
     'videoscale n-threads=0',
-    `video/x-raw,format=${o.format}${size}`,
+    `video/x-raw,format=${wireFormat(o.format)}${size}`,
     'gdppay',
     'tcpclientsink name=out host=127.0.0.1 port=1 sync=false',
   ].join(' ! ');
@@ -101,6 +112,8 @@ export class Decoder extends EventEmitter<DecoderEvents> {
   private width = 0;
   private height = 0;
   private format: OutputFormat;
+  /** Converts the I420 GStreamer sends to the packed format asked for (when it sends I420 for one). */
+  private rgb: I420ToRgb | undefined;
   private running = false;
   /** Units pushed and frames received since start(). */
   pushed = 0;
@@ -122,23 +135,33 @@ export class Decoder extends EventEmitter<DecoderEvents> {
     if (this.running) return;
     const description = describeDecoder(this.options);
     const pipeline = takePipeline(description);
+    const convert = wireFormat(this.format) !== this.format;
+    this.rgb = undefined;
     const parser = new GdpParser(
       (p) => {
         if (p.kind === 'caps') {
           const c = parseCaps(p.caps);
           this.width = c.width ?? 0;
           this.height = c.height ?? 0;
+          if (convert && isRgbFormat(this.format)) this.rgb = new I420ToRgb(this.format, this.width, this.height, colorimetryOf(p.caps, this.height));
         } else if (p.kind === 'buffer' && p.ptsNs >= 0) {
           this.received++;
           // Frames leave in presentation order: a unit with a lower PTS still pending was dropped by the decoder.
           if (this.pending.length > 0) this.pending = this.pending.filter((pts) => pts > p.ptsNs);
           // The frame is the caller's to keep: copied when it is a view of a socket chunk (large frames
           // span chunks and were assembled into memory of their own already), tightly packed.
-          const data = packFrame(p.owned ? p.payload : Buffer.from(p.payload), this.format, this.width, this.height);
+          const rgb = this.rgb;
+          if (rgb && p.payload.length !== rgb.inputBytes) {
+            this.fail(`decoder output: expected an I420 frame of ${rgb.inputBytes} bytes (${rgb.width}x${rgb.height}), got ${p.payload.length}`);
+            return;
+          }
+          const data = rgb ? rgb.convert(p.payload) : packFrame(p.owned ? p.payload : Buffer.from(p.payload), this.format, this.width, this.height);
           this.emit('frame', { data, width: this.width, height: this.height, format: this.format, ptsNs: p.ptsNs });
         }
       },
       (message) => this.fail(`decoder output unreadable: ${message}`),
+      // A frame to convert is assembled in the converter's memory: read there without a copy.
+      { maxPayloadBytes: GDP_MAX_PAYLOAD_BYTES, allocate: (n) => (this.rgb?.simd && n === this.rgb.inputBytes ? this.rgb.input : undefined) },
     );
     const listener = new OneConnectionListener({ buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES), callback: (n, b) => parser.push(b.subarray(0, n), true) });
     const port = await listener.listen();

@@ -21,6 +21,8 @@ const FLAG_CRC_HEADER = 1;
 const EVENT_EOS_NUMBER = 28;
 /** GST_CLOCK_TIME_NONE's high word. */
 const NONE_HI = 0xffff_ffff;
+/** The largest payload a parser accepts unless told otherwise. */
+export const GDP_MAX_PAYLOAD_BYTES = 256 * 2 ** 20;
 /** Payloads from this size on are assembled in place (decoded frames). */
 const LARGE_PAYLOAD_BYTES = 64 * 1024;
 
@@ -42,6 +44,12 @@ export type GdpPacket =
 export interface GdpLimits {
   /** Largest payload accepted; beyond it the stream is taken as corrupt. */
   maxPayloadBytes: number;
+  /**
+   * Where to assemble a large payload of `length` bytes (undefined: memory of its own). The
+   * buffer is the packet's payload until the callback returns, then may be reused: LiveSource's
+   * decoder assembles frames straight into its converter's memory.
+   */
+  allocate?: (length: number) => Buffer | undefined;
 }
 
 /** CRC-16 (CCITT, inverted), as GStreamer computes it over the first 58 header bytes. */
@@ -79,7 +87,7 @@ export class GdpParser {
   constructor(
     private readonly onPacket: (p: GdpPacket) => void,
     private readonly onError: (message: string) => void,
-    private readonly limits: GdpLimits = { maxPayloadBytes: 256 * 2 ** 20 },
+    private readonly limits: GdpLimits = { maxPayloadBytes: GDP_MAX_PAYLOAD_BYTES },
   ) {}
 
   get error(): boolean {
@@ -143,7 +151,8 @@ export class GdpParser {
 
   private startLarge(length: number): void {
     const head = this.take(GDP_HEADER_BYTES);
-    const payload = Buffer.allocUnsafe(length);
+    const given = this.limits.allocate?.(length);
+    const payload = given && given.length === length ? given : Buffer.allocUnsafe(length);
     let filled = 0;
     for (const c of this.chunks) {
       c.copy(payload, filled);

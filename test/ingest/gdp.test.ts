@@ -163,3 +163,29 @@ test('property: chunks read into one reused buffer (transient) parse back the sa
     { numRuns: 80 },
   );
 });
+
+test('property: a large payload of the size the allocate hook takes is assembled in the memory it gives, chunked any way', () => {
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(70_000, 100_000, 5), { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 70_000 }), (sizes, cut) => {
+      const target = Buffer.alloc(100_000);
+      const payloads = sizes.map((n, k) => Buffer.alloc(n, k + 1));
+      const bytes = Buffer.concat(payloads.map((p, k) => gdpPacket(GDP_BUFFER, p, { ptsNs: k })));
+      const seen: Array<{ inTarget: boolean; equal: boolean }> = [];
+      const parser = new GdpParser(
+        (p) => {
+          if (p.kind === 'buffer') seen.push({ inTarget: p.payload.buffer === target.buffer, equal: p.payload.equals(payloads[p.ptsNs]!) });
+        },
+        (m) => assert.fail(m),
+        { maxPayloadBytes: 1 << 20, allocate: (n) => (n === target.length ? target : undefined) },
+      );
+      for (let off = 0; off < bytes.length; off += cut) parser.push(bytes.subarray(off, off + cut));
+      assert.deepEqual(seen.map((s) => s.equal), sizes.map(() => true));
+      // Only the 100 kB payloads that did not arrive whole in one chunk are assembled; those go to the target.
+      sizes.forEach((n, k) => {
+        if (seen[k]!.inTarget) assert.equal(n, 100_000);
+      });
+      if (cut < 70_000) assert.deepEqual(seen.map((s) => s.inTarget), sizes.map((n) => n === 100_000));
+    }),
+    { numRuns: 60 },
+  );
+});
