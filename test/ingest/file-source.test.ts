@@ -70,6 +70,23 @@ test('FileSkyLine recording: every frame in order, pixels right, capture times f
   await s.close();
 });
 
+test('HD colours: BT.709 from the stream\'s colorimetry, in BGR and RGBA alike (a BT.601 decode is 10-20 levels off)', async () => {
+  const [w, h] = [1280, 720];
+  const hd = await recordWithSkyLine(dir, 'hd.mp4', { n: 12, fps: FPS, width: w, height: h, t0: T0, keyframeInterval: 6 });
+  for (const format of ['BGR', 'RGBA'] as const) {
+    const s = source(hd.path, { format });
+    const frames = await readAll(s);
+    assert.deepEqual(frames.map(indexOf), [...Array(12).keys()]);
+    const f = frames[8]!;
+    assert.deepEqual([f.width, f.height, f.format, f.data.length], [w, h, format, w * h * (format === 'BGR' ? 3 : 4)]);
+    const p = pixel(f, w / 2, (h * 3) / 4);
+    const rgb = format === 'BGR' ? [p[2]!, p[1]!, p[0]!] : p.slice(0, 3);
+    assert.ok(rgb.every((v, k) => Math.abs(v - LOWER[k]!) <= 6), `${format}: lower half ${rgb}, put ${LOWER}`);
+    if (format === 'RGBA') assert.equal(p[3], 255);
+    await s.close();
+  }
+});
+
 test('past(), screenshot(), probe() and latest() on the buffered recording', async () => {
   const s = source(ours.path);
   await readAll(s);
