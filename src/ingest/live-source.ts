@@ -465,7 +465,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
         this.failStart(new SourceError('NOT_A_STREAM', 'the source ended before any picture came'));
         return;
       }
-      if (this.spec.kind === 'file') {
+      if (this.spec.finite) {
         this.finishEnded();
         return;
       }

@@ -30,6 +30,12 @@ export interface SourceSpec {
   properties?: Record<string, Record<string, string | number | boolean>>;
   /** Files play at their own pace (like a camera) unless asked to go as fast as they can be read. */
   live: boolean;
+  /**
+   * A clean end of stream is the end (state 'ended'), not a lost connection to recover: files,
+   * and HLS playlists, whose demuxer ends only at #EXT-X-ENDLIST (a recording, or a live
+   * stream that was finished).
+   */
+  finite?: boolean;
   /** RTSP: the URL without credentials, and the credentials. */
   rtsp?: { url: string; username?: string; password?: string };
   /** File sources: the path, for the timestamps sidecar. */
@@ -109,7 +115,8 @@ export function parseSourceUrl(url: string, o: SpecOptions = {}): SourceSpec {
     const { masked, secrets } = maskUserinfo(u);
     // urisourcebin follows HLS playlists (and buffers); parsebin finds the demuxer: MPEG-TS for
     // HLS, multipart for MJPEG.
-    return { kind: 'http', masked, secrets, live: true, launch: `urisourcebin name=in ! parsebin ! ${tail(true)}`, properties: { in: { uri: text } } };
+    const finite = /\.m3u8$/i.test(u.pathname);
+    return { kind: 'http', masked, secrets, live: true, finite, launch: `urisourcebin name=in ! parsebin ! ${tail(true)}`, properties: { in: { uri: text } } };
   }
   if (scheme === 'testsrc') {
     const u = parseUrl(text);
@@ -149,6 +156,7 @@ export function parseSourceUrl(url: string, o: SpecOptions = {}): SourceSpec {
       kind: 'file',
       masked: path,
       secrets: [],
+      finite: true,
       // 'fast' reads as fast as Node takes the units: the pipe's backpressure paces it.
       live,
       path,

@@ -109,6 +109,21 @@ test('HLS: an m3u8 playlist of MPEG-TS segments, frames by index', async () => {
   assert.equal(s.probe().codec, 'video/x-h264');
 });
 
+test('HLS: a playlist with #EXT-X-ENDLIST ends the source (state ended, every frame once), no reconnect', async () => {
+  const s = source(`http://127.0.0.1:${port}/index.m3u8`);
+  const reconnects: unknown[] = [];
+  s.on('reconnect', (r) => reconnects.push(r));
+  const frames: SourceFrame[] = [];
+  const it = (async () => {
+    for await (const f of s) frames.push(f);
+  })();
+  await s.start();
+  await it;
+  assert.equal(s.state, 'ended');
+  assert.deepEqual(frames.map(indexOf), [...Array(120).keys()]);
+  assert.deepEqual(reconnects, []);
+});
+
 test('MJPEG over HTTP: every image is a keyframe; pixels and index survive JPEG', async () => {
   const s = source(`http://127.0.0.1:${port}/cam.mjpg`);
   const frames = await take(s, 12);
