@@ -14,6 +14,8 @@ export type SourceErrorCode =
   | 'UNSUPPORTED_CODEC'
   /** What came is not a media stream (an HTML page, garbage, a text file). */
   | 'NOT_A_STREAM'
+  /** rtsps://: the server's TLS certificate is not trusted (self-signed, expired, another name). */
+  | 'UNTRUSTED_CERTIFICATE'
   /** The server answered, but broke its protocol. */
   | 'PROTOCOL_ERROR'
   /** The stream stopped: connection lost mid-stream, or no data within the watchdog time. */
@@ -29,7 +31,7 @@ export class SourceError extends Error {
     readonly code: SourceErrorCode,
     message: string,
     /** False when retrying cannot help (bad URL, unsupported codec, not a stream). */
-    readonly retryable = code !== 'BAD_URL' && code !== 'UNSUPPORTED_CODEC' && code !== 'NOT_A_STREAM' && code !== 'END_OF_STREAM',
+    readonly retryable = code !== 'BAD_URL' && code !== 'UNSUPPORTED_CODEC' && code !== 'NOT_A_STREAM' && code !== 'END_OF_STREAM' && code !== 'UNTRUSTED_CERTIFICATE',
   ) {
     super(message);
     this.name = 'SourceError';

@@ -22,7 +22,7 @@ import { SourceError } from './errors.js';
 import { FrameChannel } from './frame-channel.js';
 import { GstReader, type Reader, type ReaderUnit } from './gst-reader.js';
 import { EncodedRing, type EncodedUnit } from './ring-buffer.js';
-import { RtspReader } from './rtsp-reader.js';
+import { RtspReader, type RtspTlsOptions } from './rtsp-reader.js';
 import { parseSourceUrl, type SourceSpec } from './source-url.js';
 import type { StreamCaps } from './units.js';
 
@@ -46,8 +46,10 @@ export interface LiveSourceOptions {
   screenshotWindowMs?: number;
   /** past(): most frames one call decodes (raw frames are large). Default 900. */
   maxPastFrames?: number;
-  /** RTSP transport. Default 'tcp' (interleaved); 'udp' for RTP over UDP. */
+  /** RTSP transport. Default 'tcp' (interleaved); 'udp' for RTP over UDP (not with rtsps://). */
   rtspTransport?: 'tcp' | 'udp';
+  /** rtsps://: how the server's certificate is checked (`ca`, `rejectUnauthorized`). */
+  tls?: RtspTlsOptions;
   /** Files: 'realtime' (default) delivers units at the file's own pace, like a camera; 'fast' as fast as they are consumed, losing nothing. */
   filePace?: 'realtime' | 'fast';
   /** Raw sources (V4L2, test pattern): keyframe interval of the ingest encoder. Default 30. */
@@ -128,7 +130,7 @@ const FAST_LAG_UNITS = 48;
 const LATEST_WAIT_MS = 5000;
 
 export class LiveSource extends EventEmitter<LiveSourceEvents> {
-  private readonly opts: Required<Omit<LiveSourceOptions, 'width' | 'height' | 'logger' | 'reconnect'>> & Pick<LiveSourceOptions, 'width' | 'height'>;
+  private readonly opts: Required<Omit<LiveSourceOptions, 'width' | 'height' | 'logger' | 'reconnect' | 'tls'>> & Pick<LiveSourceOptions, 'width' | 'height' | 'tls'>;
   private readonly backoff: Required<ReconnectOptions>;
   private readonly redactor = new Redactor();
   private readonly log: Logger;
@@ -189,6 +191,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
       screenshotWindowMs: options.screenshotWindowMs ?? 5000,
       maxPastFrames: options.maxPastFrames ?? 900,
       rtspTransport: options.rtspTransport ?? 'tcp',
+      tls: options.tls,
       filePace: options.filePace ?? 'realtime',
       keyframeInterval: options.keyframeInterval ?? 30,
       connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
@@ -395,7 +398,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   private connect(): void {
     const reader: Reader =
       this.spec.kind === 'rtsp'
-        ? new RtspReader(this.spec.rtsp!, { transport: this.opts.rtspTransport, timeoutMs: this.opts.connectTimeoutMs }, this.redactor)
+        ? new RtspReader(this.spec.rtsp!, { transport: this.opts.rtspTransport, timeoutMs: this.opts.connectTimeoutMs, tls: this.opts.tls }, this.redactor)
         : new GstReader(this.spec, this.redactor);
     this.reader = reader;
     this.connectedUnits = 0;

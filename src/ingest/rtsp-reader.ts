@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Redactor } from '../log.js';
 import { H264Depacketizer, type DepacketizedUnit } from '../rtp/depacketizer.js';
 import { parseRtp } from '../rtp/packet.js';
@@ -28,10 +29,22 @@ export interface RtspTarget {
   url: string;
   username?: string;
   password?: string;
+  /** rtsps://: RTSP over TLS (default port 322), media interleaved in the same connection. */
+  tls?: boolean;
+}
+
+/** How an rtsps:// server's certificate is checked (Node's TLS options of the same names). */
+export interface RtspTlsOptions {
+  /** Certificates to trust besides Node's own CA list (a camera's self-signed certificate, say). */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** false accepts any certificate: the connection is encrypted but the server is not authenticated. Default true. */
+  rejectUnauthorized?: boolean;
 }
 
 export interface RtspReaderOptions {
+  /** 'udp' asks for RTP over UDP; rtsps:// always interleaves (SRTP over UDP is not spoken). */
   transport: 'tcp' | 'udp';
+  tls?: RtspTlsOptions;
   /** Longest wait for each RTSP answer, ms. */
   timeoutMs: number;
 }
@@ -111,7 +124,7 @@ export class RtspReader extends EventEmitter<ReaderEvents> implements Reader {
 
   private async run(): Promise<void> {
     const u = new URL(this.target.url);
-    const port = u.port ? Number(u.port) : 554;
+    const port = u.port ? Number(u.port) : this.target.tls ? 322 : 554;
     await this.connect(u.hostname.replace(/^\[|\]$/g, ''), port);
 
     let res = await this.request('DESCRIBE', this.target.url, { Accept: 'application/sdp' });
@@ -141,7 +154,7 @@ export class RtspReader extends EventEmitter<ReaderEvents> implements Reader {
     const trackUrl = !control || control === '*' ? base : /^rtsp:\/\//i.test(control) ? control : new URL(control, base.endsWith('/') ? base : `${base}/`).href;
 
     let transport: string;
-    if (this.o.transport === 'udp') {
+    if (this.o.transport === 'udp' && !this.target.tls) {
       const [rtpPort, rtcpPort] = await this.bindUdp();
       transport = `RTP/AVP;unicast;client_port=${rtpPort}-${rtcpPort}`;
     } else {
@@ -168,13 +181,17 @@ export class RtspReader extends EventEmitter<ReaderEvents> implements Reader {
 
   private connect(host: string, port: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port, noDelay: true });
+      const secure = this.target.tls;
+      const socket = secure
+        ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ca: this.o.tls?.ca, rejectUnauthorized: this.o.tls?.rejectUnauthorized ?? true })
+        : net.connect({ host, port, noDelay: true });
+      if (secure) socket.setNoDelay(true);
       this.socket = socket;
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new SourceError('UNREACHABLE', `no TCP connection to ${host}:${port} within ${this.o.timeoutMs / 1000} s`));
+        reject(new SourceError('UNREACHABLE', `no ${secure ? 'TLS' : 'TCP'} connection to ${host}:${port} within ${this.o.timeoutMs / 1000} s`));
       }, this.o.timeoutMs);
-      socket.once('connect', () => {
+      socket.once(secure ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         resolve();
       });
@@ -402,7 +419,13 @@ function tryBind(s: dgram.Socket, port: number): Promise<boolean> {
   });
 }
 
+/** OpenSSL's verification failures, as Node names them (err.code). */
+const CERTIFICATE_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME_INVALID/;
+
 function socketError(err: NodeJS.ErrnoException, host: string, port: number): SourceError {
+  if (err.code && CERTIFICATE_CODES.test(err.code)) {
+    return new SourceError('UNTRUSTED_CERTIFICATE', `the TLS certificate of ${host}:${port} is not trusted (${err.code}): pass tls.ca with the camera's certificate, or tls.rejectUnauthorized: false to accept it unchecked`);
+  }
   switch (err.code) {
     case 'ECONNREFUSED':
       return new SourceError('UNREACHABLE', `nothing listens at ${host}:${port} (connection refused)`);

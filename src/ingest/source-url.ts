@@ -37,7 +37,7 @@ export interface SourceSpec {
    */
   finite?: boolean;
   /** RTSP: the URL without credentials, and the credentials. */
-  rtsp?: { url: string; username?: string; password?: string };
+  rtsp?: { url: string; username?: string; password?: string; tls?: boolean };
   /** File sources: the path, for the timestamps sidecar. */
   path?: string;
 }
@@ -80,7 +80,6 @@ export function parseSourceUrl(url: string, o: SpecOptions = {}): SourceSpec {
   const keyint = o.keyframeInterval ?? 30;
 
   if (scheme === 'rtsp' || scheme === 'rtsps') {
-    if (scheme === 'rtsps') throw new SourceError('BAD_URL', 'rtsps:// (RTSP over TLS) is not supported: use rtsp://');
     const u = parseUrl(text);
     const { masked, secrets } = maskUserinfo(u);
     const username = u.username ? decodeURIComponent(u.username) : undefined;
@@ -88,7 +87,7 @@ export function parseSourceUrl(url: string, o: SpecOptions = {}): SourceSpec {
     const plain = new URL(u.href);
     plain.username = '';
     plain.password = '';
-    return { kind: 'rtsp', masked, secrets, live: true, rtsp: { url: plain.href, username, password } };
+    return { kind: 'rtsp', masked, secrets, live: true, rtsp: { url: plain.href, username, password, ...(scheme === 'rtsps' ? { tls: true } : {}) } };
   }
   if (scheme === 'rtmp' || scheme === 'rtmps') {
     const u = parseUrl(text);

@@ -415,7 +415,8 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
         origin = `rtsp://${host}:${conn.localPort}`;
       } else {
         const u = new URL(uri);
-        if (u.protocol !== 'rtsp:' && u.protocol !== 'rtspt:') return undefined;
+        // rtsps: the server behind a TLS terminator (stunnel, a proxy) sees its clients' rtsps:// URIs.
+        if (u.protocol !== 'rtsp:' && u.protocol !== 'rtspt:' && u.protocol !== 'rtsps:') return undefined;
         path = u.pathname;
         origin = `${u.protocol}//${u.host}`;
       }

@@ -7,6 +7,8 @@ import { LiveSource, RTSPSkyLine, type LiveSourceOptions, type SourceFrame } fro
 import { indexOf } from '../support/frames.js';
 import { feedIndexed } from '../support/ingest-material.js';
 import { captureLogger } from '../support/quiet.js';
+import { requireTool } from '../support/require-tool.js';
+import { opensslAvailable, startTlsProxy } from '../support/tls-proxy.js';
 import { waitFor } from '../support/wait.js';
 
 const W = 320;
@@ -98,6 +100,28 @@ for (const transport of ['tcp', 'udp'] as const) {
     assert.match(log.text(), /viewer:\*\*\*\*@/);
   });
 }
+
+test('rtsps:// (RTSP over TLS, media interleaved): an untrusted certificate is UNTRUSTED_CERTIFICATE; trusted through tls.ca, frames by index with capture times', { skip: requireTool('the openssl CLI', opensslAvailable, 'apt-get install openssl') }, async () => {
+  const proxy = await startTlsProxy(Number(new URL(sky.url).port));
+  try {
+    const url = withAuth().replace(/^rtsp:\/\/(.*@)127\.0\.0\.1:\d+/, `rtsps://$1localhost:${proxy.port}`);
+    const untrusted = source(url);
+    await assert.rejects(untrusted.s.start(), (e: Error & { code?: string }) => e.code === 'UNTRUSTED_CERTIFICATE' && /tls\.ca/.test(e.message) && !e.message.includes(PASSWORD));
+    // UDP cannot be had over rtsps: the media comes interleaved in the TLS connection.
+    const { s, log } = source(url, { tls: { ca: proxy.cert }, rtspTransport: 'udp' });
+    await s.start();
+    checkFrames(await take(s, 20), 'rtsps');
+    await s.close();
+    assert.ok(!log.text().includes(PASSWORD), 'the password is never logged');
+    // Accepting any certificate is the caller's explicit choice.
+    const loose = source(url, { tls: { rejectUnauthorized: false } });
+    await loose.s.start();
+    checkFrames(await take(loose.s, 5), 'rtsps, certificate unchecked');
+    await loose.s.close();
+  } finally {
+    await proxy.close();
+  }
+});
 
 test('latest(): nothing is decoded until asked; then the newest frame, never the same one twice', async () => {
   const { s } = source(withAuth(), { decodeIdleMs: 60_000 });

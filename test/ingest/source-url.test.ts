@@ -16,6 +16,9 @@ test('rtsp: credentials split off, masked, listed as secrets', () => {
   assert.equal(s.masked, 'rtsp://admin:****@10.0.0.5:8554/cam/1');
   assert.ok(s.secrets.includes('p@ss word'));
   assert.equal(s.launch, undefined);
+  const tls = parseSourceUrl('rtsps://admin:secret@cam.local/live');
+  assert.deepEqual(tls.rtsp, { url: 'rtsps://cam.local/live', username: 'admin', password: 'secret', tls: true });
+  assert.equal(tls.masked, 'rtsps://admin:****@cam.local/live');
 });
 
 test('rtmp: the stream key is a secret, the location is a property, not in the description', () => {

@@ -17,7 +17,7 @@ import { freePort } from '../support/ports.js';
 import { captureLogger } from '../support/quiet.js';
 import { waitFor } from '../support/wait.js';
 import { flvVideoTags, meanBgr, medianFrameIntervalMs, readFrames } from './read-back.js';
-import { opensslAvailable, startTlsProxy } from './tls-proxy.js';
+import { opensslAvailable, startTlsProxy } from '../support/tls-proxy.js';
 import { requireTool } from '../support/require-tool.js';
 
 const KEY = 'sk_live_7f3a9c2e51d4b8';

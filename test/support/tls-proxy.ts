@@ -1,6 +1,6 @@
 /**
- * rtmps for tests: a TLS listener on 127.0.0.1 that forwards to a plain RTMP
- * relay, with a throwaway self-signed certificate made by the openssl CLI.
+ * TLS for tests (rtmps, rtsps): a TLS listener on 127.0.0.1 that forwards to a plain server
+ * (an RTMP relay, our RTSP server), with a throwaway self-signed certificate made by the openssl CLI.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -8,10 +8,12 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:tls';
-import { listenOnLoopback } from '../support/ports.js';
+import { listenOnLoopback } from './ports.js';
 
 export interface TlsProxy {
   port: number;
+  /** The proxy's self-signed certificate (PEM), for a client to trust. */
+  cert: Buffer;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export async function startTlsProxy(targetPort: number): Promise<TlsProxy> {
   const port = await listenOnLoopback(server);
   return {
     port,
+    cert,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
