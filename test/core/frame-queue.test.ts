@@ -213,3 +213,31 @@ test('a warm steady queue reuses the same slots and buffers across trim windows 
   assert.deepEqual([...later].filter((x) => !warm.has(x)), [], 'no new slot or buffer once warm');
   for (const x of later) if (Buffer.isBuffer(x)) assert.ok(pool.owns(x), 'steady slots live in the converter\'s memory');
 });
+
+test('slots a burst needs beyond the pool are heap buffers of one frame each, converted through the staging copy', () => {
+  const layout = layoutOf('BGR', 64, 16);
+  const limit = 12;
+  const q = new FrameQueue(limit);
+  const pool = q.converterFor(layout)!;
+  const sent: Uint8Array[] = [];
+  for (let i = 0; i < limit; i++) {
+    const { slot } = q.reserve(layout.gstSize, layout);
+    const frame = noise(layout.srcSize, 300 + i);
+    slot.data.set(frame);
+    slot.layout = layout;
+    q.commit();
+    sent.push(frame);
+  }
+  // The pool's memory and one frame per slot beyond it: no second converter's memory.
+  assert.equal(q.retainedBytes, pool.memoryBytes + (limit - pool.slots) * layout.srcSize);
+  for (let i = 0; i < limit; i++) {
+    const slot = q.peek()!;
+    if (i >= pool.slots) {
+      assert.ok(!pool.owns(slot.data), `slot ${i} beyond the pool`);
+      assert.equal(slot.data.buffer.byteLength, layout.srcSize, `slot ${i} is a buffer of its own`);
+    }
+    assert.equal(q.converterOf(slot), pool);
+    assert.deepEqual(Buffer.from(q.converterOf(slot)!.convert(slot.data)), expected(sent[i]!, layout), `frame ${i}`);
+    q.shift();
+  }
+});
