@@ -23,6 +23,9 @@ export const POOL_SLOTS = 4;
 /** Drains per window of the high-water mark; the ring keeps the larger of the last two. */
 export const TRIM_WINDOW = 64;
 
+/** WebAssembly memories come in 64 KiB pages. */
+const PAGE = 65536;
+
 /** Frame slots inside one converter's memory, lent to the ring and given back to `spare`. */
 interface SlotPool {
   i420: RgbToI420;
@@ -49,6 +52,16 @@ export class FrameQueue {
 
   constructor(limit: number) {
     this.limit = Math.max(1, limit);
+  }
+
+  /**
+   * Frames (at least 2) a queue of `budgetBytes` may hold when a frame takes `frameBytes`:
+   * the converter's staging and I420 output areas (a frame and a half) and its memory's
+   * rounding to whole pages come out of the budget too, so the queue never holds more.
+   */
+  static limitFor(budgetBytes: number, frameBytes: number): number {
+    const converter = Math.ceil(frameBytes * 1.5) + PAGE + 256;
+    return Math.max(2, Math.floor((budgetBytes - converter) / frameBytes));
   }
 
   get length(): number {

@@ -510,10 +510,10 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     this.queue.clear();
   }
 
-  /** Sizes the queue for the session (queueBytes, never more) and opens it. */
+  /** Sizes the queue for the session (queueBytes, never more, its converter included) and opens it. */
   private beginOpening(fps: number, width: number, height: number): void {
     const frameBytes = layoutOf('I420', width, height).gstSize * 2;
-    this.queue.limit = Math.max(2, Math.floor(this.opts.queueBytes / frameBytes));
+    this.queue.limit = FrameQueue.limitFor(this.opts.queueBytes, frameBytes);
     this.lifecycle.to('opening');
     this.opening = this.open(fps, width, height).catch(() => undefined);
   }

@@ -241,3 +241,21 @@ test('slots a burst needs beyond the pool are heap buffers of one frame each, co
     q.shift();
   }
 });
+
+test('a queue sized by limitFor() never holds more than its budget, converter memory included', () => {
+  for (const [w, h, budget] of [[1280, 720, 64 * 2 ** 20], [640, 480, 8 * 2 ** 20], [1920, 1080, 32 * 2 ** 20]] as const) {
+    const layout = layoutOf('BGR', w, h);
+    const q = new FrameQueue(FrameQueue.limitFor(budget, layout.srcSize));
+    let most = 0;
+    // A stalled encoder: frames keep coming, none drains; the oldest are overwritten.
+    for (let i = 0; i < q.limit * 2; i++) {
+      q.reserve(layout.gstSize, layout);
+      q.commit();
+      most = Math.max(most, q.retainedBytes);
+    }
+    assert.equal(q.length, q.limit);
+    assert.ok(most <= budget, `${w}x${h}: held ${most} bytes, budget ${budget}`);
+    // And it uses the budget: one frame more would not fit.
+    assert.ok(most + layout.srcSize > budget, `${w}x${h}: held ${most} bytes of ${budget}`);
+  }
+});
