@@ -43,7 +43,7 @@ export interface SkyLineOptions extends EnvOptions {
   warmupFrames?: number;
   /** Memory for frames kept during warmup; reaching it ends warmup early (fps from the frames so far). Default 256 MiB. */
   warmupMemoryBytes?: number;
-  /** Memory for the queue between put() and the encoder (at least 2 frames). Default 64 MiB. */
+  /** Memory for the queue between put() and the encoder, its converter included (at least 2 frames). Default 64 MiB. */
   queueBytes?: number;
   /** Target bitrate, kbit/s. Default 2000. */
   bitrate?: number;
