@@ -3,11 +3,12 @@
 // Packed RGB slots live inside the converter's WebAssembly memory, so the drain converts a
 // frame where put() copied it: one copy of the frame's bytes fewer than a slot on the heap.
 // A WebAssembly memory never shrinks, so the converter holds only a small steady pool; the
-// slots a burst needs beyond it are plain heap buffers, which the drain converts through the
-// converter's staging area (one copy more, only while the burst lasts). A second WebAssembly
-// memory for them held its staging and output areas too and went back only when V8 got round
-// to collecting it (about 20 s late under load). The ring keeps as many slots as the queue
-// held over the last two windows of drains, so RSS returns after a burst.
+// slots a burst needs beyond it are heap buffers, which the drain converts through the
+// converter's staging area (one copy more, only while the burst lasts). They are resizable
+// ArrayBuffers, resized to 0 when the ring lets them go: V8 gives their pages back at once,
+// where a dropped buffer (or a second WebAssembly memory, as before) waited for a GC that could
+// come 20 s late or not before the next burst. The ring keeps as many slots as the queue held
+// over the last two windows of drains, so RSS returns after a burst.
 import { RgbToI420 } from './convert/rgb-to-i420.js';
 import type { Layout } from './frame.js';
 
@@ -22,6 +23,15 @@ export interface Slot {
 export const POOL_SLOTS = 4;
 /** Drains per window of the high-water mark; the ring keeps the larger of the last two. */
 export const TRIM_WINDOW = 64;
+
+/** ES2024's resizable ArrayBuffer (in Node 20 and later; not in this project's ES2022 lib types). */
+type Resizable = ArrayBuffer & { readonly resizable: boolean; resize(n: number): void };
+const ResizableArrayBuffer = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => Resizable;
+
+/** A slot beyond the pool: a buffer of its own whose pages giveBack() can return at once. */
+function burstBuffer(bytes: number): Buffer {
+  return Buffer.from(new ResizableArrayBuffer(bytes, { maxByteLength: bytes }), 0, bytes);
+}
 
 /** WebAssembly memories come in 64 KiB pages. */
 const PAGE = 65536;
@@ -96,7 +106,7 @@ export class FrameQueue {
       // then it is reused.
       const heapSlot = slot.data.buffer.byteLength === bytes && slot.data.byteLength === bytes;
       if (!conv.owns(slot.data) && (pool.spare.length > 0 || !heapSlot)) {
-        const data = pool.spare.pop() ?? Buffer.allocUnsafeSlow(bytes);
+        const data = pool.spare.pop() ?? burstBuffer(bytes);
         this.giveBack(slot.data);
         slot = { ...slot, data };
         this.slots[i] = slot;
@@ -173,6 +183,7 @@ export class FrameQueue {
   /** Empties the queue and lets go of its slots and converters (their memory goes with them). */
   release(): number {
     const n = this.clear();
+    for (const s of this.slots) this.giveBack(s.data);
     this.slots = [];
     this.conv = undefined;
     return n;
@@ -182,10 +193,11 @@ export class FrameQueue {
     return !!this.conv?.pool?.i420.owns(data);
   }
 
-  /** Returns a converter slot to its pool (a heap buffer is simply let go). */
+  /** Returns a converter slot to its pool; a burst buffer's memory goes back to the system now. */
   private giveBack(data: Buffer): void {
     const pool = this.conv?.pool;
     if (pool?.i420.owns(data)) pool.spare.push(data);
+    else (data.buffer as Resizable).resizable && (data.buffer as Resizable).resize(0);
   }
 
   /** Rebuilds the ring with at most `size` slots: queued frames in order, then free pool slots first. */

@@ -259,3 +259,39 @@ test('a queue sized by limitFor() never holds more than its budget, converter me
     assert.ok(most + layout.srcSize > budget, `${w}x${h}: held ${most} bytes of ${budget}`);
   }
 });
+
+test('a burst\'s slots beyond the pool give their memory back when the ring lets them go, not at a later GC', () => {
+  const layout = layoutOf('BGR', 64, 16);
+  const limit = 40;
+  const q = new FrameQueue(limit);
+  const pool = q.converterFor(layout)!;
+  const burst: Buffer[] = [];
+  for (let i = 0; i < limit; i++) {
+    const { slot } = q.reserve(layout.gstSize, layout);
+    slot.layout = layout;
+    if (!pool.owns(slot.data)) burst.push(slot.data);
+    q.commit();
+  }
+  assert.equal(burst.length, limit - pool.slots);
+  while (q.length > 0) q.shift();
+  for (let i = 0; i < TRIM_WINDOW * 3; i++) {
+    const { slot } = q.reserve(layout.gstSize, layout);
+    slot.layout = layout;
+    q.commit();
+    q.shift();
+  }
+  assert.equal(q.retainedBytes, pool.memoryBytes);
+  // Every burst buffer is emptied (its pages returned), none is still in the ring.
+  assert.deepEqual(burst.map((b) => b.buffer.byteLength), burst.map(() => 0));
+  // release() does the same for whatever the ring still holds.
+  const q2 = new FrameQueue(12);
+  const pool2 = q2.converterFor(layout)!;
+  const held: Buffer[] = [];
+  for (let i = 0; i < 12; i++) {
+    const { slot } = q2.reserve(layout.gstSize, layout);
+    if (!pool2.owns(slot.data)) held.push(slot.data);
+    q2.commit();
+  }
+  q2.release();
+  assert.ok(held.length > 0 && held.every((b) => b.buffer.byteLength === 0), 'released burst buffers emptied');
+});
