@@ -197,7 +197,7 @@ export class FrameQueue {
   private giveBack(data: Buffer): void {
     const pool = this.conv?.pool;
     if (pool?.i420.owns(data)) pool.spare.push(data);
-    else (data.buffer as Resizable).resizable && (data.buffer as Resizable).resize(0);
+    else if ((data.buffer as Resizable).resizable) (data.buffer as Resizable).resize(0);
   }
 
   /** Rebuilds the ring with at most `size` slots: queued frames in order, then free pool slots first. */
