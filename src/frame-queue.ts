@@ -3,9 +3,12 @@
 // Packed RGB slots live inside the converter's WebAssembly memory, so the drain converts a
 // frame where put() copied it: one copy of the frame's bytes fewer than a slot on the heap.
 // A WebAssembly memory never shrinks, so the converter holds only a small steady pool; the
-// slots a burst needs beyond it live in a burst converter of their own, dropped (and its
-// memory with it) once the ring is back to the pool. The ring keeps as many slots as the
-// queue held over the last two windows of drains, so RSS returns after a burst.
+// slots a burst needs beyond it are heap buffers, which the drain converts through the
+// converter's staging area (one copy more, only while the burst lasts). They are resizable
+// ArrayBuffers, resized to 0 when the ring lets them go: V8 gives their pages back at once,
+// where a dropped buffer (or a second WebAssembly memory, as before) waited for a GC that could
+// come 20 s late or not before the next burst. The ring keeps as many slots as the queue held
+// over the last two windows of drains, so RSS returns after a burst.
 import { RgbToI420 } from './convert/rgb-to-i420.js';
 import type { Layout } from './frame.js';
 
@@ -20,6 +23,18 @@ export interface Slot {
 export const POOL_SLOTS = 4;
 /** Drains per window of the high-water mark; the ring keeps the larger of the last two. */
 export const TRIM_WINDOW = 64;
+
+/** ES2024's resizable ArrayBuffer (in Node 20 and later; not in this project's ES2022 lib types). */
+type Resizable = ArrayBuffer & { readonly resizable: boolean; resize(n: number): void };
+const ResizableArrayBuffer = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => Resizable;
+
+/** A slot beyond the pool: a buffer of its own whose pages giveBack() can return at once. */
+function burstBuffer(bytes: number): Buffer {
+  return Buffer.from(new ResizableArrayBuffer(bytes, { maxByteLength: bytes }), 0, bytes);
+}
+
+/** WebAssembly memories come in 64 KiB pages. */
+const PAGE = 65536;
 
 /** Frame slots inside one converter's memory, lent to the ring and given back to `spare`. */
 interface SlotPool {
@@ -41,8 +56,6 @@ export class FrameQueue {
   limit: number;
   /** The converter of the last layout asked for (undefined i420: videoconvert converts). */
   private conv: { layout: Layout; pool: SlotPool | undefined } | undefined;
-  /** Slots beyond the converter's pool while a burst lasts. */
-  private burst: SlotPool | undefined;
   private peak = 0;
   private lastPeak = 0;
   private drains = 0;
@@ -51,13 +64,23 @@ export class FrameQueue {
     this.limit = Math.max(1, limit);
   }
 
+  /**
+   * Frames (at least 2) a queue of `budgetBytes` may hold when a frame takes `frameBytes`:
+   * the converter's staging and I420 output areas (a frame and a half) and its memory's
+   * rounding to whole pages come out of the budget too, so the queue never holds more.
+   */
+  static limitFor(budgetBytes: number, frameBytes: number): number {
+    const converter = Math.ceil(frameBytes * 1.5) + PAGE + 256;
+    return Math.max(2, Math.floor((budgetBytes - converter) / frameBytes));
+  }
+
   get length(): number {
     return this.count;
   }
 
   /** Bytes of frame memory the queue holds: its converters' memories and its heap slots. */
   get retainedBytes(): number {
-    let n = (this.conv?.pool?.i420.memoryBytes ?? 0) + (this.burst?.i420.memoryBytes ?? 0);
+    let n = this.conv?.pool?.i420.memoryBytes ?? 0;
     for (const s of this.slots) if (!this.owned(s.data)) n += s.data.byteLength;
     return n;
   }
@@ -79,11 +102,11 @@ export class FrameQueue {
     const conv = layout && bytes === layout.srcSize ? this.converterFor(layout) : undefined;
     if (conv) {
       const pool = this.conv!.pool!;
-      // A burst or heap slot goes back as soon as the pool has one free, so the burst can end;
-      // until then it is reused (a heap slot only when the burst converter has none left).
-      const keep = this.burst?.i420.owns(slot.data) || (slot.data.buffer.byteLength === bytes && slot.data.byteLength === bytes);
-      if (!conv.owns(slot.data) && (pool.spare.length > 0 || !keep)) {
-        const data = pool.spare.pop() ?? this.burstSlot(layout!) ?? Buffer.allocUnsafeSlow(bytes);
+      // A heap slot goes back as soon as the pool has one free, so the burst can end; until
+      // then it is reused.
+      const heapSlot = slot.data.buffer.byteLength === bytes && slot.data.byteLength === bytes;
+      if (!conv.owns(slot.data) && (pool.spare.length > 0 || !heapSlot)) {
+        const data = pool.spare.pop() ?? burstBuffer(bytes);
         this.giveBack(slot.data);
         slot = { ...slot, data };
         this.slots[i] = slot;
@@ -106,15 +129,12 @@ export class FrameQueue {
     // A raised limit may need a larger pool; slots move over as they are reused.
     if (c?.layout === layout && (c.pool === undefined || c.pool.i420.slots >= Math.min(this.limit, POOL_SLOTS))) return c.pool?.i420;
     const i420 = RgbToI420.for(layout, undefined, Math.min(this.limit, POOL_SLOTS));
-    this.conv = { layout, pool: i420 && poolOf(i420) };
-    this.burst = undefined; // its queued frames still convert, copied into the new converter
+    this.conv = { layout, pool: i420 && poolOf(i420) }; // queued frames still convert, copied in
     return i420;
   }
 
-  /** The converter to convert a queued slot with: the one whose memory holds it, if any. */
+  /** The converter to convert a queued slot with (it reads its own slots in place, copies others in). */
   converterOf(slot: Slot): RgbToI420 | undefined {
-    const b = this.burst;
-    if (b && b.i420.owns(slot.data)) return b.i420;
     return this.converterFor(slot.layout);
   }
 
@@ -163,36 +183,21 @@ export class FrameQueue {
   /** Empties the queue and lets go of its slots and converters (their memory goes with them). */
   release(): number {
     const n = this.clear();
+    for (const s of this.slots) this.giveBack(s.data);
     this.slots = [];
     this.conv = undefined;
-    this.burst = undefined;
     return n;
   }
 
   private owned(data: Uint8Array): boolean {
-    return !!(this.conv?.pool?.i420.owns(data) || this.burst?.i420.owns(data));
+    return !!this.conv?.pool?.i420.owns(data);
   }
 
-  /** A slot from the burst converter, made when the pool runs out (frames of `layout`). */
-  private burstSlot(layout: Layout): Buffer | undefined {
-    if (!this.burst) {
-      const n = this.limit - this.conv!.pool!.i420.slots;
-      const i420 = n > 0 ? RgbToI420.for(layout, this.conv!.pool!.i420.matrix, n) : undefined;
-      if (!i420) return undefined;
-      this.burst = poolOf(i420);
-    }
-    return this.burst.spare.pop();
-  }
-
-  /** Returns a converter slot to its pool; the burst converter goes once all of its are back. */
+  /** Returns a converter slot to its pool; a burst buffer's memory goes back to the system now. */
   private giveBack(data: Buffer): void {
     const pool = this.conv?.pool;
-    if (pool?.i420.owns(data)) {
-      pool.spare.push(data);
-    } else if (this.burst?.i420.owns(data)) {
-      this.burst.spare.push(data);
-      if (this.burst.spare.length === this.burst.i420.slots) this.burst = undefined;
-    }
+    if (pool?.i420.owns(data)) pool.spare.push(data);
+    else if ((data.buffer as Resizable).resizable) (data.buffer as Resizable).resize(0);
   }
 
   /** Rebuilds the ring with at most `size` slots: queued frames in order, then free pool slots first. */
@@ -204,7 +209,7 @@ export class FrameQueue {
     const free: Slot[] = [];
     for (let k = this.count; k < old.length; k++) free.push(old[(this.head + k) % old.length]!);
     const pool = this.conv?.pool;
-    const rank = (s: Slot) => (pool?.i420.owns(s.data) ? 0 : this.burst?.i420.owns(s.data) ? 2 : 1);
+    const rank = (s: Slot) => (pool?.i420.owns(s.data) ? 0 : 1);
     free.sort((a, b) => rank(a) - rank(b));
     for (const s of free) {
       if (next.length < size) next.push(s);

@@ -43,7 +43,7 @@ export interface SkyLineOptions extends EnvOptions {
   warmupFrames?: number;
   /** Memory for frames kept during warmup; reaching it ends warmup early (fps from the frames so far). Default 256 MiB. */
   warmupMemoryBytes?: number;
-  /** Memory for the queue between put() and the encoder (at least 2 frames). Default 64 MiB. */
+  /** Memory for the queue between put() and the encoder, its converter included (at least 2 frames). Default 64 MiB. */
   queueBytes?: number;
   /** Target bitrate, kbit/s. Default 2000. */
   bitrate?: number;
@@ -510,10 +510,10 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     this.queue.clear();
   }
 
-  /** Sizes the queue for the session (queueBytes, never more) and opens it. */
+  /** Sizes the queue for the session (queueBytes, never more, its converter included) and opens it. */
   private beginOpening(fps: number, width: number, height: number): void {
     const frameBytes = layoutOf('I420', width, height).gstSize * 2;
-    this.queue.limit = Math.max(2, Math.floor(this.opts.queueBytes / frameBytes));
+    this.queue.limit = FrameQueue.limitFor(this.opts.queueBytes, frameBytes);
     this.lifecycle.to('opening');
     this.opening = this.open(fps, width, height).catch(() => undefined);
   }

@@ -67,8 +67,14 @@ export interface GrowthResult {
   slopeMiBPerMin: number;
   dropped: number;
   framesPut: number;
-  /** RSS, and the frames waiting in the four queues (bounded by queueBytes each), every second. */
-  samples: Array<{ t: number; rssMiB: number; queued: number }>;
+  /**
+   * RSS, the frames waiting in the four queues (bounded by queueBytes each), and where the
+   * memory is: the queues' own (converter memories and slots), V8's heap, and the memory
+   * outside it that V8 accounts (ArrayBuffers, WebAssembly memories), every second.
+   */
+  samples: Array<{ t: number; rssMiB: number; queued: number; queueMiB?: number; heapMiB?: number; externalMiB?: number }>;
+  /** Growth (as growthMiB) of each part: the queues, V8's heap, external memory, and the rest of RSS (native: GStreamer, x264, malloc). */
+  growthBy?: { queueMiB: number; heapMiB: number; externalOutsideQueuesMiB: number; nativeMiB: number };
   /** Most frames waiting in the queues at once (a machine too busy to keep up fills them). */
   maxQueued: number;
 }
@@ -188,7 +194,16 @@ export async function growth(): Promise<GrowthResult> {
   const skies = Array.from({ length: streams }, () => skyline('/dev/null'));
   await Promise.all(skies.map((sky) => sky.startStreaming({ fps: FPS, width: W, height: H })));
   const samples: GrowthResult['samples'] = [];
-  const { n } = await feed(skies, frames, CONFIG.growthSeconds, (t) => samples.push({ t, rssMiB: rssBytes() / 2 ** 20, queued: skies.reduce((q, sky) => q + sky.stats().queued, 0) }));
+  const MiB = 2 ** 20;
+  const { n } = await feed(skies, frames, CONFIG.growthSeconds, (t) => {
+    const m = process.memoryUsage();
+    samples.push({
+      t, rssMiB: m.rss / MiB, queued: skies.reduce((q, sky) => q + sky.stats().queued, 0),
+      // The bench reads the queue's own account of its memory (not public API).
+      queueMiB: skies.reduce((q, sky) => q + (sky as unknown as { queue: { retainedBytes: number } }).queue.retainedBytes, 0) / MiB,
+      heapMiB: m.heapTotal / MiB, externalMiB: m.external / MiB,
+    });
+  });
   const dropped = skies.reduce((s, sky) => s + sky.stats().framesDropped, 0);
   await Promise.all(skies.map((sky) => sky.stopStreaming()));
   await Promise.all(skies.map((sky) => sky.close()));
@@ -196,8 +211,10 @@ export async function growth(): Promise<GrowthResult> {
   const warm = Math.max(10, CONFIG.growthSeconds * 0.1);
   const after = samples.filter((s) => s.t >= warm);
   const tenth = Math.max(1, Math.round(after.length * 0.1));
+  const grew = (f: (s: GrowthResult['samples'][number]) => number) => median(after.slice(-tenth).map(f)) - median(after.slice(0, tenth).map(f));
   const first = median(after.slice(0, tenth).map((s) => s.rssMiB));
   const last = median(after.slice(-tenth).map((s) => s.rssMiB));
+  const queue = grew((s) => s.queueMiB!), heap = grew((s) => s.heapMiB!), external = grew((s) => s.externalMiB!);
   const firstMinute = after.filter((s) => s.t < warm + 60).map((s) => s.rssMiB);
   return {
     streams, seconds: CONFIG.growthSeconds, baselineMiB: baseline,
@@ -205,5 +222,7 @@ export async function growth(): Promise<GrowthResult> {
     growthMiB: last - first,
     slopeMiBPerMin: slope(after.map((s) => s.t), after.map((s) => s.rssMiB)) * 60,
     dropped, framesPut: n * streams, samples, maxQueued: Math.max(...samples.map((x) => x.queued)),
+    // external includes the queues' memory; native is what RSS grew by beyond all of V8's account.
+    growthBy: { queueMiB: queue, heapMiB: heap, externalOutsideQueuesMiB: external - queue, nativeMiB: last - first - heap - external },
   };
 }

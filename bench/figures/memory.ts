@@ -30,7 +30,8 @@ export interface StallResult {
   height: number;
   fps: number;
   queueBudgetBytes: number;
-  samples: Array<{ t: number; rssMiB: number; queued: number; dropped: number }>;
+  /** queueMiB: the queue's own account of its memory (converter memory and slots). */
+  samples: Array<{ t: number; rssMiB: number; queued: number; dropped: number; queueMiB?: number }>;
   baselineMiB: number;
   peakMiB: number;
   finalMiB: number;
@@ -40,8 +41,14 @@ export interface StallResult {
   plateauMiB: number;
   /** The same run with a destination that keeps up (shorter): what the pipeline itself holds. */
   reference: { seconds: number; samples: Array<{ t: number; rssMiB: number }>; baselineMiB: number; plateauMiB: number };
-  /** Stalled plateau minus the free-flowing one: what the stall holds (compare with the queue budget). */
+  /**
+   * Stalled plateau minus the free-flowing one, each above its own baseline: what the stall
+   * holds (compare with the queue budget). A reference plateau below its baseline counts as 0:
+   * the pipeline cannot hold less than nothing, and subtracting a negative inflated the figure.
+   */
   stallExtraMiB: number;
+  /** Most memory the queue held by its own account (converter memory and slots), MiB. */
+  queuePeakMiB?: number;
   accepted: number;
   dropped: number;
   putMedianUs: number;
@@ -85,7 +92,12 @@ async function feed(sleepUs: number, seconds: number, queueBytes: number, frames
     ...skylineOptions(),
     statsIntervalMs: 0,
   });
+  // A settled baseline: right after a gc() RSS still holds pages V8 and malloc give back
+  // over the next seconds (the reference run fell 34 MiB below its baseline at 9 s).
   gc();
+  await sleep(3000);
+  gc();
+  await sleep(1000);
   const baseline = rssBytes();
   await sky.startStreaming({ fps: FPS, width: W, height: H });
   const samples: StallResult['samples'] = [];
@@ -100,7 +112,9 @@ async function feed(sleepUs: number, seconds: number, queueBytes: number, frames
     const now = performance.now() - t0;
     if (now >= nextSample) {
       const st = sky.stats();
-      samples.push({ t: now / 1000, rssMiB: rssBytes() / MiB, queued: st.queued, dropped: st.framesDropped });
+      // The bench reads the queue's retainedBytes (not public API).
+      const queueMiB = (sky as unknown as { queue: { retainedBytes: number } }).queue.retainedBytes / MiB;
+      samples.push({ t: now / 1000, rssMiB: rssBytes() / MiB, queued: st.queued, dropped: st.framesDropped, queueMiB });
       nextSample += 1000;
     }
     const wait = t0 + ((i + 1) * 1000) / FPS - performance.now();
@@ -132,7 +146,8 @@ async function stalled(): Promise<StallResult> {
     secondHalfSlopeMiBPerMin: slope(second.map((x) => x.t), second.map((x) => x.rssMiB)) * 60,
     plateauMiB: plateau + run.baselineMiB,
     reference: { seconds: refSeconds, samples: ref.samples.map(({ t, rssMiB }) => ({ t, rssMiB })), baselineMiB: ref.baselineMiB, plateauMiB: refPlateau + ref.baselineMiB },
-    stallExtraMiB: plateau - refPlateau,
+    stallExtraMiB: plateau - Math.max(0, refPlateau),
+    queuePeakMiB: Math.max(...run.samples.map((x) => x.queueMiB ?? 0)),
     accepted: run.stats.framesAccepted, dropped: run.stats.framesDropped, putMedianUs: median(run.putUs),
   };
 }

@@ -213,3 +213,85 @@ test('a warm steady queue reuses the same slots and buffers across trim windows 
   assert.deepEqual([...later].filter((x) => !warm.has(x)), [], 'no new slot or buffer once warm');
   for (const x of later) if (Buffer.isBuffer(x)) assert.ok(pool.owns(x), 'steady slots live in the converter\'s memory');
 });
+
+test('slots a burst needs beyond the pool are heap buffers of one frame each, converted through the staging copy', () => {
+  const layout = layoutOf('BGR', 64, 16);
+  const limit = 12;
+  const q = new FrameQueue(limit);
+  const pool = q.converterFor(layout)!;
+  const sent: Uint8Array[] = [];
+  for (let i = 0; i < limit; i++) {
+    const { slot } = q.reserve(layout.gstSize, layout);
+    const frame = noise(layout.srcSize, 300 + i);
+    slot.data.set(frame);
+    slot.layout = layout;
+    q.commit();
+    sent.push(frame);
+  }
+  // The pool's memory and one frame per slot beyond it: no second converter's memory.
+  assert.equal(q.retainedBytes, pool.memoryBytes + (limit - pool.slots) * layout.srcSize);
+  for (let i = 0; i < limit; i++) {
+    const slot = q.peek()!;
+    if (i >= pool.slots) {
+      assert.ok(!pool.owns(slot.data), `slot ${i} beyond the pool`);
+      assert.equal(slot.data.buffer.byteLength, layout.srcSize, `slot ${i} is a buffer of its own`);
+    }
+    assert.equal(q.converterOf(slot), pool);
+    assert.deepEqual(Buffer.from(q.converterOf(slot)!.convert(slot.data)), expected(sent[i]!, layout), `frame ${i}`);
+    q.shift();
+  }
+});
+
+test('a queue sized by limitFor() never holds more than its budget, converter memory included', () => {
+  for (const [w, h, budget] of [[1280, 720, 64 * 2 ** 20], [640, 480, 8 * 2 ** 20], [1920, 1080, 32 * 2 ** 20]] as const) {
+    const layout = layoutOf('BGR', w, h);
+    const q = new FrameQueue(FrameQueue.limitFor(budget, layout.srcSize));
+    let most = 0;
+    // A stalled encoder: frames keep coming, none drains; the oldest are overwritten.
+    for (let i = 0; i < q.limit * 2; i++) {
+      q.reserve(layout.gstSize, layout);
+      q.commit();
+      most = Math.max(most, q.retainedBytes);
+    }
+    assert.equal(q.length, q.limit);
+    assert.ok(most <= budget, `${w}x${h}: held ${most} bytes, budget ${budget}`);
+    // And it uses the budget: one frame more would not fit.
+    assert.ok(most + layout.srcSize > budget, `${w}x${h}: held ${most} bytes of ${budget}`);
+  }
+});
+
+test('a burst\'s slots beyond the pool give their memory back when the ring lets them go, not at a later GC', () => {
+  const layout = layoutOf('BGR', 64, 16);
+  const limit = 40;
+  const q = new FrameQueue(limit);
+  const pool = q.converterFor(layout)!;
+  const burst: Buffer[] = [];
+  for (let i = 0; i < limit; i++) {
+    const { slot } = q.reserve(layout.gstSize, layout);
+    slot.layout = layout;
+    if (!pool.owns(slot.data)) burst.push(slot.data);
+    q.commit();
+  }
+  assert.equal(burst.length, limit - pool.slots);
+  while (q.length > 0) q.shift();
+  for (let i = 0; i < TRIM_WINDOW * 3; i++) {
+    const { slot } = q.reserve(layout.gstSize, layout);
+    slot.layout = layout;
+    q.commit();
+    q.shift();
+  }
+  assert.equal(q.retainedBytes, pool.memoryBytes);
+  // Every burst buffer is emptied (its pages returned), none is still in the ring.
+  assert.deepEqual(burst.map((b) => b.buffer.byteLength), burst.map(() => 0));
+  // release() does the same for whatever the ring still holds.
+  const q2 = new FrameQueue(12);
+  const pool2 = q2.converterFor(layout)!;
+  const held: Buffer[] = [];
+  for (let i = 0; i < 12; i++) {
+    const { slot } = q2.reserve(layout.gstSize, layout);
+    if (!pool2.owns(slot.data)) held.push(slot.data);
+    q2.commit();
+  }
+  q2.release();
+  assert.ok(held.length > 0 && held.every((b) => b.buffer.byteLength === 0), 'released burst buffers emptied');
+});
