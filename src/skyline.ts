@@ -29,6 +29,13 @@ export const USE_LAST_VALUE = -999;
 /** Frames timed during warmup when the frame rate is not given. */
 export const FPS_METER_WARMUP_FRAMES = 100;
 
+/**
+ * Frames putAsync() lets wait in the queue before it waits itself (at most the queue's limit).
+ * Enough to keep appsrc fed; more only lets the frame being converted go cold: the drain then
+ * reads it from memory instead of cache, long after put() copied it.
+ */
+const PUT_ASYNC_DEPTH = 2;
+
 export type { SkyLineState } from './lifecycle.js';
 export type { ReconnectOptions } from './backoff.js';
 export type { SinkSpec } from './pipeline-description.js';
@@ -389,7 +396,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       const s = this.lifecycle.state;
       if (!this.stopRequested) {
         // Wait for room, or for the destination to take data again (reconnects).
-        const blocked = s === 'reconnecting' || ((s === 'streaming' || s === 'opening') && this.queue.length >= this.queue.limit);
+        const blocked = s === 'reconnecting' || ((s === 'streaming' || s === 'opening') && this.queue.length >= Math.min(this.queue.limit, PUT_ASYNC_DEPTH));
         if (blocked) {
           await new Promise<void>((resolve) => this.waiters.push(resolve));
           continue;

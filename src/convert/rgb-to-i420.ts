@@ -27,24 +27,33 @@ export function defaultMatrix(height: number): Matrix {
   return height > 576 ? 'bt709' : 'bt601';
 }
 
-/** Swizzle masks taking channel `k` of 16 packed pixels out of each 16-byte load. */
-function masks(bpp: number, k: number): number[][] {
-  const out: number[][] = [];
-  for (let part = 0; part < bpp; part++) {
-    const m: number[] = [];
-    for (let i = 0; i < 16; i++) {
-      const at = bpp * i + k - 16 * part;
-      m.push(at >= 0 && at < 16 ? at : 0x80);
-    }
-    out.push(m);
-  }
-  return out;
+/**
+ * Swizzle mask gathering 4 pixels at the start of a load into b0..b3 g0..g3 r0..r3, one 32-bit
+ * lane per channel: the same mask for every load, so it stays in one register.
+ */
+function gather(p: { bpp: number; r: number; g: number; b: number }): number[] {
+  const m: number[] = [];
+  for (const k of [p.b, p.g, p.r]) for (let j = 0; j < 4; j++) m.push(p.bpp * j + k);
+  return [...m, 0x80, 0x80, 0x80, 0x80];
 }
+
+/** i8x16.shuffle lanes interleaving the low or high 32-bit or 64-bit lanes of two vectors. */
+const bytes = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+const UNPACK = {
+  lo32: [...bytes(0, 4), ...bytes(16, 4), ...bytes(4, 4), ...bytes(20, 4)],
+  hi32: [...bytes(8, 4), ...bytes(24, 4), ...bytes(12, 4), ...bytes(28, 4)],
+  lo64: [...bytes(0, 8), ...bytes(16, 8)],
+  hi64: [...bytes(8, 8), ...bytes(24, 8)],
+};
 
 /**
  * convert(src, dstY, dstU, dstV, width, height): two rows and 16 pixels per step; the last
  * step of a row overlaps the one before when the width is not a multiple of 16 (it rewrites
  * the same values). Needs an even width of at least 16 and an even height.
+ *
+ * Each channel's 16 bytes are read as eight 16-bit lanes and split into even and odd pixels
+ * with an AND and a shift: even plus odd is then the horizontal pair sum for chroma, and the
+ * luma of both halves goes back together with an AND and an OR (no narrowing).
  */
 function buildModule(format: PixelFormat, matrix: Matrix): Uint8Array<ArrayBuffer> {
   const p = PACKED[format]!;
@@ -56,57 +65,85 @@ function buildModule(format: PixelFormat, matrix: Matrix): Uint8Array<ArrayBuffe
   const STRIDE = 6, ROW = 7, X = 8, XX = 9, LAST = 10, S0 = 11, S1 = 12, D0 = 13, D1 = 14, CU = 15, CV = 16, T = 17;
   // v128 locals
   const V = 18; // 18.. : constants and temporaries
-  const K = { yr: V, yg: V + 1, yb: V + 2, ur: V + 3, ug: V + 4, ub: V + 5, vr: V + 6, vg: V + 7, vb: V + 8, yOff: V + 9, two: V + 10, c128: V + 11, half: V + 12 };
-  const CH = V + 13; // B0 G0 R0 B1 G1 R1 at CH..CH+5
-  const LO = CH + 6, HI = CH + 7, SB = CH + 8, SG = CH + 9, SR = CH + 10;
-  const nV128 = SR - V + 1;
-  const loads = V + nV128; // bpp load temporaries
-  const nLoads = p.bpp;
+  const K = { yr: V, yg: V + 1, yb: V + 2, ur: V + 3, ug: V + 4, ub: V + 5, vr: V + 6, vg: V + 7, vb: V + 8, yOff: V + 9, two: V + 10, cOff: V + 11, low: V + 12, high: V + 13, gather: V + 14 };
+  const CH = V + 15; // B G R of the row being read
+  const E = CH + 3; // even pixels b, g, r (16-bit lanes)
+  const O = CH + 6; // odd pixels b, g, r
+  const SB = CH + 9, SG = CH + 10, SR = CH + 11; // 2x2 sums, then means
+  const YE = CH + 12, U = CH + 13, LO = CH + 14, HI = CH + 15;
+  const nV128 = HI - V + 1;
+  const loads = V + nV128; // 4 load temporaries
 
   const setConst = (local: number, v: number) => a.v128(i16x8(v)).set(local);
   setConst(K.yr, c.y[0]); setConst(K.yg, c.y[1]); setConst(K.yb, c.y[2]);
   setConst(K.ur, c.u[0]); setConst(K.ug, c.u[1]); setConst(K.ub, c.u[2]);
   setConst(K.vr, c.v[0]); setConst(K.vg, c.v[1]); setConst(K.vb, c.v[2]);
-  setConst(K.yOff, (16 << 8) + 128); setConst(K.two, 2); setConst(K.c128, 128); setConst(K.half, 128);
+  // Luma: +16 levels and +0.5 before >> 8. Chroma: +0.5, and +128 levels as 128 << 8, which
+  // keeps the sum non-negative so a logical shift (no clamp: it stays within 16..240) ends it.
+  setConst(K.yOff, (16 << 8) + 128); setConst(K.two, 2); setConst(K.cOff, (128 << 8) + 128);
+  setConst(K.low, 0x00ff); setConst(K.high, 0xff00);
+  a.v128(gather(p)).set(K.gather);
 
   a.get(WIDTH).i32(p.bpp).mul().set(STRIDE);
   a.get(WIDTH).i32(16).sub().set(LAST);
   a.i32(0).set(ROW);
 
-  /** Loads 16 pixels at address `addrLocal` and splits them into channel locals b, g, r. */
-  const deinterleave = (addrLocal: number, bL: number, gL: number, rL: number) => {
-    for (let part = 0; part < nLoads; part++) a.get(addrLocal).i32(16 * part).add().load().set(loads + part);
-    for (const [k, dst] of [[p.b, bL], [p.g, gL], [p.r, rL]] as const) {
-      const ms = masks(p.bpp, k);
-      for (let part = 0; part < nLoads; part++) {
-        a.get(loads + part).v128(ms[part]!).simd(SIMD.swizzle);
-        if (part > 0) a.simd(SIMD.or);
-      }
-      a.set(dst);
+  /**
+   * Loads 16 pixels at address `addrLocal` into the channel locals CH (b, g, r): four loads of
+   * 4 pixels each (for 3 bytes a pixel the last reads 4 bytes past the 16 pixels: the memory
+   * has slack after every region), one swizzle each, then a 4x4 transpose of 32-bit lanes.
+   */
+  const deinterleave = (addrLocal: number) => {
+    for (let i = 0; i < 4; i++) a.get(addrLocal).simd(SIMD.load, 0, ...uleb(4 * p.bpp * i)).get(K.gather).simd(SIMD.swizzle).set(loads + i);
+    const [P0, P1, P2, P3] = [loads, loads + 1, loads + 2, loads + 3];
+    a.get(P0).get(P1).simd(SIMD.shuffle, ...UNPACK.lo32).set(LO); // b0-7 g0-7
+    a.get(P2).get(P3).simd(SIMD.shuffle, ...UNPACK.lo32).set(HI); // b8-15 g8-15
+    a.get(LO).get(HI).simd(SIMD.shuffle, ...UNPACK.lo64).set(CH);
+    a.get(LO).get(HI).simd(SIMD.shuffle, ...UNPACK.hi64).set(CH + 1);
+    a.get(P0).get(P1).simd(SIMD.shuffle, ...UNPACK.hi32); // r0-7
+    a.get(P2).get(P3).simd(SIMD.shuffle, ...UNPACK.hi32); // r8-15
+    a.simd(SIMD.shuffle, ...UNPACK.lo64).set(CH + 2);
+    // even pixels: low bytes of the 16-bit lanes; odd: high bytes
+    for (let k = 0; k < 3; k++) {
+      a.get(CH + k).get(K.low).simd(SIMD.and).set(E + k);
+      a.get(CH + k).i32(8).simd(SIMD.shrU).set(O + k);
     }
   };
 
-  /** Luma of 16 pixels (channel locals) to 16 bytes at address `dstLocal` + XX. */
-  const luma = (bL: number, gL: number, rL: number, dstLocal: number) => {
+  /** Y * 256 of the pixels whose b, g, r are in locals at `at` (16-bit lanes), on the stack. */
+  const lumaSum = (at: number) => {
+    a.get(at + 2).get(K.yr).simd(SIMD.mul);
+    a.get(at + 1).get(K.yg).simd(SIMD.mul).simd(SIMD.add);
+    a.get(at).get(K.yb).simd(SIMD.mul).simd(SIMD.add);
+    a.get(K.yOff).simd(SIMD.add);
+  };
+
+  /** Luma of the row in E and O to 16 bytes at address `dstLocal` + XX (at most 60324: no overflow). */
+  const luma = (dstLocal: number) => {
     a.get(dstLocal).get(XX).add();
-    for (const [ext, out] of [[SIMD.extendLowU, LO], [SIMD.extendHighU, HI]] as const) {
-      a.get(rL).simd(ext).get(K.yr).simd(SIMD.mul);
-      a.get(gL).simd(ext).get(K.yg).simd(SIMD.mul).simd(SIMD.add);
-      a.get(bL).simd(ext).get(K.yb).simd(SIMD.mul).simd(SIMD.add);
-      a.get(K.yOff).simd(SIMD.add).i32(8).simd(SIMD.shrU).set(out);
-    }
-    a.get(LO).get(HI).simd(SIMD.narrowU).store();
+    lumaSum(E);
+    a.i32(8).simd(SIMD.shrU).set(YE);
+    lumaSum(O);
+    a.get(K.high).simd(SIMD.and).get(YE).simd(SIMD.or);
+    a.store();
   };
 
-  /** One chroma plane: 8 samples from the 2x2 means in SB, SG, SR, stored at `dstLocal` + XX/2. */
-  const chroma = (kr: number, kg: number, kb: number, dstLocal: number) => {
-    a.get(dstLocal).get(XX).i32(1).shrU().add();
+  /** Pair sums of the row in E and O: set (first row) or added to SB, SG, SR. */
+  const pairSums = (first: boolean) => {
+    for (let k = 0; k < 3; k++) {
+      if (!first) a.get(SB + k);
+      a.get(E + k).get(O + k).simd(SIMD.add);
+      if (!first) a.simd(SIMD.add);
+      a.set(SB + k);
+    }
+  };
+
+  /** One chroma plane of 8 samples (16-bit lanes) from the means in SB, SG, SR, on the stack. */
+  const chroma = (kr: number, kg: number, kb: number) => {
     a.get(SR).get(kr).simd(SIMD.mul);
     a.get(SG).get(kg).simd(SIMD.mul).simd(SIMD.add);
     a.get(SB).get(kb).simd(SIMD.mul).simd(SIMD.add);
-    a.get(K.half).simd(SIMD.add).i32(8).simd(SIMD.shrS).get(K.c128).simd(SIMD.add);
-    a.op(0x20, ...uleb(LO)).simd(SIMD.narrowU); // second operand: any; only the low 8 lanes are stored
-    a.simd(SIMD.store64Lane, 0, 0, 0);
+    a.get(K.cOff).simd(SIMD.add).i32(8).simd(SIMD.shrU);
   };
 
   // for (row = 0; row < height; row += 2)
@@ -125,18 +162,22 @@ function buildModule(format: PixelFormat, matrix: Matrix): Uint8Array<ArrayBuffe
     {
       a.get(X).get(LAST).get(X).get(LAST).op(0x49).op(0x1b).set(XX); // select(x, last, x < last)
       a.get(S0).get(XX).i32(p.bpp).mul().add().set(T);
-      deinterleave(T, CH, CH + 1, CH + 2);
+      deinterleave(T);
+      luma(D0);
+      pairSums(true);
       a.get(S1).get(XX).i32(p.bpp).mul().add().set(T);
-      deinterleave(T, CH + 3, CH + 4, CH + 5);
-      luma(CH, CH + 1, CH + 2, D0);
-      luma(CH + 3, CH + 4, CH + 5, D1);
-      // 2x2 means: pairwise sums of each row, both rows added, rounded, divided by 4.
-      for (const [r0, r1, out] of [[CH, CH + 3, SB], [CH + 1, CH + 4, SG], [CH + 2, CH + 5, SR]] as const) {
-        a.get(r0).simd(SIMD.extaddPairwiseU).get(r1).simd(SIMD.extaddPairwiseU).simd(SIMD.add);
-        a.get(K.two).simd(SIMD.add).i32(2).simd(SIMD.shrU).set(out);
-      }
-      chroma(K.ur, K.ug, K.ub, CU);
-      chroma(K.vr, K.vg, K.vb, CV);
+      deinterleave(T);
+      luma(D1);
+      pairSums(false);
+      // 2x2 means, rounded
+      for (let k = 0; k < 3; k++) a.get(SB + k).get(K.two).simd(SIMD.add).i32(2).simd(SIMD.shrU).set(SB + k);
+      // U and V narrowed together: U in the low 8 bytes, V in the high 8
+      a.get(CU).get(XX).i32(1).shrU().add().set(T);
+      chroma(K.ur, K.ug, K.ub);
+      chroma(K.vr, K.vg, K.vb);
+      a.simd(SIMD.narrowU).set(U);
+      a.get(T).get(U).simd(SIMD.store64Lane, 0, 0, 0);
+      a.get(CV).get(XX).i32(1).shrU().add().get(U).simd(SIMD.store64Lane, 0, 0, 1);
       // if (xx == last) break; x += 16
       a.get(XX).get(LAST).op(0x46).op(0x0d, 1);
       a.get(X).i32(16).add().set(X);
@@ -148,7 +189,7 @@ function buildModule(format: PixelFormat, matrix: Matrix): Uint8Array<ArrayBuffe
   }
   a.op(0x0b, 0x0b, 0x0b); // loop, block, function
 
-  const locals = vec([[...uleb(T - STRIDE + 1), I32], [...uleb(nV128 + nLoads), V128]]);
+  const locals = vec([[...uleb(T - STRIDE + 1), I32], [...uleb(nV128 + 4), V128]]);
   const body = [...locals, ...a.b];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,

@@ -34,7 +34,7 @@ export const SIMD = {
   narrowU: 0x66, extaddPairwiseU: 0x7d, extendLowU: 0x89, extendHighU: 0x8a,
   shrS: 0x8c, shrU: 0x8d, add: 0x8e, mul: 0x95,
   // i8x16.shuffle takes 16 lane indices as immediates; load8x8U widens 8 bytes to i16x8.
-  shuffle: 0x0d, load8x8U: 0x02, subSatU8: 0x73, addSatS: 0x8f, sub: 0x91, extmulLowU: 0x9e, extmulHighU: 0x9f,
+  and: 0x4e, shuffle: 0x0d, load8x8U: 0x02, subSatU8: 0x73, addSatS: 0x8f, sub: 0x91, extmulLowU: 0x9e, extmulHighU: 0x9f,
 };
 
 export class Asm {

@@ -53,6 +53,23 @@ test('a 3-second 640x360@30 recording decodes to exactly the frames put', async 
   await sky.close();
 });
 
+test('putAsync() waits once two frames are queued, long before the queue is full, and still drops none', async () => {
+  const sky = recorder('shallow.mp4');
+  await sky.startStreaming({ fps: 30, width: 320, height: 240 });
+  // All calls are made before the drain can run (it is scheduled with setImmediate): the
+  // first two are accepted at once, the rest wait for the drain although the queue (64 MB,
+  // hundreds of such frames) has room. Frames queued deeper only go cold before conversion.
+  const t0 = 1_700_000_000_000;
+  const pending = Array.from({ length: 20 }, (_, i) => sky.putAsync(level(320, 240, i * 10), { timestamp: t0 + (i * 1000) / 30 }));
+  const queued = sky.stats().queued;
+  const accepted = await Promise.all(pending);
+  await sky.stopStreaming();
+  assert.equal(queued, 2, 'frames queued while the rest wait');
+  assert.deepEqual(accepted, Array(20).fill(true));
+  assert.equal(sky.stats().framesDropped, 0);
+  assert.equal((await probeVideo(sky.path!)).frames, 20);
+});
+
 test('irregular put() intervals play back at real speed (PTS from capture times)', async () => {
   const sky = recorder('irregular.mkv');
   await sky.startStreaming({ fps: 25, width: 160, height: 120 });
