@@ -5,7 +5,7 @@
 // The module is assembled here from its instructions: no build step and no binary in the tree.
 import type { Layout, PixelFormat } from '../frame.js';
 import { layoutOf } from '../frame.js';
-import { Asm, I32, SIMD, V128, i16x8, section, str, uleb, vec } from './wasm-asm.js';
+import { Asm, I32, SIMD, V128, i16x8, moduleOf, uleb } from './wasm-asm.js';
 
 export type Matrix = 'bt601' | 'bt709';
 
@@ -189,17 +189,7 @@ function buildModule(format: PixelFormat, matrix: Matrix): Uint8Array<ArrayBuffe
   }
   a.op(0x0b, 0x0b, 0x0b); // loop, block, function
 
-  const locals = vec([[...uleb(T - STRIDE + 1), I32], [...uleb(nV128 + 4), V128]]);
-  const body = [...locals, ...a.b];
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32]]), 0x00]])),
-    ...section(2, vec([[...str('env'), ...str('mem'), 0x02, 0x00, 0x01]])),
-    ...section(3, vec([[0x00]])),
-    ...section(7, vec([[...str('convert'), 0x00, 0x00]])),
-    ...section(10, vec([[...uleb(body.length), ...body]])),
-  ];
-  return new Uint8Array(bytes);
+  return moduleOf('convert', 6, [[T - STRIDE + 1, I32], [nV128 + 4, V128]], a.b);
 }
 
 const modules = new Map<string, WebAssembly.Module | null>();
