@@ -387,7 +387,8 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
   }
 
   /**
-   * Like put(), but waits for room in the queue instead of dropping (offline work).
+   * Like put(), but waits instead of dropping (offline work): while PUT_ASYNC_DEPTH frames wait
+   * for the encoder, and through a reconnect.
    * Resolves true once accepted, false when the SkyLine takes no frames (not streaming, stopping).
    */
   async putAsync(frame: FrameInput, options?: PutOptions): Promise<boolean> {
