@@ -11,7 +11,7 @@ export const uleb = (n: number): number[] => {
   } while (n !== 0);
   return out;
 };
-export const sleb = (n: number): number[] => {
+const sleb = (n: number): number[] => {
   const out: number[] = [];
   for (;;) {
     const b = n & 0x7f;
@@ -23,9 +23,9 @@ export const sleb = (n: number): number[] => {
     out.push(b | 0x80);
   }
 };
-export const str = (s: string) => [...uleb(s.length), ...Buffer.from(s, 'latin1')];
-export const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-export const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
+const str = (s: string) => [...uleb(s.length), ...Buffer.from(s, 'latin1')];
+const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
+const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
 
 // Opcodes (WebAssembly core and fixed-width SIMD).
 export const I32 = 0x7f, V128 = 0x7b;

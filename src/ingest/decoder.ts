@@ -135,7 +135,8 @@ export class Decoder extends EventEmitter<DecoderEvents> {
     if (this.running) return;
     const description = describeDecoder(this.options);
     const pipeline = takePipeline(description);
-    const convert = wireFormat(this.format) !== this.format;
+    // The packed format Node converts to, when GStreamer sends I420 for it.
+    const toRgb = wireFormat(this.format) !== this.format && isRgbFormat(this.format) ? this.format : undefined;
     this.rgb = undefined;
     const parser = new GdpParser(
       (p) => {
@@ -143,7 +144,7 @@ export class Decoder extends EventEmitter<DecoderEvents> {
           const c = parseCaps(p.caps);
           this.width = c.width ?? 0;
           this.height = c.height ?? 0;
-          if (convert && isRgbFormat(this.format)) this.rgb = new I420ToRgb(this.format, this.width, this.height, colorimetryOf(p.caps, this.height));
+          if (toRgb) this.rgb = new I420ToRgb(toRgb, this.width, this.height, colorimetryOf(p.caps, this.height));
         } else if (p.kind === 'buffer' && p.ptsNs >= 0) {
           this.received++;
           // Frames leave in presentation order: a unit with a lower PTS still pending was dropped by the decoder.

@@ -151,7 +151,7 @@ export class RtspReader extends EventEmitter<ReaderEvents> implements Reader {
       if (this.h264.width) this.emit('caps', { codec: 'video/x-h264', width: this.h264.width, height: this.h264.height });
     }
     const control = h264.attributes.find(([k]) => k === 'control')?.[1];
-    const trackUrl = !control || control === '*' ? base : /^rtsp:\/\//i.test(control) ? control : new URL(control, base.endsWith('/') ? base : `${base}/`).href;
+    const trackUrl = !control || control === '*' ? base : /^rtsps?:\/\//i.test(control) ? control : new URL(control, base.endsWith('/') ? base : `${base}/`).href;
 
     let transport: string;
     if (this.o.transport === 'udp' && !this.target.tls) {
