@@ -17,6 +17,8 @@ export interface Slot {
   layout: Layout;
   ptsNs: number;
   captureMs: number;
+  /** The frame already in I420 (putAsync() converts it while it is in cache), else undefined. */
+  i420?: Uint8Array | undefined;
 }
 
 /** Slots in the converter's own memory: enough for a queue that keeps up (it holds 1-3). */

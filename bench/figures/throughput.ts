@@ -339,8 +339,7 @@ export default async function throughput(): Promise<ThroughputResult> {
     },
     encoder,
     copies: [
-      "put(): the caller's frame into a queue slot that lives in the converter's WebAssembly memory (the caller keeps its buffer)",
-      'drain: BGR → I420 in place in that memory (a conversion, not a copy)',
+      "putAsync(): the caller's frame into the converter's WebAssembly memory (the caller keeps its buffer), converted to I420 at once, while in cache, into a queue slot in that memory (a conversion, not a copy); put() instead copies into the slot and the drain converts",
       "drain: appsrc.push() copies the I420 picture into a new GstBuffer (the binding's copy)",
     ],
     threads,

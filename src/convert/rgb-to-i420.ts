@@ -233,6 +233,8 @@ export class RgbToI420 {
   private readonly input: Uint8Array;
   private readonly slotBase: number;
   private readonly slotStride: number;
+  /** The I420 picture at the start of each slot, for convertInto() (made once, on first use). */
+  private readonly slotPictures: Uint8Array[] = [];
 
   private constructor(module: WebAssembly.Module, input: Layout, matrix: Matrix, slots: number) {
     this.matrix = matrix;
@@ -292,6 +294,24 @@ export class RgbToI420 {
     else this.input.set(src.length === this.srcSize ? src : src.subarray(0, this.srcSize));
     this.run(at, this.planes.y, this.planes.u, this.planes.v, this.layout.width, this.layout.height);
     return this.out;
+  }
+
+  /**
+   * Converts `src` (a packed frame of this size, from anywhere) into the start of `slot`, one
+   * of this converter's slots, and returns the I420 picture there: the slot's frame is
+   * overwritten. For a frame just copied in, the conversion then reads it from cache.
+   */
+  convertInto(src: Uint8Array, slot: Buffer): Uint8Array {
+    const i = (slot.byteOffset - this.slotBase) / this.slotStride;
+    if (!this.owns(slot) || !Number.isInteger(i) || i < 0 || i >= this.slots) throw new RangeError('convertInto() needs one of this converter\'s slots');
+    let at = 0;
+    if (src.buffer === this.memory.buffer && src.byteOffset >= this.slotBase) {
+      if (src.byteOffset === slot.byteOffset) throw new RangeError('convertInto() cannot convert a slot into itself');
+      at = src.byteOffset;
+    } else this.input.set(src.length === this.srcSize ? src : src.subarray(0, this.srcSize));
+    const l = this.layout, ySize = l.width * l.height, cSize = ySize / 4;
+    this.run(at, slot.byteOffset, slot.byteOffset + ySize, slot.byteOffset + ySize + cSize, l.width, l.height);
+    return (this.slotPictures[i] ??= new Uint8Array(this.memory.buffer, slot.byteOffset, ySize + 2 * cSize));
   }
 
   /** Caps for the converted frames, colorimetry included so the encoder signals the matrix used. */

@@ -100,6 +100,33 @@ test('frames in the converter\'s own slots convert in place, byte for byte, with
   }
 });
 
+test('convertInto() writes the I420 picture into a slot, from a frame elsewhere or from another slot, and touches nothing else', () => {
+  for (const [format, w, h] of [['BGR', 1280, 8], ['RGBA', 48, 4], ['BGR', 40, 6]] as const) {
+    const layout = layoutOf(format, w, h);
+    const conv = RgbToI420.for(layout, 'bt601', 3)!;
+    const slots = [0, 1, 2].map((k) => conv.slot(k));
+    const frames = [0, 1, 2].map((k) => noise(layout.srcSize, 31 * k + w));
+    slots[1]!.set(frames[1]!);
+    slots[2]!.set(frames[2]!);
+    // From the caller's memory (through the staging area) into slot 0.
+    const got0 = conv.convertInto(frames[0]!, slots[0]!);
+    assert.equal(got0.length, layoutOf('I420', w, h).gstSize);
+    assert.equal(got0.buffer, slots[0]!.buffer);
+    assert.equal(got0.byteOffset, slots[0]!.byteOffset);
+    assert.deepEqual(Buffer.from(got0), Buffer.from(reference(frames[0]!, format, w, h, 'bt601')));
+    // From slot 2 into slot 1: slot 1's frame is overwritten, slot 2's stays.
+    const got1 = conv.convertInto(slots[2]!, slots[1]!);
+    assert.deepEqual(Buffer.from(got1), Buffer.from(reference(frames[2]!, format, w, h, 'bt601')));
+    assert.deepEqual(Buffer.from(slots[2]!), Buffer.from(frames[2]!), 'the source slot is unchanged');
+    assert.deepEqual(Buffer.from(got0), Buffer.from(reference(frames[0]!, format, w, h, 'bt601')), 'slot 0 unchanged by the second conversion');
+    // The same view each time for a slot: no allocation per frame.
+    assert.equal(conv.convertInto(frames[0]!, slots[0]!), got0);
+    assert.throws(() => conv.convertInto(slots[1]!, slots[1]!), /cannot convert a slot into itself/);
+    assert.throws(() => conv.convertInto(frames[0]!, Buffer.alloc(layout.srcSize)), /needs one of this converter's slots/);
+    assert.throws(() => conv.convertInto(frames[0]!, slots[0]!.subarray(1)), /needs one of this converter's slots/);
+  }
+});
+
 test('frames it cannot convert are left to videoconvert', () => {
   assert.equal(RgbToI420.for(layoutOf('BGR', 8, 8)), undefined, 'narrower than 16');
   assert.equal(RgbToI420.for(layoutOf('BGR', 33, 8)), undefined, 'odd width');

@@ -70,6 +70,32 @@ test('putAsync() waits once two frames are queued, long before the queue is full
   assert.equal((await probeVideo(sky.path!)).frames, 20);
 });
 
+test('putAsync() converts each frame as it takes it, put() in the drain: mixed, every frame keeps its own colour and place', async () => {
+  const sky = recorder('mixed-colours.mp4');
+  const [w, h] = [320, 240];
+  await sky.startStreaming({ fps: 30, width: w, height: h });
+  const colours: Rgb[] = [[220, 30, 30], [30, 200, 40], [40, 50, 210], [230, 220, 40], [30, 200, 210], [200, 40, 190]];
+  const t0 = 1_700_000_000_000;
+  const n = 36;
+  for (let i = 0; i < n; i++) {
+    const frame = solid(w, h, colours[i % colours.length]!, i % 4 === 3 ? 'RGBA' : 'BGR');
+    const opts = { timestamp: t0 + (i * 1000) / 30 };
+    // Runs of putAsync() (converted at once, into the converter's slots) and put() (copied, converted later).
+    if (Math.floor(i / 3) % 2 === 0) assert.equal(await sky.putAsync(frame, opts), true);
+    else assert.equal(sky.put(frame, opts), true);
+  }
+  await sky.stopStreaming();
+  assert.equal(sky.stats().framesDropped, 0);
+  const { frames, width, height } = await decodeRgb(sky.path!);
+  assert.equal(frames.length, n);
+  for (let i = 0; i < n; i++) {
+    const got = centreColour(frames[i]!, width, height);
+    const want = colours[i % colours.length]!;
+    assert.ok(got.every((v, k) => Math.abs(v - want[k]!) <= 12), `frame ${i}: ${got.join(',')}, expected ${want.join(',')}`);
+  }
+  await sky.close();
+});
+
 test('irregular put() intervals play back at real speed (PTS from capture times)', async () => {
   const sky = recorder('irregular.mkv');
   await sky.startStreaming({ fps: 25, width: 160, height: 120 });
