@@ -839,7 +839,9 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     slot.ptsNs = this.ptsFor(ts);
     this.queue.commit();
     this.counters.accepted++;
-    this.scheduleDrain(0);
+    // putAsync(): the converted frame goes to appsrc now, while it is still in cache.
+    if (slot.i420 && !this.drainTimer && this.run?.delivering) this.drain();
+    else this.scheduleDrain(0);
     return true;
   }
 

@@ -101,7 +101,8 @@ test('frames in the converter\'s own slots convert in place, byte for byte, with
 });
 
 test('convertInto() writes the I420 picture into a slot, from a frame elsewhere or from another slot, and touches nothing else', () => {
-  for (const [format, w, h] of [['BGR', 1280, 8], ['RGBA', 48, 4], ['BGR', 40, 6]] as const) {
+  // 1280x106 BGR and 2000x30 RGBA come in several bands of 192 KiB, the last one shorter.
+  for (const [format, w, h] of [['BGR', 1280, 8], ['RGBA', 48, 4], ['BGR', 40, 6], ['BGR', 1280, 106], ['RGBA', 2000, 30]] as const) {
     const layout = layoutOf(format, w, h);
     const conv = RgbToI420.for(layout, 'bt601', 3)!;
     const slots = [0, 1, 2].map((k) => conv.slot(k));
