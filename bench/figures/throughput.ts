@@ -65,7 +65,13 @@ export interface ThroughputResult {
   /** The gst-launch description of (b), as run. */
   gstLaunch: string;
   ffmpegArgs: string[];
-  ratios: { aOverB: number; aOverC: number; cpuAOverB: number; cpuAOverC: number; cpuAOverX?: number; aOverLimit?: number };
+  ratios: {
+    aOverB: number; aOverC: number; cpuAOverB: number; cpuAOverC: number; cpuAOverX?: number; aOverLimit?: number;
+    /** Median over repetitions of a's CPU per frame over x's, a and x run back to back (order alternating). */
+    cpuAOverXPaired?: number;
+    /** x264 alone against the same limit: how busy the encoder keeps the cores by itself. */
+    xOverLimit?: number;
+  };
   /** The x264enc fragment every run of (a) and (x) used. */
   encoder?: string;
   /** Copies of a frame's bytes between put() and the encoder, in (a). */
@@ -299,16 +305,19 @@ export default async function throughput(): Promise<ThroughputResult> {
   let waitMsPerFrame = NaN;
   const loadAverage = loadavg()[0]!;
   for (let k = 0; k < CONFIG.throughputRepeats; k++) {
+    // a and x back to back, first one then the other: this machine's speed drifts over tens of
+    // seconds, and the CPU target is their ratio.
+    if (k % 2 === 1) runs.x.push(await runX264Alone(i420, n, encoder));
     const a = await runSkyLine(frames, n, join(dir, 'tp-a.mp4'));
     runs.a.push(a.run);
+    encoder = a.description.split(' ! ').find((part) => part.startsWith('x264enc')) ?? '';
+    if (k % 2 === 0) runs.x.push(await runX264Alone(i420, n, encoder));
     threads = a.threads;
     waitMsPerFrame = a.waitMsPerFrame;
     launch = gstLaunchFrom(a.description, rawPattern, n, join(dir, 'tp-b.mp4'));
     runs.b.push(await runGstLaunch(launch, n, join(dir, 'tp-b.mp4')));
     runs.c.push(await runFfmpeg(frames, n, join(dir, 'tp-c.mp4')));
     runs["a'"].push((await runSkyLine(i420, n, join(dir, 'tp-a2.mp4'), 'I420')).run);
-    encoder = a.description.split(' ! ').find((part) => part.startsWith('x264enc')) ?? '';
-    runs.x.push(await runX264Alone(i420, n, encoder));
   }
   const stageRows = await stages(rawPattern, bgrAll, dir, Math.min(n, 320));
   stageRows.splice(3, 0, ourConverter(frames, Math.min(n, 320)));
@@ -336,6 +345,8 @@ export default async function throughput(): Promise<ThroughputResult> {
       cpuAOverX: a.cpuPerFrameMs / x.cpuPerFrameMs,
       // The machine's limit at (a)'s own CPU cost: every core busy.
       aOverLimit: a.fps / ((cpus().length * 1000) / a.cpuPerFrameMs),
+      cpuAOverXPaired: median(runs.a.map((r, k) => r.cpuPerFrameMs / runs.x[k]!.cpuPerFrameMs)),
+      xOverLimit: x.fps / ((cpus().length * 1000) / x.cpuPerFrameMs),
     },
     encoder,
     copies: [
