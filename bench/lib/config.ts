@@ -33,7 +33,7 @@ export const CONFIG = {
   /** stopStreaming/startStreaming cycles. */
   restarts: num('BENCH_RESTARTS', 500),
   /** Seconds of video per latency run. */
-  latencySeconds: num('BENCH_LATENCY_SECONDS', 20),
+  latencySeconds: num('BENCH_LATENCY_SECONDS', 40),
   /** Seconds per fan-out client count. */
   fanoutSeconds: num('BENCH_FANOUT_SECONDS', 15),
   /** Seconds of the 8-stream run. */
