@@ -839,9 +839,9 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     slot.ptsNs = this.ptsFor(ts);
     this.queue.commit();
     this.counters.accepted++;
-    // putAsync(): the converted frame goes to appsrc now, while it is still in cache.
-    if (slot.i420 && !this.drainTimer && this.run?.delivering) this.drain();
-    else this.scheduleDrain(0);
+    // Never drained here, even for putAsync(): a caller awaiting putAsync() in a loop must still
+    // yield to the event loop (sockets, timers), which it does only while it waits for the drain.
+    this.scheduleDrain(0);
     return true;
   }
 

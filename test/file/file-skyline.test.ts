@@ -96,6 +96,25 @@ test('putAsync() converts each frame as it takes it, put() in the drain: mixed, 
   await sky.close();
 });
 
+test('a loop awaiting putAsync() still lets the event loop run (sockets, timers) between frames', async () => {
+  const sky = recorder('yields.mp4');
+  await sky.startStreaming({ fps: 30, width: 320, height: 240 });
+  // Counts event-loop turns while the loop runs: a putAsync() that never waited for a
+  // macrotask (appsrc with room, the frame pushed in the call) would starve sockets and timers
+  // until appsrc filled, and this count would stay near 0.
+  let turns = 0;
+  let ticking = true;
+  const tick = (): void => { turns++; if (ticking) setImmediate(tick); };
+  setImmediate(tick);
+  const n = 60;
+  for (let i = 0; i < n; i++) assert.equal(await sky.putAsync(solid(320, 240, [(i * 4) % 256, 80, 160]), { timestamp: 1_700_000_000_000 + i * 33 }), true);
+  ticking = false;
+  await sky.stopStreaming();
+  assert.ok(turns >= n / 3, `event-loop turns during ${n} putAsync() calls: ${turns}`);
+  assert.equal((await probeVideo(sky.path!)).frames, n);
+  await sky.close();
+});
+
 test('irregular put() intervals play back at real speed (PTS from capture times)', async () => {
   const sky = recorder('irregular.mkv');
   await sky.startStreaming({ fps: 25, width: 160, height: 120 });
