@@ -410,7 +410,13 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
         // Converted here rather than in the drain: put() reads the frame into cache, and by the
         // time the drain came to it the next frames would have pushed it out (0.6 against 0.9 ms
         // at 1080p). put() itself stays a copy, to keep its own cost low.
-        if (s === 'warmup' || s === 'opening' || s === 'streaming') return this.accept(frame, { timestamp: ts }, true);
+        if (s === 'warmup' || s === 'opening' || s === 'streaming') {
+          const accepted = this.accept(frame, { timestamp: ts }, true);
+          // One turn of the event loop per frame: with appsrc taking each frame at once, a loop
+          // awaiting putAsync() would otherwise never let sockets and timers run.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          return accepted;
+        }
       }
       adaptFrame(frame, this.scratch); // still report bad input
       return false;
@@ -839,9 +845,10 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     slot.ptsNs = this.ptsFor(ts);
     this.queue.commit();
     this.counters.accepted++;
-    // Never drained here, even for putAsync(): a caller awaiting putAsync() in a loop must still
-    // yield to the event loop (sockets, timers), which it does only while it waits for the drain.
-    this.scheduleDrain(0);
+    // putAsync(): the converted frame goes to appsrc now, while it is still in cache (putAsync()
+    // then yields to the event loop itself). put() leaves it to the drain, to stay short.
+    if (slot.i420 && !this.drainTimer && this.run?.delivering) this.drain();
+    else this.scheduleDrain(0);
     return true;
   }
 

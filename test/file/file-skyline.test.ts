@@ -99,9 +99,9 @@ test('putAsync() converts each frame as it takes it, put() in the drain: mixed, 
 test('a loop awaiting putAsync() still lets the event loop run (sockets, timers) between frames', async () => {
   const sky = recorder('yields.mp4');
   await sky.startStreaming({ fps: 30, width: 320, height: 240 });
-  // Counts event-loop turns while the loop runs: a putAsync() that never waited for a
-  // macrotask (appsrc with room, the frame pushed in the call) would starve sockets and timers
-  // until appsrc filled, and this count would stay near 0.
+  // Counts event-loop turns while the loop runs: putAsync() pushes a frame within the call when
+  // appsrc has room, and without its own wait for a turn of the loop it would starve sockets
+  // and timers until appsrc filled (this count then stays near 0).
   let turns = 0;
   let ticking = true;
   const tick = (): void => { turns++; if (ticking) setImmediate(tick); };
