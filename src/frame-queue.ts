@@ -231,7 +231,7 @@ export class FrameQueue {
     // the queue's memory budget.
     const size = Math.max(old.length + 1, Math.min(Math.max(4, old.length * 2), this.limit));
     const empty = Buffer.alloc(0);
-    while (next.length < size) next.push({ data: empty, layout: undefined as unknown as Layout, ptsNs: 0, captureMs: 0 });
+    while (next.length < size) next.push({ data: empty, layout: undefined as unknown as Layout, ptsNs: 0, captureMs: 0, i420: undefined });
     this.slots = next;
     this.head = 0;
   }

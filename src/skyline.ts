@@ -808,7 +808,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
 
   private keepWarmupFrame(f: RawFrame, layout: Layout, ts: number): boolean {
     const warmup = this.warmup!;
-    const slot: Slot = { data: Buffer.allocUnsafeSlow(layout.gstSize), layout, ptsNs: this.ptsFor(ts), captureMs: ts };
+    const slot: Slot = { data: Buffer.allocUnsafeSlow(layout.gstSize), layout, ptsNs: this.ptsFor(ts), captureMs: ts, i420: undefined };
     copyToGst(f.data, layout, slot.data);
     this.counters.accepted++;
     if (warmup.add(slot)) {
