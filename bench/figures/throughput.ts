@@ -350,7 +350,8 @@ export default async function throughput(): Promise<ThroughputResult> {
     },
     encoder,
     copies: [
-      "putAsync(): the caller's frame into the converter's WebAssembly memory (the caller keeps its buffer), converted to I420 at once, while in cache, into a queue slot in that memory (a conversion, not a copy); put() instead copies into the slot and the drain converts",
+      "putAsync(): the caller's frame into the converter's WebAssembly memory, 192 KiB at a time (the caller keeps its buffer)",
+      'putAsync(): each band converted to I420 at once, while in cache, into a queue slot in that memory (a conversion, not a copy; put() instead copies the whole frame into the slot and the drain converts it there)',
       "drain: appsrc.push() copies the I420 picture into a new GstBuffer (the binding's copy)",
     ],
     threads,
