@@ -407,9 +407,10 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
           await new Promise<void>((resolve) => this.waiters.push(resolve));
           continue;
         }
-        // Converted here rather than in the drain: put() reads the frame into cache, and by the
-        // time the drain came to it the next frames would have pushed it out (0.6 against 0.9 ms
-        // at 1080p). put() itself stays a copy, to keep its own cost low.
+        // Converted here rather than in the drain, band by band as it is copied in: by the time
+        // the drain came to it, the next frames would have pushed it out of the cache (copy and
+        // conversion 0.9 ms at 1080p, against about 1.3 ms). put() itself stays a copy, to keep
+        // its own cost low.
         if (s === 'warmup' || s === 'opening' || s === 'streaming') {
           const accepted = this.accept(frame, { timestamp: ts }, true);
           // One turn of the event loop per frame: with appsrc taking each frame at once, a loop
