@@ -13,6 +13,7 @@ import { ffmpegPlay, ffprobeFrames, gstPlay, DECODE_ERRORS, type PlayResult } fr
 import { RawRtspClient } from '../support/rtsp-client.js';
 import { waitFor } from '../support/wait.js';
 import { captureLogger } from '../support/quiet.js';
+import { settledMemory } from '../support/memory.js';
 import { parseRtcp, RTCP_BYE } from '../../src/rtp/rtcp.js';
 
 setFlagsFromString('--expose-gc');
@@ -120,8 +121,7 @@ test('abuse: garbage, oversized, 200 unfinished requests, abrupt disconnects dur
   const server = sky.server;
   const port = server.port;
   await waitFor(() => server.stats().connections === 0, 10_000, 'a quiet server');
-  gc();
-  const mem0 = process.memoryUsage();
+  const mem0 = await settledMemory(gc);
 
   // 200 connections that never finish their request, held open while the rest goes on.
   const hung: net.Socket[] = [];
@@ -178,8 +178,7 @@ test('abuse: garbage, oversized, 200 unfinished requests, abrupt disconnects dur
   assertDecoded(await gstPlay(sky.url, { ...play, transport: 'udp' }), 30, 'rtspsrc after the abuse');
 
   await new Promise((r) => setTimeout(r, 500));
-  gc();
-  const mem1 = process.memoryUsage();
+  const mem1 = await settledMemory(gc);
   const grew = mem1.heapUsed + mem1.arrayBuffers - (mem0.heapUsed + mem0.arrayBuffers);
   t.diagnostic(`heap+buffers before ${((mem0.heapUsed + mem0.arrayBuffers) / 2 ** 20).toFixed(1)} MiB, after ${((mem1.heapUsed + mem1.arrayBuffers) / 2 ** 20).toFixed(1)} MiB`);
   assert.ok(grew < 8 * 2 ** 20, `memory grew by ${(grew / 2 ** 20).toFixed(1)} MiB`);
