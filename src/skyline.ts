@@ -233,7 +233,16 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
 
   private counters = { accepted: 0, dropped: 0, pushed: 0, lastAccepted: 0, lastTick: 0, fps: 0 };
 
-  constructor(options: SkyLineOptions = {}) {
+  /** The subclass's own destination (FileSkyLine's file, RtmpSkyLine's relay): its state is the session's. */
+  private readonly builtIn: Destination | undefined;
+  /** Its last error, already reported: the failure of the session when it gives up. */
+  private builtInError: Error | undefined;
+
+  /**
+   * `builtIn`: a subclass's own destination. Its reconnects are the SkyLine's ('reconnecting',
+   * put() drops), its final failure fails the session, and its errors are reported as they are.
+   */
+  constructor(options: SkyLineOptions = {}, builtIn?: Destination) {
     super();
     const late = applyEnvironment(options);
     this.log = scrubbing(
@@ -280,9 +289,22 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       redactor: this.redactor,
       requestKeyframe: () => this.requestKeyframe(),
       keyframeGapMs: this.opts.keyframeGapMs,
-      error: (err) => this.reportError(err),
-      state: (d, next, previous) => this.emitEvent('destination', d.name, next, previous),
+      error: (err) => {
+        if (!this.builtIn || err.destination !== this.builtIn.name || !(err.cause instanceof Error)) return this.reportError(err);
+        // The subclass's own destination speaks for the SkyLine: its errors as they are (RtmpError, KvsError).
+        this.builtInError = err.cause;
+        this.reportError(err.cause);
+      },
+      state: (d, next, previous) => {
+        this.emitEvent('destination', d.name, next, previous);
+        if (d === this.builtIn) this.followBuiltIn();
+      },
     });
+    this.builtIn = builtIn;
+    if (builtIn) {
+      this.fanout.attach(builtIn).catch((err: Error) => this.reportError(err));
+      builtIn.on('reconnect', (info) => this.emitEvent('reconnect', info));
+    }
     const given = options.destinations ?? [];
     if (!Array.isArray(given)) throw new TypeError(`destinations must be an array of destinations, got ${typeof given}`);
     for (const d of given) this.fanout.attach(d).catch((err: Error) => this.reportError(err));
@@ -566,10 +588,10 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
   }
 
   /** Fails the session: error reported, pipeline stopped, destination released, state 'error'. */
-  protected fail(err: Error): void {
+  protected fail(err: Error, reported = false): void {
     if (!this.lifecycle.is('warmup', 'opening', 'streaming', 'reconnecting')) return;
     this.failure = this.redactor.scrubError(err);
-    this.reportError(this.failure);
+    if (!reported) this.reportError(this.failure);
     this.sessionAbort?.abort(FAILED);
     this.stopRun();
     this.lifecycle.to('error');
@@ -706,6 +728,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
           run.delivering = true;
           if (retrying) this.log.info('reconnected');
           this.lifecycle.to('streaming');
+          this.followBuiltIn();
           this.scheduleDrain(0);
           resolve();
         },
@@ -717,6 +740,23 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
         },
       );
     });
+  }
+
+  /** The built-in destination's state is the session's: reconnecting, back, or failed for good. */
+  private followBuiltIn(): void {
+    const d = this.builtIn;
+    if (!d || !this.run?.delivering) return;
+    if (d.state === 'reconnecting' && this.lifecycle.is('streaming')) {
+      // The encoder runs on; what it makes waits in (or falls out of) the destination's backlog.
+      this.counters.dropped += this.queue.clear();
+      this.lifecycle.to('reconnecting');
+    } else if (d.state === 'streaming' && this.lifecycle.is('reconnecting')) {
+      this.lifecycle.to('streaming');
+      this.scheduleDrain(0);
+    } else if (d.state === 'failed') {
+      const err = this.builtInError;
+      this.fail(err ?? new Error(`${d.name} failed`), err !== undefined);
+    }
   }
 
   private enterReconnecting(): void {
@@ -1039,7 +1079,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       framesAccepted: c.accepted,
       framesDropped: c.dropped,
       framesEncoded: encoded,
-      bytesOut: this.bytesDelivered(),
+      bytesOut: this.builtIn ? this.builtIn.stats().bytesOut : this.bytesDelivered(),
       measuredFps: Math.round(c.fps * 100) / 100,
       queued: this.framesHeld(),
       destinations: this.fanout.stats(),
