@@ -15,6 +15,7 @@ import { FrameQueue, type Slot } from './frame-queue.js';
 import { adaptFrame, checkFrameSize, copyToGst, layoutOf, rawCaps, type FrameInput, type Layout, type RawFrame } from './frame.js';
 import { APPSRC_DEPTH, describePipeline, type SinkSpec } from './pipeline-description.js';
 import { Warmup } from './warmup.js';
+import { CaptureTimes } from './capture-times.js';
 import { activeBusWatches, Pipeline, type AppSrc, type GstError } from './gst/pipeline.js';
 import type { AccessUnit } from './h264/access-unit.js';
 import { defaultLogger, Redactor, REDACT_PATHS, scrubbing } from './log.js';
@@ -218,6 +219,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
   private run: Run | undefined;
   private queue = new FrameQueue(2);
   private originMs = NaN;
+  private readonly captures = new CaptureTimes();
   private lastPts = -1;
   private frameNo = 0;
   private settledEncoded = 0;
@@ -630,6 +632,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     this.backlog = [];
     this.backlogHead = 0;
     this.originMs = NaN;
+    this.captures.clear();
     this.lastPts = -1;
     this.frameNo = 0;
     this.settledEncoded = 0;
@@ -869,7 +872,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       },
       failed: (err, retryable) => this.deliveryFailed(err, retryable),
       framesWaiting: () => this.framesHeld() > 0 || (this.run !== undefined && safeLevel(this.run.appsrc) > 0),
-      originMs: () => this.originMs,
+      captureTimeOf: (ptsNs) => this.captures.take(ptsNs, this.originMs + ptsNs / 1e6),
     };
   }
 
@@ -1025,6 +1028,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       this.frameNo++;
       this.counters.pushed++;
       this.delivery!.pushed(pts, run.ptsOffset);
+      this.captures.add(pts, slot.captureMs);
       this.onFramePushed(slot.captureMs, pts);
       if (fromBacklog) {
         this.backlog[this.backlogHead++] = undefined; // its memory goes now

@@ -154,7 +154,7 @@ export class TapDelivery implements Delivery {
     this.lastUnitPts = ptsNs;
     this.lastUnitAt = Date.now();
     this.pushedSinceUnit = 0;
-    this.host.unit({ nalus: u.nalus, ptsNs, captureMs: this.host.originMs() + ptsNs / 1e6, keyframe: u.keyframe });
+    this.host.unit({ nalus: u.nalus, ptsNs, captureMs: this.host.captureTimeOf(ptsNs), keyframe: u.keyframe });
     if (this.eos && this.allBack()) this.eos();
   }
 
