@@ -9,20 +9,30 @@ export interface TestLink {
   /** Everything logged, one JSON line each. */
   text(): string;
   keyframeRequests: number;
+  /** What addSecret() was given. */
+  secrets: string[];
 }
 
-export function testLink(level = 'debug'): TestLink {
-  const cap = captureLogger(level);
+/**
+ * `scrub: false` logs what the destination logs as it is, so a test sees a secret the
+ * destination itself let out; a producer's link would have masked it.
+ */
+export function testLink(options: { level?: string; scrub?: boolean } = {}): TestLink {
+  const cap = captureLogger(options.level ?? 'debug');
   const redactor = new Redactor();
   const t: TestLink = {
     text: cap.text,
     keyframeRequests: 0,
+    secrets: [],
     link: {
       requestKeyframe: () => {
         t.keyframeRequests++;
       },
-      log: scrubbing(cap.logger, redactor),
-      addSecret: (secret) => redactor.add(secret),
+      log: options.scrub === false ? cap.logger : scrubbing(cap.logger, redactor),
+      addSecret: (secret) => {
+        if (secret !== undefined) t.secrets.push(secret);
+        redactor.add(secret);
+      },
     },
   };
   return t;

@@ -8,6 +8,7 @@ import { EncodedSink, type FinishResult } from '../../gst/encoded-sink.js';
 import type { GstError } from '../../gst/pipeline.js';
 import type { AccessUnit } from '../../h264/access-unit.js';
 import { DestinationError, type Destination, type DestinationEvents, type DestinationLink, type DestinationState, type DestinationStats, type VideoInfo } from '../destination.js';
+import { DrainPoll } from '../drain.js';
 import { DestinationStatus, KeyframeGate } from '../status.js';
 import { containerOf, fileMuxerTail, prepareFile, sessionPath, sidecarPath, type Container } from './file-output.js';
 import { TimestampsSidecar } from './timestamps-sidecar.js';
@@ -28,8 +29,6 @@ export interface FileDestinationOptions {
 
 /** write() returns false while appsrc holds this many buffers or more. */
 export const FILE_QUEUE_LIMIT = 8;
-/** How often a full queue is checked for room, ms. */
-const DRAIN_POLL_MS = 10;
 /** Longest wait for the file pipeline to open the file. */
 const START_TIMEOUT_MS = 10_000;
 
@@ -53,7 +52,12 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
   private ptsBase = 0;
   private written = 0;
   private keyframeAsked = false;
-  private drainTimer: NodeJS.Timeout | undefined;
+  private readonly drain = new DrainPoll(
+    () => !this.sink || this.sink.level() < FILE_QUEUE_LIMIT / 2,
+    () => {
+      if (this.sink) this.emit('drain');
+    },
+  );
   /** Size of the file when it was closed (stats after close). */
   private closedBytes = 0;
 
@@ -149,7 +153,7 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
       return true;
     }
     if (sink.level() >= FILE_QUEUE_LIMIT) {
-      this.waitForRoom();
+      this.drain.arm();
       return false;
     }
     this.gate.pass(au.keyframe);
@@ -164,7 +168,7 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
 
   async close(signal: AbortSignal): Promise<void> {
     if (this.status.is('idle', 'closing')) return;
-    this.stopDrainPoll();
+    this.drain.cancel();
     const sink = this.sink;
     if (sink && this.status.is('streaming')) {
       this.status.to('closing');
@@ -200,7 +204,7 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
 
   /** Stops the pipeline and closes the sidecar; idempotent. */
   private release(): void {
-    this.stopDrainPoll();
+    this.drain.cancel();
     if (this.sink) {
       this.closedBytes = this.bytesOut();
       this.sink.stop();
@@ -208,22 +212,5 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
     }
     this.sidecar?.close();
     this.sidecar = undefined;
-  }
-
-  private waitForRoom(): void {
-    if (this.drainTimer) return;
-    this.drainTimer = setInterval(() => {
-      const sink = this.sink;
-      if (sink && sink.level() >= FILE_QUEUE_LIMIT / 2) return;
-      this.stopDrainPoll();
-      if (sink) this.emit('drain');
-    }, DRAIN_POLL_MS);
-    // A full queue must not keep the process alive on its own.
-    this.drainTimer.unref();
-  }
-
-  private stopDrainPoll(): void {
-    if (this.drainTimer) clearInterval(this.drainTimer);
-    this.drainTimer = undefined;
   }
 }
