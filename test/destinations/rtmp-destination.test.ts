@@ -3,6 +3,7 @@
 // read tag by tag. Outages are real: the relay is killed and restarted, down at open, or refuses.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -68,13 +69,13 @@ async function relay(options: Parameters<typeof NginxRtmp.start>[0] = {}): Promi
  * Writes the clip over and over at FPS like a live encoder, PTS on one session clock starting
  * 7 s in (a destination attached to a running SkyLine); counts what write() did.
  */
-function feed(d: RtmpDestination) {
+function feed(d: RtmpDestination, from = 0) {
   const counts = { written: 0, refused: 0 };
-  let i = 0;
+  let i = from;
   const t0 = Date.now();
   const timer = setInterval(() => {
     // Catch up on ticks a busy machine delayed, so the stream keeps real-time pace.
-    while (i < ((Date.now() - t0) * FPS) / 1000) {
+    while (i - from < ((Date.now() - t0) * FPS) / 1000) {
       const au = clip[i % clip.length]!;
       const ptsNs = 7e9 + Math.round((i * 1e9) / FPS);
       if (d.write({ ...au, ptsNs, captureMs: 1_700_000_000_000 + ptsNs / 1e6 })) counts.written++;
@@ -113,7 +114,7 @@ function assertRecordingsStartClean(files: string[]): void {
 const tools = () => NginxRtmp.available() && commandWorks('ffmpeg');
 
 describe('RtmpDestination', { skip: requireTool('nginx with the RTMP module and ffmpeg', tools, 'apt-get install nginx libnginx-mod-rtmp ffmpeg'), timeout: 120_000 }, () => {
-  it('publishes units that decode back from the relay at the right size and rate, timestamps from 0', async () => {
+  it('publishes units that decode back from the relay at the right size and rate, from a keyframe, timestamps from 0', async () => {
     const r = await relay({ apps: { live: { record: true } } });
     const h = destination(r.url(KEY));
     assert.equal(h.d.name, `rtmp://127.0.0.1:${r.port}/live/****`);
@@ -122,7 +123,10 @@ describe('RtmpDestination', { skip: requireTool('nginx with the RTMP module and 
     assert.equal(h.d.state, 'streaming');
     assert.equal(h.d.connected, true);
     assert.equal(h.d.sinkElement, 'rtmp2sink');
-    const f = feed(h.d);
+    // Attached mid-GOP: what comes before the next keyframe cannot be decoded and is dropped.
+    const from = 10;
+    const firstKey = clip.findIndex((au, n) => n >= from && au.keyframe);
+    const f = feed(h.d, from);
 
     const frames = await readFrames(r.url(KEY), 45, 15_000);
     assert.equal(frames.length, 45);
@@ -137,7 +141,8 @@ describe('RtmpDestination', { skip: requireTool('nginx with the RTMP module and 
     const s = h.d.stats();
     assert.equal(s.state, 'idle');
     assert.equal(s.unitsIn, f.counts.written);
-    assert.equal(s.unitsDropped, 0);
+    assert.equal(s.unitsDropped, firstKey - from);
+    assert.equal(h.link.keyframeRequests, 1);
     assert.equal(s.reconnects, 0);
     assert.ok(s.bytesOut > 0);
     assert.deepEqual(h.errors, []);
@@ -146,7 +151,7 @@ describe('RtmpDestination', { skip: requireTool('nginx with the RTMP module and 
     assertRecordingsStartClean(recordings);
     // Every unit written reached the relay: its recording decodes to one frame per unit.
     const recorded = await probeVideo(recordings[0]!);
-    assert.equal(recorded.frames, f.counts.written);
+    assert.equal(recorded.frames, f.counts.written - (firstKey - from));
     assert.deepEqual([recorded.width, recorded.height], [W, H]);
     assertNoKey(h);
   });
@@ -230,6 +235,39 @@ describe('RtmpDestination', { skip: requireTool('nginx with the RTMP module and 
     await h.d.close(AbortSignal.timeout(10_000));
     assert.equal(h.d.state, 'idle');
     assert.ok(!h.states.includes('streaming'), h.states.join(','));
+    assertNoKey(h);
+  });
+
+  it('close() returns while a publish is pending and during a backoff wait; open() again publishes', async () => {
+    // Accepts TCP connections and says nothing: an RTMP handshake that never completes.
+    const held = new Set<Socket>();
+    const silent: Server = createServer((sock) => {
+      held.add(sock);
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((res) => silent.listen(0, '127.0.0.1', () => res()));
+    cleanups.push(() => {
+      for (const sock of held) sock.destroy();
+      return new Promise<void>((res) => silent.close(() => res()));
+    });
+    const port = (silent.address() as { port: number }).port;
+    const h = destination(`rtmp://127.0.0.1:${port}/live/${KEY}`, { connectTimeoutMs: 1500, reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+    const opening = h.d.open(VIDEO, h.link.link);
+    await waitFor(() => held.size > 0, 5000, 'the sink connected');
+    await h.d.close(AbortSignal.timeout(10_000));
+    await opening;
+    assert.equal(h.d.state, 'idle');
+    assert.equal(h.errors.length, 0, 'closing a pending publish is no error');
+
+    await h.d.open(VIDEO, h.link.link);
+    assert.equal(h.d.state, 'reconnecting');
+    assert.equal(h.errors[0]?.code, 'RTMP_CONNECT_TIMEOUT');
+    assert.match(h.errors[0]!.message, /did not accept the publish .* within 1\.5 s/);
+    assert.equal(h.reconnects.length, 1);
+    // Waiting 60 s for the next attempt: close() does not.
+    await h.d.close(AbortSignal.timeout(10_000));
+    assert.equal(h.d.state, 'idle');
+    assert.equal(h.reconnects.length, 1);
     assertNoKey(h);
   });
 
