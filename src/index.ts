@@ -16,7 +16,7 @@ export {
 } from './skyline.js';
 export { TRANSITIONS } from './lifecycle.js';
 export { FileSkyLine, type FileSkyLineOptions, type Container } from './file/file-skyline.js';
-export { parseSidecar, type SidecarRow } from './file/timestamps-sidecar.js';
+export { parseSidecar, type SidecarRow } from './destinations/file/timestamps-sidecar.js';
 export { PIXEL_FORMATS, type PixelFormat, type Frame, type FrameInput, type MatLike, type ImageDataLike } from './frame.js';
 export { ENCODERS, type EncoderName } from './encoder.js';
 export { GstError } from './gst/pipeline.js';

@@ -1,13 +1,12 @@
 // FileSkyLine: records the stream to an MP4 or MKV file that stays playable if the
 // process dies (fragmented MP4 / streamable Matroska), plus a timestamps sidecar.
 import { statSync } from 'node:fs';
-import { mkdir, open, stat, unlink } from 'node:fs/promises';
-import { dirname, extname, resolve } from 'node:path';
+import { containerOf, fileMuxerTail, prepareFile, sessionPath, sidecarPath, type Container } from '../destinations/file/file-output.js';
+import { TimestampsSidecar } from '../destinations/file/timestamps-sidecar.js';
 import type { Pipeline } from '../gst/pipeline.js';
 import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineOptions, type StartOptions, type TimestampMode } from '../skyline.js';
-import { TimestampsSidecar } from './timestamps-sidecar.js';
 
-export type Container = 'mp4' | 'mkv';
+export type { Container };
 
 export interface FileSkyLineOptions extends Omit<SkyLineOptions, 'timestamps'> {
   /**
@@ -45,9 +44,7 @@ export class FileSkyLine extends SkyLine {
     if (typeof options?.path !== 'string' || options.path.length === 0) {
       throw new TypeError(`FileSkyLine needs a path (string), got ${JSON.stringify(options?.path)}`);
     }
-    const container = options.container ?? (extname(options.path).toLowerCase() === '.mkv' ? 'mkv' : 'mp4');
-    if (container !== 'mp4' && container !== 'mkv') throw new RangeError(`container must be 'mp4' or 'mkv', got ${JSON.stringify(container)}`);
-    this.container = container;
+    this.container = containerOf(options.path, options.container);
     this.pathTemplate = options.path;
     this.writeTimestamps = options.sidecar ?? (typeof timestamps === 'boolean' ? timestamps : true);
     this.fragmentMs = options.fragmentMs ?? 1000;
@@ -60,7 +57,7 @@ export class FileSkyLine extends SkyLine {
 
   /** The sidecar of the current (or last) session. */
   get timestampsPath(): string | undefined {
-    return this.current && this.writeTimestamps ? `${this.current}.timestamps.csv` : undefined;
+    return this.current && this.writeTimestamps ? sidecarPath(this.current) : undefined;
   }
 
   /**
@@ -83,20 +80,11 @@ export class FileSkyLine extends SkyLine {
     this.lastSession = session.index;
     await prepareFile(path, this.writeTimestamps);
     this.current = path;
-    if (this.writeTimestamps) this.sidecar = new TimestampsSidecar(`${path}.timestamps.csv`);
+    if (this.writeTimestamps) this.sidecar = new TimestampsSidecar(sidecarPath(path));
   }
 
   protected sink(): SinkSpec {
-    // Fragmented MP4 (moov up front, a fragment per second) plays up to its last complete
-    // fragment when the writer dies. MKV is written non-streamable: clusters go out as they
-    // close (a killed file plays up to its last one), and at EOS matroskamux seeks back into
-    // the file (filesink is seekable) to fill in Duration, SeekHead and Cues, which a
-    // streamable file never gets. filesink unbuffered so each fragment reaches the kernel as
-    // the muxer finishes it, not when 64 KB piled up.
-    const mux = this.container === 'mp4'
-      ? `mp4mux fragment-duration=${this.fragmentMs} streamable=true`
-      : 'matroskamux streamable=false';
-    return { kind: 'gst', launch: `${mux} ! filesink name=filesink sync=false buffer-mode=unbuffered`, streamFormat: 'avc' };
+    return { kind: 'gst', launch: fileMuxerTail(this.container, this.fragmentMs), streamFormat: 'avc' };
   }
 
   protected override configurePipeline(pipeline: Pipeline): void {
@@ -120,34 +108,4 @@ export class FileSkyLine extends SkyLine {
     this.sidecar?.close();
     this.sidecar = undefined;
   }
-}
-
-/**
- * Creates the missing parent directories of `path` and makes sure the file (and its sidecar) can be
- * created there, by creating them; a file that did not exist before is removed again. Throws an
- * error naming the absolute path otherwise.
- */
-async function prepareFile(path: string, sidecar: boolean): Promise<void> {
-  const abs = resolve(path);
-  try {
-    await mkdir(dirname(abs), { recursive: true });
-  } catch (err) {
-    throw new Error(`cannot record to ${abs}: its directory ${dirname(abs)} cannot be created (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  for (const file of sidecar ? [abs, `${abs}.timestamps.csv`] : [abs]) {
-    const existed = await stat(file).then(() => true, () => false);
-    try {
-      await (await open(file, 'a')).close();
-    } catch (err) {
-      throw new Error(`cannot record to ${abs}: ${file} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
-    if (!existed) await unlink(file).catch(() => undefined);
-  }
-}
-
-function sessionPath(template: string, index: number): string {
-  if (template.includes('{session}')) return template.split('{session}').join(String(index));
-  if (index === 1) return template;
-  const ext = extname(template);
-  return `${template.slice(0, template.length - ext.length)}-${index}${ext}`;
 }

@@ -10,38 +10,17 @@
  * frame, a keyframe, is the first thing each new connection gets.
  */
 import type { GstError, Pipeline } from '../gst/pipeline.js';
-import { hasElement } from '../gst/registry.js';
 import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineEvents, type SkyLineOptions } from '../skyline.js';
-import { connectTimeoutError, explainRtmpError, RtmpError, type RtmpErrorCode } from './errors.js';
-import { parseRtmpStats } from './sink-stats.js';
+import { explainRtmpError, type RtmpErrorCode } from './errors.js';
+import {
+  outBytes, pickRtmpSink, retryableRtmpError, RTMP_SINK, RtmpByteCount, rtmpPublishSettings, rtmpTail, waitForPublish,
+  type RtmpPublishOptions, type RtmpPublishSettings, type RtmpSinkElement,
+} from './publish.js';
 import { redactTarget, rtmpTarget, type RtmpTarget, type RtmpTargetOptions } from './url.js';
 
-export type RtmpSinkElement = 'rtmp2sink' | 'rtmpsink';
+export type { RtmpSinkElement };
 
-export interface RtmpSkyLineOptions extends SkyLineOptions, RtmpTargetOptions {
-  /** GStreamer sink: 'auto' (default) picks rtmp2sink, else rtmpsink (librtmp). */
-  sinkElement?: RtmpSinkElement | 'auto';
-  /**
-   * Longest wait for the relay to accept a publish, ms; also how long a connection may
-   * make no progress (relay hung, network gone) before it is dropped and redone. Default 10000.
-   */
-  connectTimeoutMs?: number;
-  /**
-   * rtmps: check the relay's certificate. Default true. false accepts any certificate
-   * (self-signed test relays only: it gives up protection against interception).
-   */
-  tlsVerify?: boolean;
-}
-
-/** The sink element's name inside the pipeline. */
-const SINK = 'rtmpsink';
-const POLL_MS = 50;
-/**
- * How long a fresh publish must survive before frames flow: relays that refuse a key
- * by hanging up right after acknowledging the publish (nginx-rtmp "deny publish") do
- * so within milliseconds; this tells that apart from an outage.
- */
-const SETTLE_MS = 300;
+export interface RtmpSkyLineOptions extends SkyLineOptions, RtmpTargetOptions, RtmpPublishOptions {}
 
 export interface RtmpSkyLineEvents extends SkyLineEvents {
   /** An RtmpError (with `code`) for what the relay or network did; other errors have no code. */
@@ -53,14 +32,11 @@ export class RtmpSkyLine extends SkyLine<RtmpSkyLineEvents> {
   readonly destination: string;
   /** Holds the stream key: an ES private field, so inspecting or serializing the SkyLine never shows it. */
   readonly #target: RtmpTarget;
-  private readonly sinkChoice: RtmpSinkElement | 'auto';
-  private readonly connectTimeoutMs: number;
-  private readonly tlsVerify: boolean;
+  private readonly settings: RtmpPublishSettings;
   private element: RtmpSinkElement | undefined;
   private pipeline: Pipeline | undefined;
   private published = false;
-  private bytesEarlier = 0;
-  private bytesLastSeen = 0;
+  private bytes = new RtmpByteCount();
   private connections = 0;
 
   constructor(options: RtmpSkyLineOptions) {
@@ -72,14 +48,7 @@ export class RtmpSkyLine extends SkyLine<RtmpSkyLineEvents> {
     // The whole URL too: a key under 4 characters is not scrubbed on its own, but is inside the URL.
     redactTarget(this.redactor, target);
     this.destination = target.masked;
-    const sinkChoice = options.sinkElement ?? 'auto';
-    if (!['auto', 'rtmp2sink', 'rtmpsink'].includes(sinkChoice)) {
-      throw new RangeError(`sinkElement must be 'auto', 'rtmp2sink' or 'rtmpsink', got ${JSON.stringify(sinkChoice)}`);
-    }
-    this.sinkChoice = sinkChoice;
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-    if (!(this.connectTimeoutMs > 0)) throw new RangeError(`connectTimeoutMs must be positive, got ${this.connectTimeoutMs}`);
-    this.tlsVerify = options.tlsVerify ?? true;
+    this.settings = rtmpPublishSettings(options);
   }
 
   /** True while a publish is confirmed and frames flow to the relay. */
@@ -93,22 +62,12 @@ export class RtmpSkyLine extends SkyLine<RtmpSkyLineEvents> {
   }
 
   protected async sink(_session: SessionInfo): Promise<SinkSpec> {
-    this.element ??= await this.pickElement();
-    const props = [`name=${SINK}`, 'sync=false'];
-    if (this.element === 'rtmp2sink') {
-      // The sink's socket timeout (s): bounds the TCP connect and, later, any write that makes no
-      // progress, so a relay that hangs is noticed. Ours (connectTimeoutMs) bounds the whole publish.
-      props.push(`timeout=${Math.max(1, Math.ceil(this.connectTimeoutMs / 1000))}`);
-      // Flags can only be set from the launch string (the binding cannot set enums/flags).
-      if (this.#target.scheme === 'rtmps' && !this.tlsVerify) props.push('tls-validation-flags=no-flags');
-    }
-    // The location (with the stream key) is set in configurePipeline, never in the launch string.
-    return { kind: 'gst', launch: `flvmux name=flvmux streamable=true ! ${this.element} ${props.join(' ')}`, streamFormat: 'avc' };
+    this.element ??= await pickRtmpSink(this.settings.sinkElement);
+    return { kind: 'gst', launch: rtmpTail(this.element, this.#target, this.settings), streamFormat: 'avc' };
   }
 
   protected override async openDestination(): Promise<void> {
-    this.bytesEarlier = 0;
-    this.bytesLastSeen = 0;
+    this.bytes = new RtmpByteCount();
     this.connections = 0;
     this.published = false;
     this.log.info({ destination: this.destination, sink: this.element }, 'publishing to RTMP relay');
@@ -116,7 +75,7 @@ export class RtmpSkyLine extends SkyLine<RtmpSkyLineEvents> {
 
   protected override configurePipeline(pipeline: Pipeline): void {
     this.pipeline = pipeline;
-    pipeline.set(SINK, 'location', this.#target.url);
+    pipeline.set(RTMP_SINK, 'location', this.#target.url);
   }
 
   protected override destinationReady(pipeline: Pipeline, signal: AbortSignal): Promise<void> {
@@ -125,55 +84,22 @@ export class RtmpSkyLine extends SkyLine<RtmpSkyLineEvents> {
     // of our own to test the relay: a one-client server (ffmpeg -listen 1) would take it as its
     // publisher. A relay that is down shows as the sink's own error on the first frame.
     if (this.element !== 'rtmp2sink') return this.markPublished();
-    return new Promise<void>((resolve, reject) => {
-      const started = Date.now();
-      let confirmedAt = 0;
-      let timer: NodeJS.Timeout | undefined;
-      const finish = (err?: Error) => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else this.markPublished().then(resolve, reject);
-      };
-      const onAbort = () => finish(new Error('publish attempt ended'));
-      const tick = () => {
-        const stats = parseRtmpStats(this.readStats(pipeline));
-        const now = Date.now();
-        if (stats?.connected) {
-          if (!confirmedAt) confirmedAt = now;
-          if (now - confirmedAt >= SETTLE_MS) return finish();
-        } else if (confirmedAt) {
-          confirmedAt = 0; // dropped again: the bus error follows and ends this attempt
-        }
-        if (now - started >= this.connectTimeoutMs) return finish(connectTimeoutError(this.#target, this.connectTimeoutMs, SINK));
-        timer = setTimeout(tick, POLL_MS);
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      tick();
-    });
+    return waitForPublish(() => this.readStats(pipeline), this.#target, this.settings.connectTimeoutMs, signal).then(() => this.markPublished());
   }
 
   protected override retryableSinkError(err: GstError): boolean {
-    // Everything the relay or network does to us is worth another try (a refused key may
-    // be enabled later, a stopped relay restarted). Upstream elements then report
-    // "streaming stopped, reason error": that is the sink's failure seen from above.
-    if (err instanceof RtmpError) return true;
-    return err.element === SINK || /reason error \(-5\)/.test(err.debug ?? '');
+    return retryableRtmpError(err);
   }
 
   protected override explainSinkError(err: GstError): GstError {
-    if (err.element !== SINK) return err;
+    if (err.element !== RTMP_SINK) return err;
     const explained = explainRtmpError(err, this.#target, { published: this.published });
     this.published = false;
     return explained;
   }
 
   protected override bytesDelivered(): number {
-    const now = this.currentBytes();
-    if (now < this.bytesLastSeen) this.bytesEarlier += this.bytesLastSeen; // a new connection counts from 0
-    this.bytesLastSeen = now;
-    return this.bytesEarlier + now;
+    return this.bytes.update(this.currentBytes());
   }
 
   protected override async closeDestination(): Promise<void> {
@@ -190,26 +116,14 @@ export class RtmpSkyLine extends SkyLine<RtmpSkyLineEvents> {
 
   private currentBytes(): number {
     if (!this.pipeline || this.element !== 'rtmp2sink') return 0;
-    return parseRtmpStats(this.readStats(this.pipeline))?.outBytesTotal ?? 0;
+    return outBytes(this.readStats(this.pipeline));
   }
 
   private readStats(pipeline: Pipeline): unknown {
     try {
-      return pipeline.element(SINK).stats;
+      return pipeline.element(RTMP_SINK).stats;
     } catch {
       return undefined;
     }
-  }
-
-  private async pickElement(): Promise<RtmpSinkElement> {
-    if (this.sinkChoice !== 'auto') {
-      if (!(await hasElement(this.sinkChoice))) {
-        throw new Error(`GStreamer element ${this.sinkChoice} is not installed (gstreamer1.0-plugins-bad)`);
-      }
-      return this.sinkChoice;
-    }
-    if (await hasElement('rtmp2sink')) return 'rtmp2sink';
-    if (await hasElement('rtmpsink')) return 'rtmpsink';
-    throw new Error('neither rtmp2sink nor rtmpsink is installed: install gstreamer1.0-plugins-bad');
   }
 }
