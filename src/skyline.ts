@@ -24,7 +24,7 @@ import { attemptUntilReady } from './delivery/attempts.js';
 import type { Delivery, DeliveryHost } from './delivery/delivery.js';
 import { GstSinkDelivery } from './delivery/gst-sink.js';
 import { TapDelivery } from './delivery/tap.js';
-import type { Destination, DestinationState, DestinationStats } from './destinations/destination.js';
+import { DestinationError, type Destination, type DestinationState, type DestinationStats } from './destinations/destination.js';
 import { Fanout, type AttachOptions } from './destinations/fanout.js';
 
 /** Pass for fps, width or height to reuse the value of this SkyLine's previous session. */
@@ -413,14 +413,6 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       };
       this.beginSession(wanted);
       this.fanout.begin();
-      try {
-        // Servers bind now, so their URLs are final when this resolves, even during warmup.
-        await this.fanout.prepare();
-      } catch (err) {
-        this.fail(err as Error);
-        await this.releasing;
-        throw this.failure;
-      }
       const { fps, width, height } = wanted;
       if (fps !== null && width !== null && height !== null) {
         this.beginOpening(fps, width, height);
@@ -430,6 +422,15 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       } else {
         this.warmup = new Warmup(fps === null, this.opts.warmupFrames, this.opts.warmupMemoryBytes);
         this.lifecycle.to('warmup');
+        try {
+          // Servers bind now, so their URLs are final when this resolves; a file is checked, so
+          // no frame is accepted for one that cannot be written.
+          await this.fanout.prepare();
+        } catch (err) {
+          this.fail(err as Error);
+          await this.releasing;
+          throw this.failure;
+        }
         this.log.info({ fps, width, height, warmupFrames: this.warmup.target }, 'warming up: measuring the stream from the first frames');
       }
     });
@@ -592,6 +593,8 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
   /** Fails the session: error reported, pipeline stopped, destination released, state 'error'. */
   protected fail(err: Error, reported = false): void {
     if (!this.lifecycle.is('warmup', 'opening', 'streaming', 'reconnecting')) return;
+    // The built-in destination's failures read as the SkyLine's own (RtmpError, KvsError, a file error).
+    if (err instanceof DestinationError && this.builtIn && err.destination === this.builtIn.name && err.cause instanceof Error) err = err.cause;
     this.failure = this.redactor.scrubError(err);
     if (!reported) this.reportError(this.failure);
     this.sessionAbort?.abort(FAILED);

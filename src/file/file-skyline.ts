@@ -1,10 +1,9 @@
-// FileSkyLine: records the stream to an MP4 or MKV file that stays playable if the
-// process dies (fragmented MP4 / streamable Matroska), plus a timestamps sidecar.
-import { statSync } from 'node:fs';
-import { containerOf, fileMuxerTail, prepareFile, sessionPath, sidecarPath, type Container } from '../destinations/file/file-output.js';
-import { TimestampsSidecar } from '../destinations/file/timestamps-sidecar.js';
-import type { Pipeline } from '../gst/pipeline.js';
-import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineOptions, type StartOptions, type TimestampMode } from '../skyline.js';
+// FileSkyLine: records the stream to an MP4 or MKV file that stays playable if the process dies
+// (fragmented MP4 / non-streamable Matroska), plus a timestamps sidecar: a SkyLine with one
+// built-in FileDestination.
+import { FileDestination } from '../destinations/file/file-destination.js';
+import type { Container } from '../destinations/file/file-output.js';
+import { SkyLine, type SinkSpec, type SkyLineOptions, type TimestampMode } from '../skyline.js';
 
 export type { Container };
 
@@ -28,84 +27,39 @@ export interface FileSkyLineOptions extends Omit<SkyLineOptions, 'timestamps'> {
 }
 
 export class FileSkyLine extends SkyLine {
-  readonly container: Container;
-  private readonly pathTemplate: string;
-  private readonly writeTimestamps: boolean;
-  private readonly fragmentMs: number;
-  private current: string | undefined;
-  private sidecar: TimestampsSidecar | undefined;
-  /** Index of the last session that opened (the next one is this + 1). */
-  private lastSession = 0;
+  private readonly file: FileDestination;
 
   constructor(options: FileSkyLineOptions) {
-    const { timestamps, ...rest } = options ?? ({} as FileSkyLineOptions);
-    // A file has no viewer waiting: x264 frame threads keep both cores busy (figure 2).
-    super({ ...rest, ...(typeof timestamps === 'string' ? { timestamps } : {}), frameThreads: options?.frameThreads ?? true });
     if (typeof options?.path !== 'string' || options.path.length === 0) {
       throw new TypeError(`FileSkyLine needs a path (string), got ${JSON.stringify(options?.path)}`);
     }
-    this.container = containerOf(options.path, options.container);
-    this.pathTemplate = options.path;
-    this.writeTimestamps = options.sidecar ?? (typeof timestamps === 'boolean' ? timestamps : true);
-    this.fragmentMs = options.fragmentMs ?? 1000;
+    const { timestamps, path, container, sidecar, fragmentMs, ...rest } = options;
+    const file = new FileDestination({
+      path,
+      ...(container !== undefined ? { container } : {}),
+      sidecar: sidecar ?? (typeof timestamps === 'boolean' ? timestamps : true),
+      ...(fragmentMs !== undefined ? { fragmentMs } : {}),
+    });
+    // A file has no viewer waiting: x264 frame threads keep both cores busy (figure 2).
+    super({ ...rest, ...(typeof timestamps === 'string' ? { timestamps } : {}), frameThreads: options.frameThreads ?? true }, file);
+    this.file = file;
+  }
+
+  get container(): Container {
+    return this.file.container;
   }
 
   /** The file the current (or last) session writes. */
   get path(): string | undefined {
-    return this.current;
+    return this.file.path;
   }
 
   /** The sidecar of the current (or last) session. */
   get timestampsPath(): string | undefined {
-    return this.current && this.writeTimestamps ? sidecarPath(this.current) : undefined;
-  }
-
-  /**
-   * A session that measures fps opens its file only after the first frames: the file is checked
-   * as soon as warmup begins, so no frame is accepted for a file that cannot be written.
-   */
-  override async startStreaming(options?: StartOptions): Promise<void> {
-    await super.startStreaming(options);
-    if (this.state !== 'warmup') return; // opened (openDestination checked the file) or failed
-    try {
-      await prepareFile(sessionPath(this.pathTemplate, this.lastSession + 1), this.writeTimestamps);
-    } catch (err) {
-      this.fail(err as Error);
-      throw err;
-    }
-  }
-
-  protected override async openDestination(session: SessionInfo): Promise<void> {
-    const path = sessionPath(this.pathTemplate, session.index);
-    this.lastSession = session.index;
-    await prepareFile(path, this.writeTimestamps);
-    this.current = path;
-    if (this.writeTimestamps) this.sidecar = new TimestampsSidecar(sidecarPath(path));
+    return this.file.timestampsPath;
   }
 
   protected sink(): SinkSpec {
-    return { kind: 'gst', launch: fileMuxerTail(this.container, this.fragmentMs), streamFormat: 'avc' };
-  }
-
-  protected override configurePipeline(pipeline: Pipeline): void {
-    // Set after parsing: paths with spaces or '!' would break a launch string.
-    pipeline.set('filesink', 'location', this.current!);
-  }
-
-  protected override onFramePushed(captureMs: number, ptsNs: number): void {
-    this.sidecar?.add(captureMs, ptsNs);
-  }
-
-  protected override bytesDelivered(): number {
-    try {
-      return this.current ? statSync(this.current).size : 0;
-    } catch {
-      return 0;
-    }
-  }
-
-  protected override async closeDestination(): Promise<void> {
-    this.sidecar?.close();
-    this.sidecar = undefined;
+    return { kind: 'tap' };
   }
 }

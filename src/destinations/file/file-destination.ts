@@ -32,6 +32,9 @@ export const FILE_QUEUE_LIMIT = 8;
 /** Longest wait for the file pipeline to open the file. */
 const START_TIMEOUT_MS = 10_000;
 
+/** Longest dispose() waits for a close it has to do itself. */
+const DISPOSE_TIMEOUT_MS = 5000;
+
 export class FileDestination extends EventEmitter<DestinationEvents> implements Destination {
   readonly kind = 'file';
   readonly live = false;
@@ -178,6 +181,15 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
     }
     this.release();
     this.status.to('idle');
+  }
+
+  /** Checks that the next file can be written, so warmup accepts no frames for a file that cannot be. */
+  async prepare(): Promise<void> {
+    await prepareFile(sessionPath(this.template, this.sessions + 1), this.writeSidecar);
+  }
+
+  async dispose(): Promise<void> {
+    if (!this.status.is('idle')) await this.close(AbortSignal.timeout(DISPOSE_TIMEOUT_MS));
   }
 
   stats(): DestinationStats {

@@ -50,6 +50,9 @@ interface Session {
   bytes: RtmpByteCount;
 }
 
+/** Longest dispose() waits for a close it has to do itself. */
+const DISPOSE_TIMEOUT_MS = 5000;
+
 export class RtmpDestination extends EventEmitter<DestinationEvents> implements Destination {
   readonly kind = 'rtmp';
   readonly live = true;
@@ -162,6 +165,10 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
     this.endSession(session);
     this.status.to('idle');
     session.log.info({ destination: this.name, connections: session.connections }, 'RTMP publish closed');
+  }
+
+  async dispose(): Promise<void> {
+    if (!this.status.is('idle')) await this.close(AbortSignal.timeout(DISPOSE_TIMEOUT_MS));
   }
 
   stats(): DestinationStats {
