@@ -180,6 +180,10 @@ export class KvsDestination extends EventEmitter<DestinationEvents> implements D
     this.#status.to('idle');
   }
 
+  async dispose(): Promise<void> {
+    if (!this.#status.is('idle')) await this.close(AbortSignal.timeout(5000));
+  }
+
   stats(): KvsDestinationStats {
     const p = this.#kvs.stats();
     const s = this.#status;
