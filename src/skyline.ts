@@ -673,7 +673,9 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       if (spec.kind === 'gst' && this.fanout.destinations.length > 0) {
         throw new Error(`${this.constructor.name} ends its pipeline in GStreamer, so it cannot feed destinations: attach them to a MultiSkyLine`);
       }
-      await this.fanout.start({ width, height, fps, framerate: session.framerate });
+      // A stop gives up on destinations still opening (a control plane that does not answer):
+      // the fanout's end() closes them, which cancels what they wait on.
+      await Promise.race([this.fanout.start({ width, height, fps, framerate: session.framerate }), aborted(signal)]);
       if (signal.aborted) return;
       // x264 frame threads (throughput) only when nobody watches live: they add frames of latency.
       const frameThreads = this.frameThreadsOption ?? (this.fanout.destinations.length > 0 && !this.fanout.live);

@@ -216,12 +216,15 @@ export class Fanout {
 
   /** Delivers what the destination's outlet holds, then closes it, within `signal`. */
   private async finish(entry: Entry, signal: AbortSignal): Promise<void> {
-    if (entry.opening) await Promise.race([entry.opening.catch(() => undefined), aborted(signal)]);
     const outlet = entry.outlet;
     entry.outlet = undefined;
     if (!outlet) return;
+    // Still opening (a relay that holds the publish): it took no video, so there is nothing to
+    // deliver; closing it now ends the open instead of waiting for it.
+    const opening = entry.opening;
+    opening?.catch(() => undefined);
     try {
-      await outlet.drain(signal);
+      if (!opening) await outlet.drain(signal);
       outlet.discard();
       await Promise.race([entry.destination.close(signal), aborted(signal)]);
     } catch (err) {

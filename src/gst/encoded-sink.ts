@@ -176,6 +176,9 @@ export class EncodedSink {
     this.pipeline = undefined;
     this.eosWaiter?.('aborted');
     pipeline.stop();
+    // A pipeline whose element failed is not used again: librtmp's rtmpsink, for one, publishes
+    // nothing after a refused key even once reset to NULL.
+    if (this.failed) return;
     let list = idle.get(this.description);
     if (!list) idle.set(this.description, (list = []));
     list.push(pipeline);

@@ -48,7 +48,7 @@ test('two kvssink sessions run one pipeline: same description, same credential p
       assert.equal(rows.length, 20, `session ${session}: every access unit reached kvssink`);
       assert.ok(rows.every((r) => r.stream === 'cam-1' && r.bytes > 0));
       paths.push(rows[0]!.credentialPath);
-      descriptions.push(sky.pipelineDescription!);
+      descriptions.push(sky.kvssinkPipelineDescription!);
       assert.equal(existsSync(rows[0]!.credentialPath), false, 'credential file removed when the session stops');
     }
     assert.deepEqual(errors, []);

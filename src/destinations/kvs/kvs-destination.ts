@@ -13,17 +13,22 @@ import type { KvsAckEvent, ProducerStats } from '../../kvs/producer.js';
 import { backoffDelay, sleep, withDefaults } from '../../backoff.js';
 import { Redactor } from '../../log.js';
 import type { Destination, DestinationEvents, DestinationLink, DestinationState, DestinationStats, VideoInfo } from '../destination.js';
+import { DrainPoll } from '../drain.js';
+import { KvssinkOutput } from './kvssink-output.js';
+import { kvssinkAvailable } from '../../kvs/kvssink.js';
 import { DestinationStatus, KeyframeGate } from '../status.js';
 
-export type KvsDestinationMode = 'putmedia';
+export type KvsDestinationMode = 'putmedia' | 'kvssink' | 'auto';
 
 export interface KvsDestinationOptions extends KvsStreamOptions {
   /**
-   * How video reaches KVS. Only 'putmedia' (our producer, no plugin needed) for now. AWS's
-   * kvssink GStreamer plugin would be a second mode here, fed the same access units through an
-   * appsrc pipeline of its own (see src/kvs/kvssink.ts).
+   * How video reaches KVS: 'putmedia' (default: our producer, no plugin needed), 'kvssink'
+   * (AWS's GStreamer plugin, found through GST_PLUGIN_PATH, in a pipeline of its own), or
+   * 'auto' (kvssink when the plugin is found, else PutMedia).
    */
   mode?: KvsDestinationMode;
+  /** kvssink content store, MB. Default 128. */
+  storageSizeMb?: number;
 }
 
 type Listener<K extends keyof DestinationEvents> = (...args: DestinationEvents[K]) => void;
@@ -74,12 +79,17 @@ export class KvsDestination extends EventEmitter<DestinationEvents> implements D
   #description: StreamDescription | undefined;
   /** Units taken while the destination could not deliver (failed) or before a keyframe. */
   #dropped = 0;
+  readonly #mode: KvsDestinationMode;
+  #using: 'putmedia' | 'kvssink' | undefined;
+  readonly #kvssink: KvssinkOutput;
+  readonly #drain = new DrainPoll(() => this.#kvssink.hasRoom(), () => this.emit('drain'));
 
   constructor(options: KvsDestinationOptions) {
     super();
     const settings = kvsSettings(options, 'KvsDestination');
     const mode = options.mode ?? 'putmedia';
-    if (mode !== 'putmedia') throw new RangeError(`mode must be 'putmedia', got ${JSON.stringify(mode)}`);
+    if (!['putmedia', 'kvssink', 'auto'].includes(mode)) throw new RangeError(`mode must be 'putmedia', 'kvssink' or 'auto', got ${JSON.stringify(mode)}`);
+    this.#mode = mode;
     this.streamName = settings.streamName;
     this.region = settings.region;
     this.name = `kvs:${settings.region}/${settings.streamName}`;
@@ -88,6 +98,17 @@ export class KvsDestination extends EventEmitter<DestinationEvents> implements D
       this.#secrets.add(s);
       this.#link?.addSecret(s);
     });
+    this.#kvssink = new KvssinkOutput({ ...settings, storageSizeMb: options.storageSizeMb }, this.#kvs, (err) => this.#fail(err));
+  }
+
+  /** The way in use: known once opened. */
+  get sinkMode(): 'putmedia' | 'kvssink' | undefined {
+    return this.#using;
+  }
+
+  /** kvssink mode: the launch string of its pipeline (a credential path, no secret). */
+  get pipelineDescription(): string | undefined {
+    return this.#kvssink.description;
   }
 
   get state(): DestinationState {
@@ -117,7 +138,14 @@ export class KvsDestination extends EventEmitter<DestinationEvents> implements D
     this.#link = link;
     for (const s of this.#secrets) link.addSecret(s);
     this.#status.to('opening');
-    // The PutMedia mode; a kvssink mode would start its pipeline here instead.
+    try {
+      this.#using = await this.#chooseMode();
+    } catch (err) {
+      this.#status.lastError = `${this.name}: ${(err as Error).message}`;
+      this.#status.to('failed');
+      throw err;
+    }
+    if (this.#using === 'kvssink') return this.#openKvssink(video, link);
     const producer = this.#kvs.createProducer({
       width: video.width,
       height: video.height,
@@ -155,6 +183,15 @@ export class KvsDestination extends EventEmitter<DestinationEvents> implements D
   }
 
   write(au: AccessUnit): boolean {
+    if (this.#using === 'kvssink' && this.#status.is('streaming') && (this.#gate.open || au.keyframe)) {
+      if (!this.#kvssink.write(au)) {
+        this.#drain.arm();
+        return false;
+      }
+      this.#gate.pass(au.keyframe);
+      this.#status.unitsIn++;
+      return true;
+    }
     this.#status.unitsIn++;
     if (!this.#status.is('streaming', 'reconnecting') || !this.#gate.pass(au.keyframe)) {
       this.#dropped++;
@@ -171,6 +208,8 @@ export class KvsDestination extends EventEmitter<DestinationEvents> implements D
     this.#starting?.abort();
     this.#starting = undefined;
     this.#status.to('closing');
+    this.#drain.cancel();
+    if (this.#using === 'kvssink') await this.#kvssink.close(signal);
     // A control-plane call in flight (an endpoint that does not answer) is given up, not waited for.
     this.#kvs.cancel();
     const left = await this.#kvs.stop(signal);
@@ -182,6 +221,34 @@ export class KvsDestination extends EventEmitter<DestinationEvents> implements D
 
   async dispose(): Promise<void> {
     if (!this.#status.is('idle')) await this.close(AbortSignal.timeout(5000));
+    await this.#kvssink.dispose();
+    this.#kvs.destroy();
+  }
+
+  async #chooseMode(): Promise<'putmedia' | 'kvssink'> {
+    if (this.#mode === 'putmedia') return 'putmedia';
+    const found = await kvssinkAvailable();
+    if (this.#mode === 'kvssink' && !found) {
+      throw new Error(
+        "mode 'kvssink' was asked for but the kvssink GStreamer plugin was not found: build it from the KVS C++ producer SDK and set GST_PLUGIN_PATH to its directory, or use 'putmedia'",
+      );
+    }
+    return found ? 'kvssink' : 'putmedia';
+  }
+
+  /** kvssink: the stream and credentials are checked up front, so mistakes fail open() clearly. */
+  async #openKvssink(video: VideoInfo, link: DestinationLink): Promise<void> {
+    try {
+      this.#description = await this.#kvs.controlPlane.ensureStream();
+      await this.#kvssink.open(video);
+    } catch (err) {
+      const e = this.#kvs.clean(err);
+      this.#status.lastError = `${this.name}: ${e.message}`;
+      this.#status.to('failed');
+      throw e;
+    }
+    this.#status.to('streaming');
+    link.log.info({ stream: this.streamName, region: this.region, sink: 'kvssink' }, 'streaming to KVS through kvssink');
   }
 
   stats(): KvsDestinationStats {

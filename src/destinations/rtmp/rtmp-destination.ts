@@ -27,6 +27,8 @@ export interface RtmpDestinationOptions extends RtmpTargetOptions, RtmpPublishOp
 
 /** write() returns false while appsrc holds this many buffers or more. */
 export const RTMP_QUEUE_LIMIT = 8;
+/** How long an unexpected EOS waits for the bus error that explains it. */
+const EOS_GRACE_MS = 300;
 /** An attempt's own bound beyond connectTimeoutMs (the pipeline start). */
 const ATTEMPT_MARGIN_MS = 5000;
 
@@ -256,7 +258,11 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
           if (!settled) return settle(explained);
           this.connectionLost(session, conn, explained);
         },
-        onEos: () => this.connectionLost(session, conn, new Error('the RTMP pipeline ended unexpectedly')),
+        // librtmp's sink can end the stream just before it posts the error that says why: the
+        // error, when it comes, is the better report.
+        onEos: () => {
+          setTimeout(() => this.connectionLost(session, conn, new Error('the RTMP pipeline ended unexpectedly')), EOS_GRACE_MS).unref();
+        },
       });
       // rtmpsink (librtmp) connects on its first buffer and reports nothing before: a relay that
       // is down shows as the sink's own error then.
