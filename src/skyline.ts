@@ -299,7 +299,8 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       },
       state: (d, next, previous) => {
         this.emitEvent('destination', d.name, next, previous);
-        if (d === this.builtIn) this.followBuiltIn();
+        // After the current turn: a destination may report why it failed just after saying it did.
+        if (d === this.builtIn) queueMicrotask(() => this.followBuiltIn());
       },
     });
     this.builtIn = builtIn;

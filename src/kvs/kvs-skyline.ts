@@ -42,7 +42,7 @@ export class KVSSkyLine extends SkyLine<KVSSkyLineEvents> {
     if (!options || typeof options !== 'object') throw new TypeError('KVSSkyLine needs options: { streamName, region }');
     const sink = options.sink ?? 'auto';
     if (!['auto', 'putmedia', 'kvssink'].includes(sink)) throw new RangeError(`sink must be 'putmedia', 'kvssink' or 'auto', got ${JSON.stringify(sink)}`);
-    const kvs = new KvsDestination({ ...options, mode: sink });
+    const kvs = new KvsDestination({ ...options, mode: sink, retryStart: false });
     super(options, kvs);
     kvs.on('ack', (ack) => this.emit('ack', ack));
     this.kvs = kvs;

@@ -29,6 +29,11 @@ export interface KvsDestinationOptions extends KvsStreamOptions {
   mode?: KvsDestinationMode;
   /** kvssink content store, MB. Default 128. */
   storageSizeMb?: number;
+  /**
+   * When the service cannot be reached at open(): true (default) resolves in 'reconnecting' and
+   * keeps trying, buffering; false rejects (KVSSkyLine: startStreaming() fails naming the endpoint).
+   */
+  retryStart?: boolean;
 }
 
 type Listener<K extends keyof DestinationEvents> = (...args: DestinationEvents[K]) => void;
@@ -80,6 +85,7 @@ export class KvsDestination extends EventEmitter<DestinationEvents> implements D
   /** Units taken while the destination could not deliver (failed) or before a keyframe. */
   #dropped = 0;
   readonly #mode: KvsDestinationMode;
+  readonly #retryStartOpt: boolean;
   #using: 'putmedia' | 'kvssink' | undefined;
   readonly #kvssink: KvssinkOutput;
   readonly #drain = new DrainPoll(() => this.#kvssink.hasRoom(), () => this.emit('drain'));
@@ -90,6 +96,7 @@ export class KvsDestination extends EventEmitter<DestinationEvents> implements D
     const mode = options.mode ?? 'putmedia';
     if (!['putmedia', 'kvssink', 'auto'].includes(mode)) throw new RangeError(`mode must be 'putmedia', 'kvssink' or 'auto', got ${JSON.stringify(mode)}`);
     this.#mode = mode;
+    this.#retryStartOpt = options.retryStart ?? true;
     this.streamName = settings.streamName;
     this.region = settings.region;
     this.name = `kvs:${settings.region}/${settings.streamName}`;
@@ -168,7 +175,7 @@ export class KvsDestination extends EventEmitter<DestinationEvents> implements D
     } catch (err) {
       const e = this.#kvs.clean(err);
       this.#status.lastError = `${this.name}: ${e.message}`;
-      if (!retryable(e) || this.#status.is('idle', 'closing')) {
+      if (!retryable(e) || !this.#retryStartOpt || this.#status.is('idle', 'closing')) {
         this.#kvs.destroy();
         if (this.#status.is('opening')) this.#status.to('failed');
         throw e;

@@ -23,6 +23,7 @@ export class KvssinkOutput {
   private credentialFile: KvssinkCredentialFile | undefined;
   private sink: EncodedSink | undefined;
   private ptsBase: number | undefined;
+  private lastDescription: string | undefined;
 
   constructor(
     private readonly settings: KvsSettings & { storageSizeMb?: number },
@@ -33,7 +34,7 @@ export class KvssinkOutput {
 
   /** The pipeline's launch string (credential path, no secret). */
   get description(): string | undefined {
-    return this.sink?.description;
+    return this.lastDescription;
   }
 
   async open(video: VideoInfo): Promise<void> {
@@ -54,6 +55,7 @@ export class KvssinkOutput {
       storageSizeMb: s.storageSizeMb,
     }));
     this.sink = sink;
+    this.lastDescription = sink.description;
     this.ptsBase = undefined;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`kvssink did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
