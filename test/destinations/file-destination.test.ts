@@ -163,6 +163,11 @@ describe('FileDestination', { skip: requireTool('ffprobe/ffmpeg', () => commandW
     while (taken < clip.length && d.write(clip[taken]!)) taken++;
     assert.ok(taken < clip.length, 'write() said false before the whole clip was queued');
     assert.ok(taken >= 8, `took ${taken} units before refusing`);
+    const asked = Date.now();
+    const queued = d.stats();
+    assert.ok(queued.backlogBytes > 0, 'stats show what appsrc holds');
+    // The clip's capture times are long past: the oldest queued unit is that old.
+    assert.ok(queued.behindMs >= asked - clip[taken - 1]!.captureMs, `behindMs ${queued.behindMs}`);
     await once(d, 'drain');
     await writeAll(d, clip.slice(taken));
     await d.close(closeSignal());

@@ -8,7 +8,7 @@ import { EncodedSink, type FinishResult } from '../../gst/encoded-sink.js';
 import type { GstError } from '../../gst/pipeline.js';
 import type { AccessUnit } from '../../h264/access-unit.js';
 import { DestinationError, type Destination, type DestinationEvents, type DestinationLink, type DestinationState, type DestinationStats, type VideoInfo } from '../destination.js';
-import { DrainPoll } from '../drain.js';
+import { backlog, DrainPoll } from '../drain.js';
 import { DestinationStatus, KeyframeGate } from '../status.js';
 import { containerOf, fileMuxerTail, prepareFile, sessionPath, sidecarPath, type Container } from './file-output.js';
 import { TimestampsSidecar } from './timestamps-sidecar.js';
@@ -181,7 +181,7 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
   }
 
   stats(): DestinationStats {
-    return { ...this.status.stats({ backlogBytes: 0 }), bytesOut: this.bytesOut() };
+    return { ...this.status.stats(backlog(this.sink)), bytesOut: this.bytesOut() };
   }
 
   private bytesOut(): number {

@@ -17,7 +17,7 @@ import {
 } from '../../rtmp/publish.js';
 import { redactTarget, rtmpTarget, type RtmpTarget, type RtmpTargetOptions } from '../../rtmp/url.js';
 import { DestinationError, type Destination, type DestinationEvents, type DestinationLink, type DestinationState, type DestinationStats, type VideoInfo } from '../destination.js';
-import { DrainPoll } from '../drain.js';
+import { backlog, DrainPoll } from '../drain.js';
 import { DestinationStatus, KeyframeGate } from '../status.js';
 
 export interface RtmpDestinationOptions extends RtmpTargetOptions, RtmpPublishOptions {
@@ -165,7 +165,7 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
   }
 
   stats(): DestinationStats {
-    return { ...this.status.stats(), bytesOut: this.bytesOut() };
+    return { ...this.status.stats(backlog(this.session?.connection?.sink)), bytesOut: this.bytesOut() };
   }
 
   private bytesOut(): number {
