@@ -31,8 +31,15 @@ export class DrainPoll {
     this.timer.unref();
   }
 
-  cancel(): void {
+  /**
+   * Stops polling; true when it was polling, i.e. a producer waits for 'drain'. A destination
+   * that stops queueing (lost its peer, failed: it drops what it is given now) emits 'drain'
+   * then, once its state says so, so that producer does not wait for ever.
+   */
+  cancel(): boolean {
+    const armed = this.timer !== undefined;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    return armed;
   }
 }

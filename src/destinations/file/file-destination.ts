@@ -54,9 +54,7 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
   private keyframeAsked = false;
   private readonly drain = new DrainPoll(
     () => !this.sink || this.sink.level() < FILE_QUEUE_LIMIT / 2,
-    () => {
-      if (this.sink) this.emit('drain');
-    },
+    () => this.emit('drain'),
   );
   /** Size of the file when it was closed (stats after close). */
   private closedBytes = 0;
@@ -198,8 +196,10 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
     if (!this.status.is('streaming', 'closing')) return;
     this.status.error(err);
     this.log?.error({ err: this.status.lastError, path: this.current }, 'recording failed');
+    const producerWaits = this.drain.cancel();
     this.release();
     this.status.to('failed');
+    if (producerWaits) this.emit('drain');
   }
 
   /** Stops the pipeline and closes the sidecar; idempotent. */

@@ -67,9 +67,7 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
   private keyframeAsked = false;
   private readonly drain = new DrainPoll(
     () => (this.session?.connection?.sink.level() ?? 0) < RTMP_QUEUE_LIMIT / 2,
-    () => {
-      if (this.status.is('streaming')) this.emit('drain');
-    },
+    () => this.emit('drain'),
   );
 
   /** Throws RtmpUrlError for a bad URL (key never in the message), RangeError for bad settings. */
@@ -101,8 +99,10 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
 
   async open(video: VideoInfo, link: DestinationLink): Promise<void> {
     if (!this.status.is('idle')) throw new Error(`${this.name}: open() while ${this.status.state} (close() it first)`);
-    link.addSecret(this.#target.url);
     for (const s of this.#target.secrets) link.addSecret(s);
+    // A key under 4 characters is not masked on its own (it would mask ordinary words): the
+    // whole URL then is.
+    if (this.#target.secrets.some((s) => s.length < 4)) link.addSecret(this.#target.url);
     this.status.reset();
     this.status.to('opening');
     const session: Session = { abort: new AbortController(), video, link, log: link.log, connection: undefined, connections: 0, bytes: new RtmpByteCount() };
@@ -261,13 +261,15 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
   /** A bus error on an accepted publish: reconnect when another attempt may cure it, else fail. */
   private connectionLost(session: Session, conn: Connection, err: Error): void {
     if (this.session !== session || session.connection !== conn || !this.status.is('streaming')) return;
-    this.drain.cancel();
+    const producerWaits = this.drain.cancel();
     if (err instanceof GstError && retryableRtmpError(err)) {
       session.log.warn({ destination: this.name, err: err.message }, 'lost the RTMP publish');
+      // Moves to 'reconnecting' before its first wait.
       void this.connect(session, err);
     } else {
       this.fail(session, err);
     }
+    if (producerWaits) this.emit('drain');
   }
 
   private fail(session: Session, err: Error): void {
