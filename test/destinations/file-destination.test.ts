@@ -1,11 +1,13 @@
 // FileDestination fed with a real x264 clip's access units; every file is read back with
 // ffprobe/ffmpeg: frame count, size, each frame's PTS, the sidecar's rows.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import type { VideoInfo } from '../../src/destinations/destination.js';
 import { FileDestination } from '../../src/destinations/file/file-destination.js';
 import { parseSidecar } from '../../src/destinations/file/timestamps-sidecar.js';
@@ -56,6 +58,12 @@ function recorder(name: string, extra: Partial<ConstructorParameters<typeof File
   return { d, states, errors, link: testLink() };
 }
 
+async function packetTimes(path: string): Promise<Array<{ pts: string; dts: string }>> {
+  const { stdout } = await promisify(execFile)('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,dts_time', '-of', 'json', path]);
+  const packets = (JSON.parse(stdout) as { packets: Array<{ pts_time: string; dts_time: string }> }).packets;
+  return packets.map((p) => ({ pts: p.pts_time, dts: p.dts_time }));
+}
+
 /** Checks the file holds exactly `aus` (rebased to the first), and the sidecar one row per unit. */
 async function assertRecording(path: string, sidecar: string | undefined, aus: AccessUnit[], container: 'mp4' | 'mkv') {
   const p = await probeVideo(path);
@@ -72,6 +80,8 @@ async function assertRecording(path: string, sidecar: string | undefined, aus: A
     assert.ok(Math.abs(f.time - expected) <= tolerance, `frame ${i} at ${f.time} s, expected ${expected}`);
     assert.equal(f.keyframe, aus[i]!.keyframe, `frame ${i} keyframe flag`);
   });
+  // No DTS can be pushed through appsrc: the muxer's DTS must equal PTS (no reordering).
+  for (const [i, pk] of (await packetTimes(path)).entries()) assert.equal(pk.dts, pk.pts, `packet ${i}: DTS ${pk.dts} != PTS ${pk.pts}`);
   assert.equal(await decodeErrors(path), '');
   if (sidecar === undefined) return;
   const rows = parseSidecar(readFileSync(sidecar, 'utf8'));
