@@ -18,6 +18,7 @@ import {
 import { redactTarget, rtmpTarget, type RtmpTarget, type RtmpTargetOptions } from '../../rtmp/url.js';
 import { DestinationError, type Destination, type DestinationEvents, type DestinationLink, type DestinationState, type DestinationStats, type VideoInfo } from '../destination.js';
 import { backlog, DrainPoll } from '../drain.js';
+import { ParameterSets } from '../parameter-sets.js';
 import { DestinationStatus, KeyframeGate } from '../status.js';
 
 export interface RtmpDestinationOptions extends RtmpTargetOptions, RtmpPublishOptions {
@@ -61,6 +62,7 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
   private readonly backoff: Required<ReconnectOptions>;
   private readonly status: DestinationStatus;
   private readonly gate = new KeyframeGate();
+  private readonly parameterSets = new ParameterSets();
   private readonly redactor: Redactor;
   private element: RtmpSinkElement | undefined;
   private session: Session | undefined;
@@ -104,6 +106,7 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
     // whole URL then is.
     if (this.#target.secrets.some((s) => s.length < 4)) link.addSecret(this.#target.url);
     this.status.reset();
+    this.parameterSets.clear();
     this.status.to('opening');
     const session: Session = { abort: new AbortController(), video, link, log: link.log, connection: undefined, connections: 0, bytes: new RtmpByteCount() };
     this.session = session;
@@ -124,6 +127,7 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
 
   write(au: AccessUnit): boolean {
     const conn = this.session?.connection;
+    this.parameterSets.see(au);
     if (conn?.published && this.status.is('streaming') && (this.gate.open || au.keyframe)) {
       if (conn.sink.level() >= RTMP_QUEUE_LIMIT) {
         // Not taken: the producer offers it again after 'drain'.
@@ -132,8 +136,12 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
       }
       this.status.unitsIn++;
       this.gate.pass(au.keyframe);
-      conn.ptsBase ??= au.ptsNs;
-      conn.sink.push(au, au.ptsNs - conn.ptsBase);
+      if (conn.ptsBase === undefined) {
+        conn.ptsBase = au.ptsNs;
+        conn.sink.push(this.parameterSets.complete(au), 0);
+      } else {
+        conn.sink.push(au, au.ptsNs - conn.ptsBase);
+      }
       return true;
     }
     // No publish to take it (reconnecting, closed), or waiting for a keyframe: dropped, never
