@@ -127,7 +127,9 @@ describe('FileDestination', { skip: requireTool('ffprobe/ffmpeg', () => commandW
     const firstKey = clip.findIndex((au, i) => i >= from && au.keyframe);
     assert.ok(firstKey > from, 'the clip has a keyframe after the start');
     await writeAll(d, clip.slice(from));
-    await d.close(closeSignal());
+    // A second close() while the first finishes the file waits for it too.
+    await Promise.all([d.close(closeSignal()), d.close(closeSignal())]);
+    assert.equal(d.state, 'idle');
     assert.equal(d.stats().unitsIn, clip.length - from);
     assert.equal(d.stats().unitsDropped, firstKey - from);
     assert.equal(link.keyframeRequests, 1);

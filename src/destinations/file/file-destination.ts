@@ -52,6 +52,7 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
   private ptsBase = 0;
   private written = 0;
   private keyframeAsked = false;
+  private closing: Promise<void> | undefined;
   private readonly drain = new DrainPoll(
     () => !this.sink || this.sink.level() < FILE_QUEUE_LIMIT / 2,
     () => this.emit('drain'),
@@ -164,8 +165,14 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
     return true;
   }
 
-  async close(signal: AbortSignal): Promise<void> {
-    if (this.status.is('idle', 'closing')) return;
+  close(signal: AbortSignal): Promise<void> {
+    // A second close() while one runs waits for that one.
+    this.closing ??= this.finish(signal).finally(() => (this.closing = undefined));
+    return this.closing;
+  }
+
+  private async finish(signal: AbortSignal): Promise<void> {
+    if (this.status.is('idle')) return;
     this.drain.cancel();
     const sink = this.sink;
     if (sink && this.status.is('streaming')) {

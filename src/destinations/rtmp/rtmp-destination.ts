@@ -67,6 +67,7 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
   private element: RtmpSinkElement | undefined;
   private session: Session | undefined;
   private keyframeAsked = false;
+  private closing: Promise<void> | undefined;
   private readonly drain = new DrainPoll(
     () => (this.session?.connection?.sink.level() ?? 0) < RTMP_QUEUE_LIMIT / 2,
     () => this.emit('drain'),
@@ -155,9 +156,15 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
     return true;
   }
 
-  async close(signal: AbortSignal): Promise<void> {
+  close(signal: AbortSignal): Promise<void> {
+    // A second close() while one runs waits for that one.
+    this.closing ??= this.closeSession(signal).finally(() => (this.closing = undefined));
+    return this.closing;
+  }
+
+  private async closeSession(signal: AbortSignal): Promise<void> {
     const session = this.session;
-    if (!session || this.status.is('closing')) {
+    if (!session) {
       if (this.status.is('failed')) this.status.to('idle');
       return;
     }
