@@ -33,7 +33,12 @@ before(async () => {
   // Units as a producer 5 s into its session hands them on: the file must still start at 0.
   clip = shifted(await encodeClip(join(dir, 'clip.h264'), { frames: 90, width: W, height: H, fps: FPS, keyInt: 30, originMs: ORIGIN_MS }), 5000);
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+const opened: FileDestination[] = [];
+after(async () => {
+  // A failed test must not leave a pipeline playing (its bus watch keeps the process alive).
+  for (const d of opened) await d.close(AbortSignal.timeout(10_000));
+  rmSync(dir, { recursive: true, force: true });
+});
 
 /** Writes every unit, waiting for 'drain' whenever write() says the queue is full. */
 async function writeAll(d: FileDestination, aus: AccessUnit[]): Promise<{ refused: number; drains: number }> {
@@ -51,6 +56,7 @@ async function writeAll(d: FileDestination, aus: AccessUnit[]): Promise<{ refuse
 
 function recorder(name: string, extra: Partial<ConstructorParameters<typeof FileDestination>[0]> = {}) {
   const d = new FileDestination({ path: join(dir, name), ...extra });
+  opened.push(d);
   const states: string[] = [];
   const errors: Error[] = [];
   d.on('state', (s) => states.push(s));
