@@ -161,8 +161,11 @@ describe('FileDestination', { skip: requireTool('ffprobe/ffmpeg', () => commandW
     await assertRecording(join(dir, 'again-2.mkv'), undefined, clip.slice(30, 60), 'mkv');
 
     const s = recorder('take-{session}.mp4');
-    await s.d.open(VIDEO, s.link.link);
+    // Closed while it opens: the open completes, then the close.
+    const opening = s.d.open(VIDEO, s.link.link);
     await s.d.close(closeSignal());
+    await opening;
+    assert.equal(s.d.state, 'idle');
     await s.d.open(VIDEO, s.link.link);
     assert.equal(s.d.path, join(dir, 'take-2.mp4'));
     await writeAll(s.d, clip.slice(0, 30));

@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { aborted } from '../../delivery/delivery.js';
 import { EncodedSink, type FinishResult } from '../../gst/encoded-sink.js';
 import type { GstError } from '../../gst/pipeline.js';
 import type { AccessUnit } from '../../h264/access-unit.js';
@@ -53,6 +54,7 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
   private written = 0;
   private keyframeAsked = false;
   private closing: Promise<void> | undefined;
+  private opening: Promise<void> | undefined;
   private readonly drain = new DrainPoll(
     () => !this.sink || this.sink.level() < FILE_QUEUE_LIMIT / 2,
     () => this.emit('drain'),
@@ -88,8 +90,16 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
     return this.current && this.writeSidecar ? sidecarPath(this.current) : undefined;
   }
 
-  async open(video: VideoInfo, link: DestinationLink): Promise<void> {
-    if (!this.status.is('idle')) throw new Error(`${this.name}: open() while ${this.status.state} (close() it first)`);
+  open(video: VideoInfo, link: DestinationLink): Promise<void> {
+    if (!this.status.is('idle')) return Promise.reject(new Error(`${this.name}: open() while ${this.status.state} (close() it first)`));
+    const opening = this.openFile(video, link);
+    this.opening = opening;
+    return opening.finally(() => {
+      if (this.opening === opening) this.opening = undefined;
+    });
+  }
+
+  private async openFile(video: VideoInfo, link: DestinationLink): Promise<void> {
     this.status.reset();
     this.status.to('opening');
     this.link = link;
@@ -102,6 +112,7 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
     const path = sessionPath(this.template, ++this.sessions);
     try {
       await prepareFile(path, this.writeSidecar);
+      if (!this.status.is('opening')) return; // closed meanwhile
       this.current = path;
       const sink = new EncodedSink(video, fileMuxerTail(this.container, this.fragmentMs));
       this.sink = sink;
@@ -124,6 +135,7 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
       if (this.writeSidecar) this.sidecar = new TimestampsSidecar(sidecarPath(path));
     } catch (err) {
       this.release();
+      if (!this.status.is('opening')) return; // closed meanwhile: nothing to report
       // The rejection reports it: no 'error' event as well.
       const e = new DestinationError(this.name, err as Error);
       this.status.lastError = e.message;
@@ -172,6 +184,8 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
   }
 
   private async finish(signal: AbortSignal): Promise<void> {
+    // Closing while the file opens: let the open end first (it is bounded), then close that.
+    if (this.opening) await Promise.race([this.opening.catch(() => undefined), aborted(signal)]);
     if (this.status.is('idle')) return;
     this.drain.cancel();
     const sink = this.sink;
