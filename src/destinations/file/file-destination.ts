@@ -142,6 +142,7 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
       this.status.to('failed');
       throw e;
     }
+    if (!this.status.is('opening')) return this.release(); // closed meanwhile
     this.log.info({ path, container: this.container, width: video.width, height: video.height, framerate: video.framerate }, 'recording to file');
     this.status.to('streaming');
   }
