@@ -275,6 +275,23 @@ describe('RtmpDestination', { skip: requireTool('nginx with the RTMP module and 
     assertNoKey(h);
   });
 
+  it('publishes through rtmpsink (librtmp) when asked to', async () => {
+    const r = await relay();
+    const h = destination(r.url(KEY), { sinkElement: 'rtmpsink' });
+    await h.d.open(VIDEO, h.link.link);
+    assert.equal(h.d.sinkElement, 'rtmpsink');
+    assert.equal(h.d.state, 'streaming');
+    const f = feed(h.d);
+    const frames = await readFrames(r.url(KEY), 10, 15_000);
+    assert.equal(frames.length, 10);
+    assert.deepEqual([frames[0]!.width, frames[0]!.height], [W, H]);
+    f.stop();
+    await h.d.close(AbortSignal.timeout(10_000));
+    assert.equal(h.d.state, 'idle');
+    assert.deepEqual(h.errors.map((e) => e.message), []);
+    assertNoKey(h);
+  });
+
   it('rejects bad destinations in the constructor without showing the key', () => {
     assert.throws(() => new RtmpDestination({ url: `http://relay/live/${KEY}` }), RtmpUrlError);
     assert.throws(() => new RtmpDestination({ url: `rtmp://relay/${KEY}` }), (e: Error) => e instanceof RtmpUrlError && !e.message.includes(KEY));
