@@ -242,7 +242,7 @@ describe('RtmpDestination', { skip: requireTool('nginx with the RTMP module and 
     assertNoKey(h);
   });
 
-  it('close() returns while a publish is pending and during a backoff wait; open() again publishes', async () => {
+  it('close() returns while a publish is pending and during a backoff wait; it opens again after (connect timeout reported)', async () => {
     // Accepts TCP connections and says nothing: an RTMP handshake that never completes.
     const held = new Set<Socket>();
     const silent: Server = createServer((sock) => {
