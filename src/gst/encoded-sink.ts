@@ -24,6 +24,8 @@ export interface EncodedSinkHandlers {
 export type FinishResult = 'eos' | 'error' | 'aborted';
 
 const START_CODE = Buffer.from([0, 0, 0, 1]);
+/** Capture times remembered for queued units; the queue is bounded far below this by its users. */
+const RING = 64;
 
 /**
  * The launch string of a tail. It holds no secret and no path: those are set as properties
@@ -59,6 +61,8 @@ export class EncodedSink {
   private scratch = Buffer.alloc(0);
   private eosWaiter: ((result: FinishResult) => void) | undefined;
   private failed = false;
+  /** Capture times of the last RING units pushed, by push index. */
+  private readonly captured = new Float64Array(RING);
   /** Buffers pushed in this run. */
   pushed = 0;
 
@@ -132,8 +136,25 @@ export class EncodedSink {
       off += n.copy(this.scratch, off);
     }
     this.appsrc.push(this.scratch.subarray(0, size), Math.max(0, Math.round(ptsNs)));
+    this.captured[this.pushed % RING] = au.captureMs;
     this.pushed++;
     return true;
+  }
+
+  /**
+   * What appsrc still holds: buffers, bytes, and the capture time of the oldest of them
+   * (undefined when empty, or when more are queued than remembered).
+   */
+  queued(): { buffers: number; bytes: number; oldestCaptureMs: number | undefined } {
+    const buffers = this.level();
+    let bytes = 0;
+    try {
+      if (this.pipeline && buffers > 0) bytes = this.appsrc.levelBytes();
+    } catch {
+      bytes = 0;
+    }
+    const oldest = buffers > 0 && buffers <= Math.min(RING, this.pushed) ? this.captured[(this.pushed - buffers) % RING] : undefined;
+    return { buffers, bytes, oldestCaptureMs: oldest };
   }
 
   /** Buffers appsrc holds that the streaming thread has not taken yet (0 once stopped). */

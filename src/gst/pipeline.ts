@@ -56,6 +56,11 @@ export class AppSrc {
     return Number(this.el['current-level-buffers']);
   }
 
+  /** Bytes queued inside appsrc. */
+  levelBytes(): number {
+    return Number(this.el['current-level-bytes']);
+  }
+
   set caps(caps: string) {
     this.el.caps = caps;
   }

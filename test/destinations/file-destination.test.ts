@@ -1,11 +1,13 @@
 // FileDestination fed with a real x264 clip's access units; every file is read back with
 // ffprobe/ffmpeg: frame count, size, each frame's PTS, the sidecar's rows.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import type { VideoInfo } from '../../src/destinations/destination.js';
 import { FileDestination } from '../../src/destinations/file/file-destination.js';
 import { parseSidecar } from '../../src/destinations/file/timestamps-sidecar.js';
@@ -31,7 +33,12 @@ before(async () => {
   // Units as a producer 5 s into its session hands them on: the file must still start at 0.
   clip = shifted(await encodeClip(join(dir, 'clip.h264'), { frames: 90, width: W, height: H, fps: FPS, keyInt: 30, originMs: ORIGIN_MS }), 5000);
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+const opened: FileDestination[] = [];
+after(async () => {
+  // A failed test must not leave a pipeline playing (its bus watch keeps the process alive).
+  for (const d of opened) await d.close(AbortSignal.timeout(10_000));
+  rmSync(dir, { recursive: true, force: true });
+});
 
 /** Writes every unit, waiting for 'drain' whenever write() says the queue is full. */
 async function writeAll(d: FileDestination, aus: AccessUnit[]): Promise<{ refused: number; drains: number }> {
@@ -49,11 +56,18 @@ async function writeAll(d: FileDestination, aus: AccessUnit[]): Promise<{ refuse
 
 function recorder(name: string, extra: Partial<ConstructorParameters<typeof FileDestination>[0]> = {}) {
   const d = new FileDestination({ path: join(dir, name), ...extra });
+  opened.push(d);
   const states: string[] = [];
   const errors: Error[] = [];
   d.on('state', (s) => states.push(s));
   d.on('error', (e) => errors.push(e));
   return { d, states, errors, link: testLink() };
+}
+
+async function packetTimes(path: string): Promise<Array<{ pts: string; dts: string }>> {
+  const { stdout } = await promisify(execFile)('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,dts_time', '-of', 'json', path]);
+  const packets = (JSON.parse(stdout) as { packets: Array<{ pts_time: string; dts_time: string }> }).packets;
+  return packets.map((p) => ({ pts: p.pts_time, dts: p.dts_time }));
 }
 
 /** Checks the file holds exactly `aus` (rebased to the first), and the sidecar one row per unit. */
@@ -72,6 +86,8 @@ async function assertRecording(path: string, sidecar: string | undefined, aus: A
     assert.ok(Math.abs(f.time - expected) <= tolerance, `frame ${i} at ${f.time} s, expected ${expected}`);
     assert.equal(f.keyframe, aus[i]!.keyframe, `frame ${i} keyframe flag`);
   });
+  // No DTS can be pushed through appsrc: the muxer's DTS must equal PTS (no reordering).
+  for (const [i, pk] of (await packetTimes(path)).entries()) assert.equal(pk.dts, pk.pts, `packet ${i}: DTS ${pk.dts} != PTS ${pk.pts}`);
   assert.equal(await decodeErrors(path), '');
   if (sidecar === undefined) return;
   const rows = parseSidecar(readFileSync(sidecar, 'utf8'));
@@ -117,7 +133,9 @@ describe('FileDestination', { skip: requireTool('ffprobe/ffmpeg', () => commandW
     const firstKey = clip.findIndex((au, i) => i >= from && au.keyframe);
     assert.ok(firstKey > from, 'the clip has a keyframe after the start');
     await writeAll(d, clip.slice(from));
-    await d.close(closeSignal());
+    // A second close() while the first finishes the file waits for it too.
+    await Promise.all([d.close(closeSignal()), d.close(closeSignal())]);
+    assert.equal(d.state, 'idle');
     assert.equal(d.stats().unitsIn, clip.length - from);
     assert.equal(d.stats().unitsDropped, firstKey - from);
     assert.equal(link.keyframeRequests, 1);
@@ -143,8 +161,11 @@ describe('FileDestination', { skip: requireTool('ffprobe/ffmpeg', () => commandW
     await assertRecording(join(dir, 'again-2.mkv'), undefined, clip.slice(30, 60), 'mkv');
 
     const s = recorder('take-{session}.mp4');
-    await s.d.open(VIDEO, s.link.link);
+    // Closed while it opens: the open completes, then the close.
+    const opening = s.d.open(VIDEO, s.link.link);
     await s.d.close(closeSignal());
+    await opening;
+    assert.equal(s.d.state, 'idle');
     await s.d.open(VIDEO, s.link.link);
     assert.equal(s.d.path, join(dir, 'take-2.mp4'));
     await writeAll(s.d, clip.slice(0, 30));
@@ -163,6 +184,11 @@ describe('FileDestination', { skip: requireTool('ffprobe/ffmpeg', () => commandW
     while (taken < clip.length && d.write(clip[taken]!)) taken++;
     assert.ok(taken < clip.length, 'write() said false before the whole clip was queued');
     assert.ok(taken >= 8, `took ${taken} units before refusing`);
+    const asked = Date.now();
+    const queued = d.stats();
+    assert.ok(queued.backlogBytes > 0, 'stats show what appsrc holds');
+    // The clip's capture times are long past: the oldest queued unit is that old.
+    assert.ok(queued.behindMs >= asked - clip[taken - 1]!.captureMs, `behindMs ${queued.behindMs}`);
     await once(d, 'drain');
     await writeAll(d, clip.slice(taken));
     await d.close(closeSignal());

@@ -11,6 +11,7 @@ import { inspect } from 'node:util';
 import type { DestinationError, DestinationReconnect, VideoInfo } from '../../src/destinations/destination.js';
 import { RtmpDestination, type RtmpDestinationOptions } from '../../src/destinations/rtmp/rtmp-destination.js';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
+import { NAL_PPS, NAL_SPS, nalType } from '../../src/h264/nal.js';
 import { RtmpUrlError } from '../../src/rtmp/url.js';
 import { encodeClip } from '../support/encoded-clip.js';
 import { probeVideo } from '../support/ffprobe.js';
@@ -69,14 +70,16 @@ async function relay(options: Parameters<typeof NginxRtmp.start>[0] = {}): Promi
  * Writes the clip over and over at FPS like a live encoder, PTS on one session clock starting
  * 7 s in (a destination attached to a running SkyLine); counts what write() did.
  */
-function feed(d: RtmpDestination, from = 0) {
+function feed(d: RtmpDestination, from = 0, options: { parameterSetsOnce?: boolean } = {}) {
   const counts = { written: 0, refused: 0 };
   let i = from;
   const t0 = Date.now();
   const timer = setInterval(() => {
     // Catch up on ticks a busy machine delayed, so the stream keeps real-time pace.
     while (i - from < ((Date.now() - t0) * FPS) / 1000) {
-      const au = clip[i % clip.length]!;
+      let au = clip[i % clip.length]!;
+      // A camera that sends SPS/PPS once, with its first keyframe.
+      if (options.parameterSetsOnce && i > from) au = { ...au, nalus: au.nalus.filter((n) => ![NAL_SPS, NAL_PPS].includes(nalType(n))) };
       const ptsNs = 7e9 + Math.round((i * 1e9) / FPS);
       if (d.write({ ...au, ptsNs, captureMs: 1_700_000_000_000 + ptsNs / 1e6 })) counts.written++;
       else counts.refused++;
@@ -160,7 +163,8 @@ describe('RtmpDestination', { skip: requireTool('nginx with the RTMP module and 
     const r = await relay({ apps: { live: { record: true } } });
     const h = destination(r.url(KEY));
     await h.d.open(VIDEO, h.link.link);
-    const f = feed(h.d);
+    // SPS/PPS come once: the new connection decodes only if the destination kept them.
+    const f = feed(h.d, 0, { parameterSetsOnce: true });
     assert.equal((await readFrames(r.url(KEY), 10, 15_000)).length, 10);
 
     await r.kill();
@@ -238,7 +242,7 @@ describe('RtmpDestination', { skip: requireTool('nginx with the RTMP module and 
     assertNoKey(h);
   });
 
-  it('close() returns while a publish is pending and during a backoff wait; open() again publishes', async () => {
+  it('close() returns while a publish is pending and during a backoff wait; it opens again after (connect timeout reported)', async () => {
     // Accepts TCP connections and says nothing: an RTMP handshake that never completes.
     const held = new Set<Socket>();
     const silent: Server = createServer((sock) => {
@@ -268,6 +272,23 @@ describe('RtmpDestination', { skip: requireTool('nginx with the RTMP module and 
     await h.d.close(AbortSignal.timeout(10_000));
     assert.equal(h.d.state, 'idle');
     assert.equal(h.reconnects.length, 1);
+    assertNoKey(h);
+  });
+
+  it('publishes through rtmpsink (librtmp) when asked to', async () => {
+    const r = await relay();
+    const h = destination(r.url(KEY), { sinkElement: 'rtmpsink' });
+    await h.d.open(VIDEO, h.link.link);
+    assert.equal(h.d.sinkElement, 'rtmpsink');
+    assert.equal(h.d.state, 'streaming');
+    const f = feed(h.d);
+    const frames = await readFrames(r.url(KEY), 10, 15_000);
+    assert.equal(frames.length, 10);
+    assert.deepEqual([frames[0]!.width, frames[0]!.height], [W, H]);
+    f.stop();
+    await h.d.close(AbortSignal.timeout(10_000));
+    assert.equal(h.d.state, 'idle');
+    assert.deepEqual(h.errors.map((e) => e.message), []);
     assertNoKey(h);
   });
 

@@ -4,11 +4,12 @@
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { aborted } from '../../delivery/delivery.js';
 import { EncodedSink, type FinishResult } from '../../gst/encoded-sink.js';
 import type { GstError } from '../../gst/pipeline.js';
 import type { AccessUnit } from '../../h264/access-unit.js';
 import { DestinationError, type Destination, type DestinationEvents, type DestinationLink, type DestinationState, type DestinationStats, type VideoInfo } from '../destination.js';
-import { DrainPoll } from '../drain.js';
+import { backlog, DrainPoll } from '../drain.js';
 import { DestinationStatus, KeyframeGate } from '../status.js';
 import { containerOf, fileMuxerTail, prepareFile, sessionPath, sidecarPath, type Container } from './file-output.js';
 import { TimestampsSidecar } from './timestamps-sidecar.js';
@@ -55,11 +56,11 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
   private ptsBase = 0;
   private written = 0;
   private keyframeAsked = false;
+  private closing: Promise<void> | undefined;
+  private opening: Promise<void> | undefined;
   private readonly drain = new DrainPoll(
     () => !this.sink || this.sink.level() < FILE_QUEUE_LIMIT / 2,
-    () => {
-      if (this.sink) this.emit('drain');
-    },
+    () => this.emit('drain'),
   );
   /** Size of the file when it was closed (stats after close). */
   private closedBytes = 0;
@@ -92,8 +93,16 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
     return this.current && this.writeSidecar ? sidecarPath(this.current) : undefined;
   }
 
-  async open(video: VideoInfo, link: DestinationLink): Promise<void> {
-    if (!this.status.is('idle')) throw new Error(`${this.name}: open() while ${this.status.state} (close() it first)`);
+  open(video: VideoInfo, link: DestinationLink): Promise<void> {
+    if (!this.status.is('idle')) return Promise.reject(new Error(`${this.name}: open() while ${this.status.state} (close() it first)`));
+    const opening = this.openFile(video, link);
+    this.opening = opening;
+    return opening.finally(() => {
+      if (this.opening === opening) this.opening = undefined;
+    });
+  }
+
+  private async openFile(video: VideoInfo, link: DestinationLink): Promise<void> {
     this.status.reset();
     this.status.to('opening');
     this.link = link;
@@ -106,6 +115,7 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
     const path = sessionPath(this.template, ++this.sessions);
     try {
       await prepareFile(path, this.writeSidecar);
+      if (!this.status.is('opening')) return; // closed meanwhile
       this.current = path;
       const sink = new EncodedSink(video, fileMuxerTail(this.container, this.fragmentMs));
       this.sink = sink;
@@ -128,12 +138,14 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
       if (this.writeSidecar) this.sidecar = new TimestampsSidecar(sidecarPath(path));
     } catch (err) {
       this.release();
+      if (!this.status.is('opening')) return; // closed meanwhile: nothing to report
       // The rejection reports it: no 'error' event as well.
       const e = new DestinationError(this.name, err as Error);
       this.status.lastError = e.message;
       this.status.to('failed');
       throw e;
     }
+    if (!this.status.is('opening')) return this.release(); // closed meanwhile
     this.log.info({ path, container: this.container, width: video.width, height: video.height, framerate: video.framerate }, 'recording to file');
     this.status.to('streaming');
   }
@@ -169,8 +181,16 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
     return true;
   }
 
-  async close(signal: AbortSignal): Promise<void> {
-    if (this.status.is('idle', 'closing')) return;
+  close(signal: AbortSignal): Promise<void> {
+    // A second close() while one runs waits for that one.
+    this.closing ??= this.finish(signal).finally(() => (this.closing = undefined));
+    return this.closing;
+  }
+
+  private async finish(signal: AbortSignal): Promise<void> {
+    // Closing while the file opens: let the open end first (it is bounded), then close that.
+    if (this.opening) await Promise.race([this.opening.catch(() => undefined), aborted(signal)]);
+    if (this.status.is('idle')) return;
     this.drain.cancel();
     const sink = this.sink;
     if (sink && this.status.is('streaming')) {
@@ -193,7 +213,7 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
   }
 
   stats(): DestinationStats {
-    return { ...this.status.stats({ backlogBytes: 0 }), bytesOut: this.bytesOut() };
+    return { ...this.status.stats(backlog(this.sink)), bytesOut: this.bytesOut() };
   }
 
   private bytesOut(): number {
@@ -210,8 +230,10 @@ export class FileDestination extends EventEmitter<DestinationEvents> implements 
     if (!this.status.is('streaming', 'closing')) return;
     this.status.error(err);
     this.log?.error({ err: this.status.lastError, path: this.current }, 'recording failed');
+    const producerWaits = this.drain.cancel();
     this.release();
     this.status.to('failed');
+    if (producerWaits) this.emit('drain');
   }
 
   /** Stops the pipeline and closes the sidecar; idempotent. */

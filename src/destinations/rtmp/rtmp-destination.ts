@@ -17,7 +17,8 @@ import {
 } from '../../rtmp/publish.js';
 import { redactTarget, rtmpTarget, type RtmpTarget, type RtmpTargetOptions } from '../../rtmp/url.js';
 import { DestinationError, type Destination, type DestinationEvents, type DestinationLink, type DestinationState, type DestinationStats, type VideoInfo } from '../destination.js';
-import { DrainPoll } from '../drain.js';
+import { backlog, DrainPoll } from '../drain.js';
+import { ParameterSets } from '../parameter-sets.js';
 import { DestinationStatus, KeyframeGate } from '../status.js';
 
 export interface RtmpDestinationOptions extends RtmpTargetOptions, RtmpPublishOptions {
@@ -66,15 +67,15 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
   private readonly backoff: Required<ReconnectOptions>;
   private readonly status: DestinationStatus;
   private readonly gate = new KeyframeGate();
+  private readonly parameterSets = new ParameterSets();
   private readonly redactor: Redactor;
   private element: RtmpSinkElement | undefined;
   private session: Session | undefined;
   private keyframeAsked = false;
+  private closing: Promise<void> | undefined;
   private readonly drain = new DrainPoll(
     () => (this.session?.connection?.sink.level() ?? 0) < RTMP_QUEUE_LIMIT / 2,
-    () => {
-      if (this.status.is('streaming')) this.emit('drain');
-    },
+    () => this.emit('drain'),
   );
 
   /** Throws RtmpUrlError for a bad URL (key never in the message), RangeError for bad settings. */
@@ -106,9 +107,12 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
 
   async open(video: VideoInfo, link: DestinationLink): Promise<void> {
     if (!this.status.is('idle')) throw new Error(`${this.name}: open() while ${this.status.state} (close() it first)`);
-    link.addSecret(this.#target.url);
     for (const s of this.#target.secrets) link.addSecret(s);
+    // A key under 4 characters is not masked on its own (it would mask ordinary words): the
+    // whole URL then is.
+    if (this.#target.secrets.some((s) => s.length < 4)) link.addSecret(this.#target.url);
     this.status.reset();
+    this.parameterSets.clear();
     this.status.to('opening');
     const session: Session = { abort: new AbortController(), video, link, log: link.log, connection: undefined, connections: 0, bytes: new RtmpByteCount() };
     this.session = session;
@@ -129,6 +133,7 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
 
   write(au: AccessUnit): boolean {
     const conn = this.session?.connection;
+    this.parameterSets.see(au);
     if (conn?.published && this.status.is('streaming') && (this.gate.open || au.keyframe)) {
       if (conn.sink.level() >= RTMP_QUEUE_LIMIT) {
         // Not taken: the producer offers it again after 'drain'.
@@ -137,8 +142,12 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
       }
       this.status.unitsIn++;
       this.gate.pass(au.keyframe);
-      conn.ptsBase ??= au.ptsNs;
-      conn.sink.push(au, au.ptsNs - conn.ptsBase);
+      if (conn.ptsBase === undefined) {
+        conn.ptsBase = au.ptsNs;
+        conn.sink.push(this.parameterSets.complete(au), 0);
+      } else {
+        conn.sink.push(au, au.ptsNs - conn.ptsBase);
+      }
       return true;
     }
     // No publish to take it (reconnecting, closed), or waiting for a keyframe: dropped, never
@@ -152,9 +161,15 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
     return true;
   }
 
-  async close(signal: AbortSignal): Promise<void> {
+  close(signal: AbortSignal): Promise<void> {
+    // A second close() while one runs waits for that one.
+    this.closing ??= this.closeSession(signal).finally(() => (this.closing = undefined));
+    return this.closing;
+  }
+
+  private async closeSession(signal: AbortSignal): Promise<void> {
     const session = this.session;
-    if (!session || this.status.is('closing')) {
+    if (!session) {
       if (this.status.is('failed')) this.status.to('idle');
       return;
     }
@@ -174,7 +189,7 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
   }
 
   stats(): DestinationStats {
-    return { ...this.status.stats(), bytesOut: this.bytesOut() };
+    return { ...this.status.stats(backlog(this.session?.connection?.sink)), bytesOut: this.bytesOut() };
   }
 
   private bytesOut(): number {
@@ -274,13 +289,15 @@ export class RtmpDestination extends EventEmitter<DestinationEvents> implements 
   /** A bus error on an accepted publish: reconnect when another attempt may cure it, else fail. */
   private connectionLost(session: Session, conn: Connection, err: Error): void {
     if (this.session !== session || session.connection !== conn || !this.status.is('streaming')) return;
-    this.drain.cancel();
+    const producerWaits = this.drain.cancel();
     if (err instanceof GstError && retryableRtmpError(err)) {
       session.log.warn({ destination: this.name, err: err.message }, 'lost the RTMP publish');
+      // Moves to 'reconnecting' before its first wait.
       void this.connect(session, err);
     } else {
       this.fail(session, err);
     }
+    if (producerWaits) this.emit('drain');
   }
 
   private fail(session: Session, err: Error): void {
