@@ -755,7 +755,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
   private followBuiltIn(): void {
     const d = this.builtIn;
     if (!d || !this.run?.delivering) return;
-    if (d.state === 'reconnecting' && this.lifecycle.is('streaming')) {
+    if (d.state === 'reconnecting' && this.lifecycle.is('streaming') && !d.buffersWhileReconnecting) {
       // The encoder runs on; what it makes waits in (or falls out of) the destination's backlog.
       this.counters.dropped += this.queue.clear();
       this.lifecycle.to('reconnecting');

@@ -96,6 +96,11 @@ export interface Destination extends EventEmitter<DestinationEvents> {
    */
   readonly live: boolean;
   /**
+   * True when it keeps what it takes while 'reconnecting' and sends it once back (KVS buffers up
+   * to bufferSeconds). A SkyLine whose own destination this is then keeps taking frames.
+   */
+  readonly buffersWhileReconnecting?: boolean;
+  /**
    * Prepares for `video` and resolves once the destination takes video (a file is open, a
    * server listens, a relay accepted the publish). A relay that is down does not reject: the
    * destination resolves in 'reconnecting' and keeps trying. Rejects for what retrying cannot fix.

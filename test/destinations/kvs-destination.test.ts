@@ -294,7 +294,7 @@ describe('KvsDestination (PutMedia) against the KVS emulator', { skip }, () => {
     assert.throws(() => new KvsDestination({ ...base, fragmentSeconds: 4, bufferSeconds: 2 }), /bufferSeconds/);
     assert.throws(() => new KvsDestination({ ...base, retentionHours: 1.5 }), /retentionHours/);
     assert.throws(() => new KvsDestination({ ...base, networkTimeoutMs: 0 }), /networkTimeoutMs/);
-    assert.throws(() => new KvsDestination({ ...base, mode: 'kvssink' as 'putmedia' }), /mode/);
+    assert.throws(() => new KvsDestination({ ...base, mode: 'rtp' as 'putmedia' }), /mode/);
     const d = new KvsDestination({ ...base, credentials: TEST_KEY });
     const { inspect } = await import('node:util');
     assertNoSecrets(inspect(d, { depth: 10, showHidden: true }));

@@ -68,6 +68,8 @@ function retryable(e: Error): boolean {
 export class KvsDestination extends EventEmitter<DestinationEvents> implements Destination {
   readonly kind = 'kvs';
   readonly live = true;
+  /** The producer keeps every fragment until PERSISTED, across reconnects. */
+  readonly buffersWhileReconnecting = true;
   readonly name: string;
   readonly streamName: string;
   readonly region: string;
