@@ -10,81 +10,13 @@ import { EventEmitter } from 'node:events';
 import type { AccessUnit } from '../h264/access-unit.js';
 import { clusterStart, simpleBlock, streamHeader, type VideoTrackInfo } from '../mkv/writer.js';
 import type { Ack } from './acks.js';
-import type { ControlPlane, StreamDescription } from './control-plane.js';
-import type { CredentialSource } from './credentials.js';
+import type { StreamDescription } from './control-plane.js';
 import { ackError, KvsError, type Remedy } from './errors.js';
 import { Fragmenter, type Fragment } from './fragmenter.js';
 import { PutMediaConnection } from './putmedia-connection.js';
+import { newCounters, producerStats, pushSample, type KvsAckEvent, type ProducerEvents, type ProducerLog, type ProducerOptions, type ProducerStats } from './producer-types.js';
 
-export interface ProducerOptions {
-  streamName: string;
-  region: string;
-  credentials: CredentialSource;
-  controlPlane: ControlPlane;
-  width: number;
-  height: number;
-  fps?: number;
-  /** Unpersisted fragments are kept this long for resending (default 120 s, like kvssink). */
-  bufferSeconds?: number;
-  /** Target fragment duration in seconds (default 2). */
-  fragmentSeconds?: number;
-  requestKeyframe?: () => void;
-  /** Rotate the PutMedia connection after this long (default 40 min). */
-  rotateAfterMs?: number;
-  /** Backoff after faults: first delay and cap, ms. */
-  backoffBaseMs?: number;
-  backoffMaxMs?: number;
-  /** Reconnect when sent fragments get no ack at all for this long. */
-  stallTimeoutMs?: number;
-  /** A fragment answered with retryable ERROR acks this often is dropped. */
-  maxFragmentAttempts?: number;
-  log?: ProducerLog;
-}
-
-export interface ProducerLog {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
-export interface KvsAckEvent extends Ack {
-  connectionId: number;
-  /** PERSISTED only: ms from the arrival of the fragment's last frame to this ack. */
-  latencyMs?: number;
-}
-
-export interface ProducerStats {
-  fragmentsStarted: number;
-  fragmentsPersisted: number;
-  /** Fragments that fell out of the buffer window unpersisted. */
-  fragmentsDropped: number;
-  /** Fragments KVS refused as invalid (ERROR acks that resending cannot fix). */
-  fragmentsRejected: number;
-  /** Frames dropped while waiting for a keyframe. */
-  framesDropped: number;
-  framesIn: number;
-  bufferedFragments: number;
-  bufferedMs: number;
-  connections: number;
-  reconnects: number;
-  rotations: number;
-  errorAcks: Record<string, number>;
-  bytesSent: number;
-  /** put()-to-PERSISTED latency, ms: from the arrival of a fragment's last frame to its PERSISTED ack. */
-  persistLatencyMs: { last?: number; p50?: number; p95?: number; max?: number; samples: number };
-  /** Same, from the fragment's first frame (includes the fragment's own duration). */
-  persistLatencyFromFirstFrameMs: { p50?: number; max?: number };
-  lastPersistedAt?: number;
-}
-
-export interface ProducerEvents {
-  ack: [KvsAckEvent];
-  /** A fault that was handled (the stream goes on). */
-  fault: [KvsError];
-  /** A permanent failure: the producer has stopped. */
-  error: [KvsError];
-}
+export type { KvsAckEvent, ProducerEvents, ProducerLog, ProducerOptions, ProducerReconnect, ProducerStats } from './producer-types.js';
 
 interface Active {
   conn: PutMediaConnection;
@@ -97,11 +29,6 @@ interface Active {
   credentialsExpireAt?: number;
   lastAckAt: number;
   waitingDrain: boolean;
-}
-
-function percentile(sorted: number[], p: number): number | undefined {
-  if (sorted.length === 0) return undefined;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
 export class PutMediaProducer extends EventEmitter<ProducerEvents> {
@@ -122,19 +49,7 @@ export class PutMediaProducer extends EventEmitter<ProducerEvents> {
   private readonly rotateAfterMs: number;
   private readonly latencies: number[] = [];
   private readonly latenciesFirst: number[] = [];
-  private s = {
-    fragmentsStarted: 0,
-    fragmentsPersisted: 0,
-    fragmentsDropped: 0,
-    fragmentsRejected: 0,
-    connections: 0,
-    reconnects: 0,
-    rotations: 0,
-    errorAcks: {} as Record<string, number>,
-    bytesSent: 0,
-    lastLatency: undefined as number | undefined,
-    lastPersistedAt: undefined as number | undefined,
-  };
+  private readonly s = newCounters();
   private readonly log: ProducerLog;
 
   constructor(private readonly opts: ProducerOptions) {
@@ -181,34 +96,7 @@ export class PutMediaProducer extends EventEmitter<ProducerEvents> {
   }
 
   stats(): ProducerStats {
-    const sorted = [...this.latencies].sort((a, b) => a - b);
-    const sortedFirst = [...this.latenciesFirst].sort((a, b) => a - b);
-    const unpersisted = this.buffer.filter((f) => !f.persisted);
-    const newest = this.buffer[this.buffer.length - 1];
-    return {
-      fragmentsStarted: this.s.fragmentsStarted,
-      fragmentsPersisted: this.s.fragmentsPersisted,
-      fragmentsDropped: this.s.fragmentsDropped,
-      fragmentsRejected: this.s.fragmentsRejected,
-      framesDropped: this.fragmenter.framesDropped,
-      framesIn: this.fragmenter.framesIn,
-      bufferedFragments: unpersisted.length,
-      bufferedMs: unpersisted.length && newest ? newest.timecodeMs - unpersisted[0]!.timecodeMs : 0,
-      connections: this.s.connections,
-      reconnects: this.s.reconnects,
-      rotations: this.s.rotations,
-      errorAcks: { ...this.s.errorAcks },
-      bytesSent: this.s.bytesSent,
-      persistLatencyMs: {
-        last: this.s.lastLatency,
-        p50: percentile(sorted, 0.5),
-        p95: percentile(sorted, 0.95),
-        max: sorted[sorted.length - 1],
-        samples: sorted.length,
-      },
-      persistLatencyFromFirstFrameMs: { p50: percentile(sortedFirst, 0.5), max: sortedFirst[sortedFirst.length - 1] },
-      lastPersistedAt: this.s.lastPersistedAt,
-    };
+    return producerStats(this.s, this.buffer, this.fragmenter, this.latencies, this.latenciesFirst);
   }
 
   /**
@@ -222,7 +110,8 @@ export class PutMediaProducer extends EventEmitter<ProducerEvents> {
     this.fragmenter.flush();
     this.pump();
     const deadline = Date.now() + timeoutMs;
-    while (!this.fatalError && this.buffer.some((f) => !f.persisted) && Date.now() < deadline) {
+    // destroy() during the wait (a stop deadline) ends it too.
+    while (!this.stopped && !this.fatalError && this.buffer.some((f) => !f.persisted) && Date.now() < deadline) {
       if (this.active && !this.active.conn.isEnding && this.allWritten(this.active)) this.endActive();
       if (!this.active && !this.connecting && !this.reconnectTimer && this.draining.size === 0) void this.connect();
       await new Promise((r) => setTimeout(r, 20));
@@ -284,6 +173,7 @@ export class PutMediaProducer extends EventEmitter<ProducerEvents> {
       if (newestTc - oldest.timecodeMs <= this.bufferMs) break;
       this.buffer.shift();
       this.s.fragmentsDropped++;
+      this.s.framesDiscarded += oldest.frames.length;
       this.log.warn({ timecode: oldest.timecodeMs }, 'KVS: fragment dropped unpersisted (older than bufferSeconds)');
     }
   }
@@ -329,11 +219,12 @@ export class PutMediaProducer extends EventEmitter<ProducerEvents> {
     return Math.round(d / 2 + (Math.random() * d) / 2);
   }
 
-  private scheduleReconnect(remedy: Remedy): void {
+  private scheduleReconnect(remedy: Remedy, reason: string): void {
     if (this.stopped || this.reconnectTimer) return;
     const delay = this.backoff(remedy);
     this.s.reconnects++;
     this.log.debug({ delayMs: delay, remedy }, 'KVS: reconnecting');
+    this.emit('reconnect', { attempt: Math.max(1, this.failures), delayMs: delay, reason });
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       void this.connect();
@@ -460,8 +351,8 @@ export class PutMediaProducer extends EventEmitter<ProducerEvents> {
       event.latencyMs = now - f.lastArrivalMs;
       this.s.lastLatency = event.latencyMs;
       this.s.lastPersistedAt = now;
-      this.pushSample(this.latencies, event.latencyMs);
-      this.pushSample(this.latenciesFirst, now - f.firstArrivalMs);
+      pushSample(this.latencies, event.latencyMs);
+      pushSample(this.latenciesFirst, now - f.firstArrivalMs);
       this.s.fragmentsPersisted++;
       this.failures = 0;
       this.authFailures = 0;
@@ -476,20 +367,13 @@ export class PutMediaProducer extends EventEmitter<ProducerEvents> {
     const msg = `KVS stream "${this.opts.streamName}": ${info.message} (ErrorId ${ack.ErrorId} ${info.code})`;
     const err = new KvsError(msg, { errorId: ack.ErrorId, remedy: info.remedy });
     if (info.remedy === 'fatal') return this.fatal(err);
-    if (f && info.remedy === 'drop') {
+    if (f && (info.remedy === 'drop' || (info.remedy === 'retry' && ++f.attempts >= (this.opts.maxFragmentAttempts ?? 10)))) {
       this.removeFragment(f);
       this.s.fragmentsRejected++;
-    } else if (f && info.remedy === 'retry' && ++f.attempts >= (this.opts.maxFragmentAttempts ?? 10)) {
-      this.removeFragment(f);
-      this.s.fragmentsRejected++;
+      this.s.framesDiscarded += f.frames.length;
     }
     // KVS ends the connection after an ERROR ack: reconnect and resend what is left.
     conn.destroy(err);
-  }
-
-  private pushSample(list: number[], v: number): void {
-    list.push(v);
-    if (list.length > 512) list.shift();
   }
 
   private onClose(conn: PutMediaConnection, err: KvsError | undefined): void {
@@ -531,7 +415,7 @@ export class PutMediaProducer extends EventEmitter<ProducerEvents> {
       if (!fresh || this.authFailures >= 3) return this.fatal(new KvsError(err.message, { ...err.details, remedy: 'fatal' }));
     }
     if (remedy === 'endpoint' || remedy === 'retry' || remedy === 'auth') this.opts.controlPlane.invalidateEndpoint();
-    this.scheduleReconnect(remedy);
+    this.scheduleReconnect(remedy, err.message);
   }
 
   private checkStall(): void {
