@@ -263,7 +263,10 @@ export class PutMediaProducer extends EventEmitter<ProducerEvents> {
       this.active = a;
       conn.on('ack', (ack) => this.onAck(conn, ack));
       conn.once('close', (err) => this.onClose(conn, err));
-      conn.write(streamHeader(again.track, { segmentUuid: randomBytes(16) }));
+      // Every body byte counts, headers included: bytesSent is what the service receives.
+      const header = streamHeader(again.track, { segmentUuid: randomBytes(16) });
+      this.s.bytesSent += header.length;
+      conn.write(header);
       this.log.debug({ connection: conn.id, fromTimecode: again.timecodeMs }, 'KVS: PutMedia connection opening');
       this.pump();
       await conn.open();
