@@ -22,102 +22,14 @@ import { SourceError } from './errors.js';
 import { FrameChannel } from './frame-channel.js';
 import { GstReader, type Reader, type ReaderUnit } from './gst-reader.js';
 import { EncodedRing, type EncodedUnit } from './ring-buffer.js';
+import { Relay, type AttachOptions } from './relay.js';
+import type { Destination } from '../destinations/destination.js';
 import { RtspReader, type RtspTlsOptions } from './rtsp-reader.js';
 import { parseSourceUrl, type SourceSpec } from './source-url.js';
 import type { StreamCaps } from './units.js';
+import type { LiveSourceEvents, LiveSourceOptions, LiveSourceState, LiveSourceStats, ProbeInfo, SourceFrame } from './live-source-types.js';
 
-export interface LiveSourceOptions {
-  /** rtsp://[user:pass@]host[:port]/path, rtmp://host/app/stream, http(s)://… (HLS, MJPEG), a file path or file://, /dev/videoN or v4l2:///dev/videoN, testsrc://[pattern]?width=&height=&fps= */
-  url: string;
-  /** Pixel format of the frames handed out. Default 'BGR' (OpenCV's). */
-  format?: OutputFormat;
-  /** Size of the frames handed out (scaled in GStreamer). Default: the stream's. */
-  width?: number;
-  height?: number;
-  /** Longest span of encoded video kept for past() and screenshot(), seconds. Default 60. */
-  bufferSeconds?: number;
-  /** Most encoded bytes kept. Default 64 MiB. */
-  bufferBytes?: number;
-  /** Frames an iterator buffers before dropping the oldest. Default 4. */
-  queueFrames?: number;
-  /** The live decoder stops this long after the last latest() call when no iterator is open, ms. Default 10000. */
-  decodeIdleMs?: number;
-  /** screenshot(): how far from the asked time a keyframe may be, ms. Default 5000. */
-  screenshotWindowMs?: number;
-  /** past(): most frames one call decodes (raw frames are large). Default 900. */
-  maxPastFrames?: number;
-  /** RTSP transport. Default 'tcp' (interleaved); 'udp' for RTP over UDP (not with rtsps://). */
-  rtspTransport?: 'tcp' | 'udp';
-  /** rtsps://: how the server's certificate is checked (`ca`, `rejectUnauthorized`). */
-  tls?: RtspTlsOptions;
-  /** Files: 'realtime' (default) delivers units at the file's own pace, like a camera; 'fast' as fast as they are consumed, losing nothing. */
-  filePace?: 'realtime' | 'fast';
-  /** Raw sources (V4L2, test pattern): keyframe interval of the ingest encoder. Default 30. */
-  keyframeInterval?: number;
-  /** No media within this long of connecting fails the attempt, ms. Default 10000. */
-  connectTimeoutMs?: number;
-  /** No unit within this long while streaming counts as a lost stream, ms. Default 10000. */
-  watchdogMs?: number;
-  /** Backoff of reconnections after an established stream was lost. */
-  reconnect?: ReconnectOptions;
-  logger?: Logger;
-}
-
-/** A decoded frame, in the shape SkyLine.put() takes. */
-export interface SourceFrame {
-  data: Buffer;
-  width: number;
-  height: number;
-  format: OutputFormat;
-  /** Capture time, epoch ms: from RTCP sender reports, a FileSkyLine timestamps sidecar, else arrival time. */
-  timestamp: number;
-  /** Presentation time in the source's clock, ms (continues across reconnections). */
-  pts: number;
-  keyframe: boolean;
-  /** Position of the frame's unit in the stream since start() (gaps where units were dropped). */
-  seq: number;
-}
-
-export type LiveSourceState = 'stopped' | 'connecting' | 'streaming' | 'reconnecting' | 'ended' | 'error' | 'closed';
-
-export interface ProbeInfo {
-  url: string;
-  state: LiveSourceState;
-  codec: string | undefined;
-  width: number | undefined;
-  height: number | undefined;
-  /** Frames per second, estimated from the capture times of the newest 60 units. */
-  fps: number | undefined;
-  /** Bits per second over the buffered window. */
-  bitrate: number | undefined;
-  /** Capture times of the oldest and newest buffered units, epoch ms (as Chrysalis' start/end_timestamp). */
-  start: number | undefined;
-  end: number | undefined;
-  /** end - start, seconds. */
-  duration: number;
-  units: number;
-  bytes: number;
-}
-
-export interface LiveSourceStats {
-  state: LiveSourceState;
-  unitsReceived: number;
-  /** Units that could not be kept (before the first keyframe of a connection). */
-  unitsSkipped: number;
-  framesDecoded: number;
-  /** Frames dropped for slow iterators, plus units the live decoder skipped to catch up. */
-  framesDropped: number;
-  reconnects: number;
-  bufferedUnits: number;
-  bufferedBytes: number;
-  decoding: boolean;
-}
-
-export interface LiveSourceEvents {
-  state: [LiveSourceState, LiveSourceState];
-  error: [SourceError];
-  reconnect: [{ attempt: number; delayMs: number; reason: string }];
-}
+export type { LiveSourceEvents, LiveSourceOptions, LiveSourceState, LiveSourceStats, ProbeInfo, SourceFrame } from './live-source-types.js';
 
 interface Iterating {
   channel: FrameChannel<SourceFrame>;
@@ -166,6 +78,8 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   private drained = false;
 
   private history: Promise<unknown> = Promise.resolve();
+  /** Destinations fed the camera's own units (attach()); made on first use. */
+  private relay: Relay | undefined;
   private readonly counters = { units: 0, decoded: 0, dropped: 0, reconnects: 0 };
   private readonly lossless: boolean;
 
@@ -260,9 +174,10 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     this.setPhase('stopped');
   }
 
-  /** stop() and forget the buffer; the source cannot be started again. */
+  /** stop() and forget the buffer; the source cannot be started again. Attached destinations are closed. */
   async close(): Promise<void> {
     await this.stop();
+    await this.relay?.close();
     await this.history.catch(() => undefined);
     this.ring.clear();
     this.newest = undefined;
@@ -280,7 +195,27 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
       bufferedUnits: this.ring.length,
       bufferedBytes: this.ring.bytes,
       decoding: this.live?.active ?? false,
+      destinations: this.relay?.stats() ?? [],
     };
+  }
+
+  // ---- relay ---------------------------------------------------------------------------------
+
+  /**
+   * Sends the camera's own H.264 to `dest` (a file, RTSP, RTMP, KVS destination) with no decoding
+   * and no encoding, from a keyframe of the buffer (preRollMs before the newest unit; default the
+   * newest keyframe) on. Resolves once the destination is open; waits for the first keyframe of a
+   * source not streaming yet. Rejects for a source that is not H.264 (UNSUPPORTED_CODEC).
+   */
+  attach(dest: Destination, opts: AttachOptions = {}): Promise<void> {
+    if (this.phase === 'closed') return Promise.reject(new Error('LiveSource is closed'));
+    this.relay ??= new Relay({ ring: this.ring, caps: () => this.caps, log: this.log, redactor: this.redactor });
+    return this.relay.attach(dest, opts);
+  }
+
+  /** Stops sending to `dest` and closes it; it finishes what it took (a file complete) within `signal`. */
+  async detach(dest: Destination, signal?: AbortSignal): Promise<void> {
+    await this.relay?.detach(dest, signal);
   }
 
   // ---- consumers ---------------------------------------------------------------------------
@@ -435,7 +370,8 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     // Units without a PTS (some MJPEG servers) are placed at their arrival.
     const timestampMs = u.captureMs ?? (u.ptsNs < 0 ? arrival : this.clock.captureMs(u.ptsNs, arrival));
     const ptsNs = this.normalizePts(u.ptsNs);
-    this.ring.push(u.data, ptsNs, timestampMs, u.keyframe);
+    const kept = this.ring.push(u.data, ptsNs, timestampMs, u.keyframe);
+    if (kept) this.relay?.onUnit(kept);
     if (this.connectedUnits === 1) {
       this.setPhase('streaming');
       this.starting?.resolve();
