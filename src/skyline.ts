@@ -23,6 +23,8 @@ import { attemptUntilReady } from './delivery/attempts.js';
 import type { Delivery, DeliveryHost } from './delivery/delivery.js';
 import { GstSinkDelivery } from './delivery/gst-sink.js';
 import { TapDelivery } from './delivery/tap.js';
+import type { Destination, DestinationState, DestinationStats } from './destinations/destination.js';
+import { Fanout, type AttachOptions } from './destinations/fanout.js';
 
 /** Pass for fps, width or height to reuse the value of this SkyLine's previous session. */
 export const USE_LAST_VALUE = -999;
@@ -74,6 +76,18 @@ export interface SkyLineOptions extends EnvOptions {
    * (annotating a recorded video with putAsync()). Capture times are kept (sidecar) either way.
    */
   timestamps?: TimestampMode;
+  /** Where the encoded video goes, besides a subclass's own destination; more with attach(). */
+  destinations?: Destination[];
+  /** Encoded video kept for attach()'s pre-roll: longest span, ms. Default 10000 (0: none). */
+  historyMs?: number;
+  /** Encoded video kept for pre-roll: most bytes. Default 32 MiB. */
+  historyBytes?: number;
+  /** Per destination: most encoded bytes waiting for it before its oldest GOPs are dropped. Default 16 MiB. */
+  backlogBytes?: number;
+  /** Per destination: longest capture-time span waiting for it, ms (pre-roll extends it). Default 10000. */
+  backlogMs?: number;
+  /** Shortest gap between keyframes asked of the encoder by destinations and viewers, ms. Default 1000. */
+  keyframeGapMs?: number;
 }
 
 export interface StartOptions {
@@ -118,6 +132,8 @@ export interface SkyLineStats {
   measuredFps: number;
   /** Frames waiting: warmup frames and the queue. */
   queued: number;
+  /** One entry per attached destination. */
+  destinations: DestinationStats[];
 }
 
 export interface ReconnectInfo {
@@ -132,6 +148,8 @@ export interface SkyLineEvents {
   error: [err: Error];
   stats: [stats: SkyLineStats];
   reconnect: [info: ReconnectInfo];
+  /** An attached destination changed state (its errors come as 'error', with `destination` set). */
+  destination: [name: string, state: DestinationState, previous: DestinationState];
 }
 
 const START_TIMEOUT_MS = 15_000;
@@ -169,7 +187,10 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
   protected readonly redactor = new Redactor();
   protected session: SessionInfo | undefined;
 
-  private readonly opts: Required<Omit<SkyLineOptions, 'logger' | keyof EnvOptions | 'reconnect'>> & { reconnect: Required<ReconnectOptions> };
+  private readonly opts: Required<Omit<SkyLineOptions, 'logger' | keyof EnvOptions | 'reconnect' | 'destinations' | 'frameThreads'>> & { reconnect: Required<ReconnectOptions> };
+  /** Given, or undefined: then x264 frame threads only while every destination is a file. */
+  private readonly frameThreadsOption: boolean | undefined;
+  private readonly fanout: Fanout;
   private readonly lifecycle = new Lifecycle((next, previous) => this.changed(next, previous));
   private readonly commands = new CommandChain();
   private last: { fps?: number; width?: number; height?: number } = {};
@@ -229,14 +250,19 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       bitrate: options.bitrate ?? 2000,
       keyframeInterval: options.keyframeInterval ?? 60,
       speedPreset: options.speedPreset ?? 'ultrafast',
-      frameThreads: options.frameThreads ?? false,
       encoder: options.encoder ?? 'auto',
       statsIntervalMs: options.statsIntervalMs ?? 1000,
       stopTimeoutMs: options.stopTimeoutMs ?? 15_000,
       reconnect: withDefaults(options.reconnect),
       timestamps: options.timestamps ?? 'capture',
+      historyMs: options.historyMs ?? 10_000,
+      historyBytes: options.historyBytes ?? 32 * 2 ** 20,
+      backlogBytes: options.backlogBytes ?? 16 * 2 ** 20,
+      backlogMs: options.backlogMs ?? 10_000,
+      keyframeGapMs: options.keyframeGapMs ?? 1000,
     };
-    validateEncoderSettings(this.opts);
+    this.frameThreadsOption = options.frameThreads;
+    validateEncoderSettings({ ...this.opts, frameThreads: options.frameThreads ?? false });
     if (!Number.isInteger(this.opts.warmupFrames) || this.opts.warmupFrames < 2) {
       throw new RangeError(`warmupFrames must be an integer of at least 2, got ${this.opts.warmupFrames}`);
     }
@@ -244,6 +270,22 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       throw new RangeError(`timestamps must be 'capture' or 'frame-rate', got ${JSON.stringify(this.opts.timestamps)}`);
     }
     if (!(this.opts.stopTimeoutMs > 0)) throw new RangeError(`stopTimeoutMs must be positive, got ${this.opts.stopTimeoutMs}`);
+    for (const k of ['historyMs', 'historyBytes', 'backlogBytes', 'backlogMs', 'keyframeGapMs'] as const) {
+      if (!(Number.isFinite(this.opts[k]) && this.opts[k] >= 0)) throw new RangeError(`${k} must be a number >= 0, got ${String(this.opts[k])}`);
+    }
+    this.fanout = new Fanout({
+      history: { ms: this.opts.historyMs, bytes: this.opts.historyBytes },
+      backlog: { ms: this.opts.backlogMs, bytes: this.opts.backlogBytes },
+      log: this.log,
+      redactor: this.redactor,
+      requestKeyframe: () => this.requestKeyframe(),
+      keyframeGapMs: this.opts.keyframeGapMs,
+      error: (err) => this.reportError(err),
+      state: (d, next, previous) => this.emitEvent('destination', d.name, next, previous),
+    });
+    const given = options.destinations ?? [];
+    if (!Array.isArray(given)) throw new TypeError(`destinations must be an array of destinations, got ${typeof given}`);
+    for (const d of given) this.fanout.attach(d).catch((err: Error) => this.reportError(err));
   }
 
   // ---- What subclasses provide -------------------------------------------------------
@@ -346,6 +388,15 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
         height: resolveValue('height', options.height, this.last.height, isDimension, 'an integer from 16 to 16384'),
       };
       this.beginSession(wanted);
+      this.fanout.begin();
+      try {
+        // Servers bind now, so their URLs are final when this resolves, even during warmup.
+        await this.fanout.prepare();
+      } catch (err) {
+        this.fail(err as Error);
+        await this.releasing;
+        throw this.failure;
+      }
       const { fps, width, height } = wanted;
       if (fps !== null && width !== null && height !== null) {
         this.beginOpening(fps, width, height);
@@ -451,6 +502,8 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     // Its outcome is the close's too: the close command runs after it in the chain.
     this.stopStreaming().catch(() => undefined);
     this.closing = this.commands.run(async () => {
+      const d = deadline(this.opts.stopTimeoutMs);
+      await this.fanout.dispose(d.signal).finally(() => d.clear());
       this.cached = undefined;
       this.queue.release();
       if (!this.lifecycle.is('closed')) this.lifecycle.to('closed');
@@ -460,6 +513,39 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
 
   stats(): SkyLineStats {
     return { state: this.state, ...this.statsCounts() };
+  }
+
+  /**
+   * Adds a destination. While streaming it opens at once, starting at the next keyframe, or
+   * with `preRollMs` at the keyframe at or before now − preRollMs from the encoded history;
+   * resolves once it takes video (during warmup: once the session has opened). While stopped,
+   * it is kept and opened with the next session. Rejects when it cannot open.
+   */
+  attach(destination: Destination, options?: AttachOptions): Promise<void> {
+    if (this.closing || this.lifecycle.is('closed')) return Promise.reject(new Error('this SkyLine is closed'));
+    if (!destination || typeof (destination as Partial<Destination>).write !== 'function' || typeof (destination as Partial<Destination>).open !== 'function') {
+      return Promise.reject(new TypeError(`attach() takes a destination (FileDestination, RtspDestination, ...), got ${describeValue(destination)}`));
+    }
+    return this.fanout.attach(destination, options);
+  }
+
+  /**
+   * Removes a destination; resolves once it has delivered or finalized what it took (a clip's
+   * file is complete and playable), within stopTimeoutMs. The destination is not disposed:
+   * it may be attached again, here or elsewhere.
+   */
+  async detach(destination: Destination): Promise<void> {
+    const d = deadline(this.opts.stopTimeoutMs);
+    try {
+      await this.fanout.detach(destination, d.signal);
+    } finally {
+      d.clear();
+    }
+  }
+
+  /** The destinations attached now. */
+  get destinations(): Destination[] {
+    return this.fanout.destinations;
   }
 
   // ---- For subclasses ------------------------------------------------------------------
@@ -556,7 +642,14 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       this.delivery = spec.kind === 'tap' ? new TapDelivery(this.deliveryHost(), { stallMs: TAP_STALL_MS }) : new GstSinkDelivery(this.deliveryHost(), spec.launch);
       await this.openDestination(session);
       if (signal.aborted) return;
-      const pipeline = this.pipelineFor(describePipeline(session, this.opts, spec));
+      if (spec.kind === 'gst' && this.fanout.destinations.length > 0) {
+        throw new Error(`${this.constructor.name} ends its pipeline in GStreamer, so it cannot feed destinations: attach them to a MultiSkyLine`);
+      }
+      await this.fanout.start({ width, height, fps, framerate: session.framerate });
+      if (signal.aborted) return;
+      // x264 frame threads (throughput) only when nobody watches live: they add frames of latency.
+      const frameThreads = this.frameThreadsOption ?? (this.fanout.destinations.length > 0 && !this.fanout.live);
+      const pipeline = this.pipelineFor(describePipeline(session, { ...this.opts, frameThreads }, spec));
       this.configurePipeline(pipeline);
       const run: Run = { pipeline, appsrc: pipeline.appsrc('src'), caps: undefined, ptsOffset: 0, pushed: 0, delivering: false };
       this.run = run;
@@ -704,18 +797,20 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
 
   /** closeDestination() once per session, whatever happens, bounded by `signal` when given. */
   private async releaseDestination(signal?: AbortSignal): Promise<void> {
-    if (!this.destinationTaken) return;
-    this.destinationTaken = false;
     const d = signal ? undefined : deadline(this.opts.stopTimeoutMs);
     const own = signal ?? d!.signal;
     try {
-      await Promise.race([this.closeDestination(own), aborted(own)]);
-      if (own.aborted) this.log.warn({ timeoutMs: this.opts.stopTimeoutMs }, 'the destination did not close in time; left behind');
+      if (this.destinationTaken) {
+        this.destinationTaken = false;
+        await Promise.race([this.closeDestination(own), aborted(own)]);
+        if (own.aborted) this.log.warn({ timeoutMs: this.opts.stopTimeoutMs }, 'the destination did not close in time; left behind');
+      }
     } catch (err) {
       this.reportError(err as Error);
-    } finally {
-      d?.clear();
     }
+    // Every destination delivers or finalizes what it took (a file complete, KVS persisted).
+    await this.fanout.end(own);
+    d?.clear();
   }
 
   private deliveryHost(): DeliveryHost {
@@ -730,6 +825,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
           // A destination that throws fails the session with its own message.
           this.fail(err instanceof Error ? err : new Error(String(err)));
         }
+        this.fanout.write(au);
       },
       failed: (err, retryable) => this.deliveryFailed(err, retryable),
       framesWaiting: () => this.framesHeld() > 0 || (this.run !== undefined && safeLevel(this.run.appsrc) > 0),
@@ -946,6 +1042,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       bytesOut: this.bytesDelivered(),
       measuredFps: Math.round(c.fps * 100) / 100,
       queued: this.framesHeld(),
+      destinations: this.fanout.stats(),
     };
   }
 }
@@ -964,6 +1061,12 @@ function safeLevel(appsrc: AppSrc): number {
   } catch {
     return 0;
   }
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v !== 'object') return typeof v;
+  return (v as object).constructor?.name ?? 'an object';
 }
 
 function threadpoolSize(): number {

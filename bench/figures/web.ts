@@ -186,7 +186,7 @@ export default async function web(): Promise<WebResult> {
         if ((await next()) !== 'playing') throw new Error(`web viewers: ${stderr}`);
         await sleep(1500);
         child.stdin.write('go\n');
-        const skips0 = sky.web!.stats().skippedUnits;
+        const skips0 = sky.web!.previewStats().skippedUnits;
         const c0 = cpuSplit(), t0 = performance.now(), e0 = sky.stats().framesEncoded;
         await sleep(CONFIG.fanoutSeconds * 1000);
         const c1 = cpuSplit(), wall = (performance.now() - t0) / 1000, encoded = sky.stats().framesEncoded - e0;
@@ -195,7 +195,7 @@ export default async function web(): Promise<WebResult> {
         const ratios = r.rows.map((row) => Math.min(1, row.pictures / Math.max(1, encoded)));
         cpu.push({
           kind: 'sockets', viewers: n, cpuCores: (c1.user - c0.user + c1.system - c0.system) / wall, systemCores: (c1.system - c0.system) / wall,
-          shownMean: mean(ratios), shownMin: Math.min(...ratios), serverSkips: sky.web!.stats().skippedUnits - skips0,
+          shownMean: mean(ratios), shownMin: Math.min(...ratios), serverSkips: sky.web!.previewStats().skippedUnits - skips0,
         });
       } finally {
         child.kill('SIGKILL');
@@ -212,7 +212,7 @@ export default async function web(): Promise<WebResult> {
       }
       await sleep(2000);
       const s0 = await Promise.all(pages.map((p) => pageStatus(p)));
-      const skips0 = sky.web!.stats().skippedUnits;
+      const skips0 = sky.web!.previewStats().skippedUnits;
       const c0 = cpuSplit(), t0 = performance.now(), e0 = sky.stats().framesEncoded;
       await sleep(CONFIG.fanoutSeconds * 1000);
       const c1 = cpuSplit(), wall = (performance.now() - t0) / 1000, encoded = sky.stats().framesEncoded - e0;
@@ -220,7 +220,7 @@ export default async function web(): Promise<WebResult> {
       const ratios = s1.map((s, i) => Math.min(1, (s.framesShown - s0[i]!.framesShown) / Math.max(1, encoded)));
       cpu.push({
         kind: 'pages', viewers: n, cpuCores: (c1.user - c0.user + c1.system - c0.system) / wall, systemCores: (c1.system - c0.system) / wall,
-        shownMean: mean(ratios), shownMin: Math.min(...ratios), serverSkips: sky.web!.stats().skippedUnits - skips0,
+        shownMean: mean(ratios), shownMin: Math.min(...ratios), serverSkips: sky.web!.previewStats().skippedUnits - skips0,
       });
       for (const p of pages) await p.close();
       await sleep(1000);

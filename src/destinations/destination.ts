@@ -112,5 +112,12 @@ export interface Destination extends EventEmitter<DestinationEvents> {
    * persisted), then releases its connections; resolves when done or when `signal` aborts.
    */
   close(signal: AbortSignal): Promise<void>;
+  /**
+   * Optional: a stream is about to begin, its size not known yet (warmup). A server binds its
+   * port here, so its URL is final once startStreaming() resolves.
+   */
+  prepare?(): Promise<void>;
+  /** Releases for good what outlives a stream (a server it created). Closed first if needed. */
+  dispose(): Promise<void>;
   stats(): DestinationStats;
 }

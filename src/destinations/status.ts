@@ -11,11 +11,12 @@ export class DestinationStatus {
   reconnects = 0;
   lastError: string | undefined;
 
-  constructor(
-    private readonly owner: EventEmitter<DestinationEvents>,
-    readonly kind: string,
-    readonly name: string,
-  ) {}
+  /** An ES private field: a destination serialized or inspected does not loop through it. */
+  readonly #owner: EventEmitter<DestinationEvents>;
+
+  constructor(owner: EventEmitter<DestinationEvents>, readonly kind: string, readonly name: string) {
+    this.#owner = owner;
+  }
 
   get state(): DestinationState {
     return this.#state;
@@ -30,7 +31,7 @@ export class DestinationStatus {
     const previous = this.#state;
     if (previous === next) return;
     this.#state = next;
-    this.owner.emit('state', next, previous);
+    this.#owner.emit('state', next, previous);
   }
 
   /** A new open(): counters start again. */
@@ -49,13 +50,13 @@ export class DestinationStatus {
   error(err: Error): DestinationError {
     const e = err instanceof DestinationError ? err : new DestinationError(this.name, err);
     this.lastError = e.message;
-    if (this.owner.listenerCount('error') > 0) this.owner.emit('error', e);
+    if (this.#owner.listenerCount('error') > 0) this.#owner.emit('error', e);
     return e;
   }
 
   reconnecting(info: DestinationReconnect): void {
     this.reconnects++;
-    this.owner.emit('reconnect', info);
+    this.#owner.emit('reconnect', info);
   }
 
   stats(extra: { behindMs?: number; backlogBytes?: number } = {}): DestinationStats {

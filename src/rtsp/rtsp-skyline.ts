@@ -1,14 +1,15 @@
 /**
- * RTSPSkyLine: serves the frames as live H.264 at rtsp://host:port/path from our own RTSP server.
- * Encoded access units come to Node (the base class's tap) and are fanned out by a mount, so one
- * encode serves any number of viewers; no GStreamer sink and no threadpool thread is involved.
+ * RTSPSkyLine: serves the frames as live H.264 at rtsp://host:port/path from our own RTSP server:
+ * a SkyLine with one built-in RtspDestination (and a WebDestination with the `web` option), so
+ * one encode serves any number of viewers.
  */
-import type { AccessUnit } from '../h264/access-unit.js';
-import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineEvents, type SkyLineOptions, type SkyLineStats, type StartOptions } from '../skyline.js';
+import { RtspDestination } from '../destinations/rtsp/rtsp-destination.js';
+import { WebDestination } from '../destinations/web/web-destination.js';
+import { SkyLine, type SinkSpec, type SkyLineEvents, type SkyLineOptions, type SkyLineStats } from '../skyline.js';
 import type { RtspAuthOptions } from './auth.js';
-import type { MountStats, RtspMount } from './mount.js';
-import { RTSPServer, type RTSPServerOptions } from './server.js';
-import { WebPreview, webSecrets, type WebPreviewOptions } from '../web/preview.js';
+import type { MountStats } from './mount.js';
+import type { RTSPServer, RTSPServerOptions } from './server.js';
+import { webSecrets, type WebPreviewOptions } from '../web/preview.js';
 import { WebServer } from '../web/web-server.js';
 
 export interface RTSPSkyLineOptions extends SkyLineOptions {
@@ -51,45 +52,46 @@ export interface RTSPSkyLineEvents extends SkyLineEvents {
 export class RTSPSkyLine extends SkyLine<RTSPSkyLineEvents> {
   readonly server: RTSPServer;
   readonly path: string;
-  private readonly mount: RtspMount;
-  private readonly ownsServer: boolean;
+  private readonly rtsp: RtspDestination;
   /** The browser preview, when the `web` option was given. */
-  readonly web: WebPreview | undefined;
-  private isClosed = false;
+  readonly web: WebDestination | undefined;
 
   constructor(options: RTSPSkyLineOptions = {}) {
-    super(options);
-    if (options.server && (options.port !== undefined || options.host !== undefined)) {
-      throw new TypeError('RTSPSkyLine: give either server or host/port, not both (a shared server has its own address)');
-    }
-    if (options.auth) this.redactor.add(options.auth.password);
-    const path = options.path ?? '/live';
-    if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError(`RTSPSkyLine path must start with "/", got ${JSON.stringify(path)}`);
-    this.ownsServer = options.server === undefined;
-    this.server =
-      options.server ??
-      new RTSPServer({
-        ...options.serverOptions,
-        host: options.host ?? '127.0.0.1',
-        port: options.port ?? 8554,
-        logger: this.log,
-      });
-    this.mount = this.server.mount(path, {
+    const rtsp = new RtspDestination({
+      ...(options.server ? { server: options.server } : {}),
+      ...(options.host !== undefined ? { host: options.host } : {}),
+      ...(options.port !== undefined ? { port: options.port } : {}),
+      path: options.path ?? '/live',
       ...(options.auth ? { auth: options.auth } : {}),
-      onKeyframeRequest: () => this.requestKeyframe(),
+      ...(options.serverOptions ? { serverOptions: options.serverOptions } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
     });
-    this.path = this.mount.path;
+    let web: WebDestination | undefined;
     if (options.web) {
       const w: WebPreviewOptions = options.web instanceof WebServer ? { server: options.web } : options.web;
       const auth = w.auth ?? options.auth;
-      for (const secret of webSecrets(auth)) this.redactor.add(secret);
       try {
-        this.web = new WebPreview({ path, ...w, ...(auth ? { auth } : {}) }, this.log, () => this.requestKeyframe(), 'RTSPSkyLine web');
+        web = new WebDestination({ path: rtsp.path, ...w, ...(auth ? { auth } : {}), ...(options.logger ? { logger: options.logger } : {}) }, 'RTSPSkyLine web');
       } catch (err) {
-        this.server.unmount(this.mount);
+        void rtsp.dispose();
         throw err;
       }
     }
+    // The same access units go to the RTSP mount and the browser preview: one encode.
+    try {
+      super({ ...options, destinations: [rtsp, ...(web ? [web] : []), ...(options.destinations ?? [])] });
+    } catch (err) {
+      // Bad SkyLine options: the path must be free again for a corrected try.
+      void rtsp.dispose();
+      void web?.dispose();
+      throw err;
+    }
+    if (options.auth) this.redactor.add(options.auth.password);
+    for (const secret of webSecrets(options.web && !(options.web instanceof WebServer) ? (options.web.auth ?? options.auth) : options.auth)) this.redactor.add(secret);
+    this.rtsp = rtsp;
+    this.web = web;
+    this.server = rtsp.server;
+    this.path = rtsp.path;
   }
 
   /** The browser preview's page, when the `web` option was given. */
@@ -99,60 +101,22 @@ export class RTSPSkyLine extends SkyLine<RTSPSkyLineEvents> {
 
   /** Where to watch, e.g. rtsp://127.0.0.1:8554/live (with port 0, final once listen() or startStreaming() resolved). */
   get url(): string {
-    return this.server.url(this.path);
+    return this.rtsp.url;
   }
 
   /** Binds the server's ports (startStreaming() does it too); resolves with the URL. */
   async listen(): Promise<string> {
-    await this.server.listen();
+    await this.rtsp.listen();
     await this.web?.listen();
     return this.url;
   }
 
-  /** Starts a session; the server is listening when this resolves, so `url` is final. */
-  override async startStreaming(options?: StartOptions): Promise<void> {
-    await this.listen();
-    await super.startStreaming(options);
-  }
-
   override stats(): RTSPSkyLineStats {
-    const m: MountStats = this.mount.stats();
-    return { ...super.stats(), clients: m.clients, bytesSent: m.bytesSent, clientDrops: m.droppedUnits, droppedClients: m.droppedClients, webViewers: this.web?.stats().viewers ?? 0 };
-  }
-
-  /** Stops streaming, removes the stream from the server, and closes the server if this SkyLine created it. */
-  override async close(): Promise<void> {
-    if (this.isClosed) return;
-    this.isClosed = true;
-    try {
-      await super.close();
-    } finally {
-      this.server.unmount(this.mount);
-      if (this.ownsServer) await this.server.close();
-      await this.web?.close();
-    }
+    const m: MountStats = this.rtsp.mountStats();
+    return { ...super.stats(), clients: m.clients, bytesSent: m.bytesSent, clientDrops: m.droppedUnits, droppedClients: m.droppedClients, webViewers: this.web?.previewStats().viewers ?? 0 };
   }
 
   protected sink(): SinkSpec {
     return { kind: 'tap' };
-  }
-
-  protected override async openDestination(session: SessionInfo): Promise<void> {
-    await this.listen();
-    this.mount.setFrameRate(session.fps);
-    this.web?.setFrameRate(session.fps);
-    this.log.info({ url: this.url, ...(this.web ? { web: this.web.url } : {}) }, 'serving RTSP');
-  }
-
-  protected override onAccessUnit(au: AccessUnit): void {
-    this.mount.pushAccessUnit(au);
-    this.web?.push(au);
-  }
-
-  protected override async closeDestination(): Promise<void> {
-    // Viewers get RTCP BYE and their connections close: the stream is over. A new session
-    // (maybe another size) is announced afresh to whoever connects next.
-    this.mount.endStream('stream stopped');
-    this.web?.endStream('stream stopped');
   }
 }

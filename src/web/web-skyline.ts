@@ -1,11 +1,11 @@
 /**
  * WebSkyLine: serves the frames as a live preview page, http://host:port/path, watched in any
- * current browser (WebCodecs, or MSE where WebCodecs is unavailable). Access units come to
- * Node through the base class's tap; src/web/ does the rest.
+ * current browser (WebCodecs, or MSE where WebCodecs is unavailable): a SkyLine with one
+ * built-in WebDestination.
  */
-import type { AccessUnit } from '../h264/access-unit.js';
-import { SkyLine, type SessionInfo, type SinkSpec, type SkyLineEvents, type SkyLineOptions, type SkyLineStats, type StartOptions } from '../skyline.js';
-import { WebPreview, webSecrets, type WebPreviewOptions } from './preview.js';
+import { WebDestination } from '../destinations/web/web-destination.js';
+import { SkyLine, type SinkSpec, type SkyLineEvents, type SkyLineOptions, type SkyLineStats } from '../skyline.js';
+import { webSecrets, type WebPreviewOptions } from './preview.js';
 import type { WebServer } from './web-server.js';
 
 export interface WebSkyLineOptions extends SkyLineOptions, WebPreviewOptions {}
@@ -26,13 +26,19 @@ export interface WebSkyLineEvents extends SkyLineEvents {
 }
 
 export class WebSkyLine extends SkyLine<WebSkyLineEvents> {
-  private readonly preview: WebPreview;
-  private isClosed = false;
+  private readonly preview: WebDestination;
 
   constructor(options: WebSkyLineOptions = {}) {
-    super(options);
+    const { port, host, path, server, auth, name, serverOptions } = options;
+    const preview = new WebDestination({ port, host, path, server, auth, name, serverOptions, ...(options.logger ? { logger: options.logger } : {}) }, 'WebSkyLine');
+    try {
+      super({ ...options, destinations: [preview, ...(options.destinations ?? [])] });
+    } catch (err) {
+      void preview.dispose();
+      throw err;
+    }
     for (const s of webSecrets(options.auth)) this.redactor.add(s);
-    this.preview = new WebPreview(options, this.log, () => this.requestKeyframe(), 'WebSkyLine');
+    this.preview = preview;
   }
 
   get server(): WebServer {
@@ -52,41 +58,12 @@ export class WebSkyLine extends SkyLine<WebSkyLineEvents> {
     return this.preview.listen();
   }
 
-  override async startStreaming(options?: StartOptions): Promise<void> {
-    await this.listen();
-    await super.startStreaming(options);
-  }
-
   override stats(): WebSkyLineStats {
-    const w = this.preview.stats();
+    const w = this.preview.previewStats();
     return { ...super.stats(), viewers: w.viewers, bytesSent: w.bytesSent, viewerSkips: w.skippedUnits, droppedViewers: w.droppedViewers };
-  }
-
-  override async close(): Promise<void> {
-    if (this.isClosed) return;
-    this.isClosed = true;
-    try {
-      await super.close();
-    } finally {
-      await this.preview.close();
-    }
   }
 
   protected sink(): SinkSpec {
     return { kind: 'tap' };
-  }
-
-  protected override async openDestination(session: SessionInfo): Promise<void> {
-    await this.listen();
-    this.preview.setFrameRate(session.fps);
-    this.log.info({ url: this.url }, 'serving the web preview');
-  }
-
-  protected override onAccessUnit(au: AccessUnit): void {
-    this.preview.push(au);
-  }
-
-  protected override async closeDestination(): Promise<void> {
-    this.preview.endStream('stream stopped');
   }
 }
