@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { ReconnectOptions } from '../backoff.js';
-import type { DestinationStats } from '../destinations/destination.js';
+import type { DestinationError, DestinationStats } from '../destinations/destination.js';
 import type { OutputFormat } from './decoder.js';
 import type { SourceError } from './errors.js';
 import type { RtspTlsOptions } from './rtsp-reader.js';
@@ -100,6 +100,7 @@ export interface LiveSourceStats {
 
 export interface LiveSourceEvents {
   state: [LiveSourceState, LiveSourceState];
-  error: [SourceError];
+  /** The source's own errors, and an attached destination's (a DestinationError, its name in the message). */
+  error: [SourceError | DestinationError];
   reconnect: [{ attempt: number; delayMs: number; reason: string }];
 }

@@ -23,7 +23,7 @@ import { FrameChannel } from './frame-channel.js';
 import { GstReader, type Reader, type ReaderUnit } from './gst-reader.js';
 import { EncodedRing, type EncodedUnit } from './ring-buffer.js';
 import { Relay, type AttachOptions } from './relay.js';
-import type { Destination } from '../destinations/destination.js';
+import type { Destination, DestinationError } from '../destinations/destination.js';
 import { RtspReader, type RtspTlsOptions } from './rtsp-reader.js';
 import { parseSourceUrl, type SourceSpec } from './source-url.js';
 import type { StreamCaps } from './units.js';
@@ -80,6 +80,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   private history: Promise<unknown> = Promise.resolve();
   /** Destinations fed the camera's own units (attach()); made on first use. */
   private relay: Relay | undefined;
+  private relayEnd: Promise<void> | undefined;
   private readonly counters = { units: 0, decoded: 0, dropped: 0, reconnects: 0 };
   private readonly lossless: boolean;
 
@@ -172,11 +173,13 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     this.starting = undefined;
     this.endIterators();
     this.setPhase('stopped');
+    await this.relayEnd;
   }
 
   /** stop() and forget the buffer; the source cannot be started again. Attached destinations are closed. */
   async close(): Promise<void> {
     await this.stop();
+    await this.relayEnd;
     await this.relay?.close();
     await this.history.catch(() => undefined);
     this.ring.clear();
@@ -209,13 +212,26 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
    */
   attach(dest: Destination, opts: AttachOptions = {}): Promise<void> {
     if (this.phase === 'closed') return Promise.reject(new Error('LiveSource is closed'));
-    this.relay ??= new Relay({ ring: this.ring, caps: () => this.caps, log: this.log, redactor: this.redactor });
+    this.relay ??= new Relay({
+      ring: this.ring,
+      caps: () => this.caps,
+      log: this.log,
+      redactor: this.redactor,
+      historyMs: this.opts.bufferSeconds * 1000,
+      historyBytes: this.opts.bufferBytes,
+      error: (err) => this.reportError(err),
+    });
     return this.relay.attach(dest, opts);
   }
 
   /** Stops sending to `dest` and closes it; it finishes what it took (a file complete) within `signal`. */
   async detach(dest: Destination, signal?: AbortSignal): Promise<void> {
     await this.relay?.detach(dest, signal);
+  }
+
+  /** The attached destinations. */
+  get destinations(): Destination[] {
+    return this.relay?.destinations ?? [];
   }
 
   // ---- consumers ---------------------------------------------------------------------------
@@ -694,11 +710,13 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     const prev = this.phase;
     if (prev === next) return;
     this.phase = next;
+    // The stream is over for the destinations too: files are finalized, connections closed.
+    if (next === 'stopped' || next === 'ended' || next === 'error') this.relayEnd = this.relay?.end();
     this.log.info({ state: next, previous: prev }, 'source state');
     this.emit('state', next, prev);
   }
 
-  private reportError(e: SourceError): void {
+  private reportError(e: SourceError | DestinationError): void {
     this.log.warn({ code: e.code }, e.message);
     // Without a listener an 'error' event would throw at the process: errors are logged instead.
     if (this.listenerCount('error') > 0) this.emit('error', e);

@@ -1,13 +1,12 @@
 /**
- * LiveSource's relay: the camera's own H.264 access units, re-served to any number of
- * destinations (a file, an RTSP mount, RTMP, KVS) with no decoder and no encoder. Each unit the
- * ring keeps is converted once and handed to every destination; a destination that joins starts
- * at a keyframe of the ring (pre-roll), with SPS/PPS in front.
+ * LiveSource's relay: the camera's own H.264 access units, re-served through a Fanout to any
+ * number of destinations (a file, an RTSP mount, RTMP, KVS) with no decoder and no encoder. Each
+ * unit the ring keeps is converted once (relay-units.ts) and offered to every destination; one
+ * that joins mid-stream starts at a keyframe of the history (pre-roll), SPS/PPS in front.
  */
 import type { Logger } from 'pino';
-import type { Destination, DestinationLink, DestinationStats } from '../destinations/destination.js';
-import { KeyframeGate } from '../destinations/status.js';
-import type { AccessUnit } from '../h264/access-unit.js';
+import type { Destination, DestinationError, DestinationStats } from '../destinations/destination.js';
+import { Fanout } from '../destinations/fanout.js';
 import type { Redactor } from '../log.js';
 import { SourceError } from './errors.js';
 import type { EncodedRing, EncodedUnit } from './ring-buffer.js';
@@ -16,8 +15,9 @@ import type { StreamCaps } from './units.js';
 
 export interface AttachOptions {
   /**
-   * Video from before the attach to send first, ms: the destination starts at the keyframe at or
-   * before (newest capture time - preRollMs). Default 0: the newest keyframe, so it starts at once.
+   * Video from before the call to send first, ms: the destination starts at the keyframe
+   * captured at or before now - preRollMs. Default 0: the newest keyframe, so it starts at once
+   * (a camera cannot be asked for a new one).
    */
   preRollMs?: number;
 }
@@ -28,152 +28,121 @@ export interface RelayHost {
   caps(): StreamCaps | undefined;
   readonly log: Logger;
   readonly redactor: Redactor;
+  /** Span and bytes of the pre-roll history (the source's own buffer limits). */
+  readonly historyMs: number;
+  readonly historyBytes: number;
+  /** A destination's error (its name in it), or the source that turned out not to be H.264. */
+  error(err: DestinationError | SourceError): void;
 }
 
-interface Target {
-  dest: Destination;
-  gate: KeyframeGate;
-  /** Units handed over once open() resolved and the pre-roll went out. */
-  live: boolean;
-  dropped: number;
-  onError: (err: Error) => void;
-}
-
-/** How long close() gives a destination to finish when the source closes without a signal. */
+/** How long close() and detach() give destinations to finish when no signal is given. */
 const CLOSE_MS = 10_000;
 
 export class Relay {
   private readonly units = new RelayUnits();
-  private readonly targets = new Map<Destination, Target>();
+  private readonly fanout: Fanout;
+  /** The fanout has a stream (begin() and start() were called, end() not yet). */
+  private streaming = false;
   private keyframeAsked = false;
-  private waiters: Array<() => void> = [];
+  private wrongCodecReported = false;
 
-  constructor(private readonly host: RelayHost) {}
-
-  /**
-   * Opens `dest` for this camera's video and sends it from a keyframe of the buffer on. Waits for
-   * the stream's first keyframe when none is buffered yet. Rejects for a source that is not
-   * H.264 (MJPEG: decode its frames and stream them with a SkyLine instead) and when the
-   * destination's open() rejects.
-   */
-  async attach(dest: Destination, opts: AttachOptions = {}): Promise<void> {
-    const preRollMs = opts.preRollMs ?? 0;
-    if (!(preRollMs >= 0)) throw new RangeError(`preRollMs must be a non-negative number of ms, got ${preRollMs}`);
-    if (this.targets.has(dest)) throw new Error(`${dest.name} is already attached`);
-    this.checkCodec();
-    const target: Target = {
-      dest,
-      gate: new KeyframeGate(),
-      live: false,
-      dropped: 0,
-      onError: (err) => this.host.log.warn({ destination: dest.name }, err.message),
-    };
-    this.targets.set(dest, target);
-    // Errors are the destination's own (it retries, or it is failed): logged, never thrown at the process.
-    dest.on('error', target.onError);
-    try {
-      if (!this.host.ring.lastKeyframe()) await new Promise<void>((resolve) => this.waiters.push(resolve));
-      if (!this.targets.has(dest)) return;
-      this.checkCodec();
-      const key = this.host.ring.lastKeyframe()!;
-      // Sets the parameter sets and size from the newest keyframe when nothing was relayed yet.
-      this.units.convert(key);
-      await dest.open(relayVideoInfo(this.host.caps(), this.units, this.host.ring), this.link(dest));
-    } catch (err) {
-      this.forget(target);
-      throw err;
-    }
-    if (!this.targets.has(dest)) return;
-    this.preRoll(target, preRollMs);
-    target.live = true;
+  constructor(private readonly host: RelayHost) {
+    this.fanout = new Fanout({
+      history: { ms: host.historyMs, bytes: host.historyBytes },
+      backlog: { ms: 10_000, bytes: 16 * 2 ** 20 },
+      log: host.log,
+      redactor: host.redactor,
+      keyframeGapMs: 1000,
+      requestKeyframe: () => {
+        // The camera keeps its own keyframe interval; nothing reaches it from here.
+        if (this.keyframeAsked) return;
+        this.keyframeAsked = true;
+        host.log.debug('a destination asked for a keyframe; a relayed camera cannot be asked (it keeps its own interval)');
+      },
+      error: (err) => host.error(err),
+      state: (d, next, previous) => host.log.debug({ destination: d.name, state: next, previous }, 'destination state'),
+    });
+    // Joining a stream already flowing: the buffer is the history, so pre-roll works at once.
+    const key = host.ring.lastKeyframe();
+    if (key && this.h264()) this.begin(host.ring.range(host.ring.oldest!.seq));
   }
 
-  /** Stops sending to `dest` and closes it (it finishes what it took, within `signal`). */
+  /**
+   * Adds `dest`. While the source streams, opens it and resolves once it takes video; before the
+   * first keyframe, resolves at once and the stream opens it when it comes. Rejects for a source
+   * that is not H.264, and when the destination cannot open.
+   */
+  async attach(dest: Destination, opts: AttachOptions = {}): Promise<void> {
+    const codec = this.host.caps()?.codec;
+    if (codec !== undefined && codec !== H264_CAPS) throw this.wrongCodec(codec);
+    await this.fanout.attach(dest, { preRollMs: opts.preRollMs ?? 0 });
+  }
+
+  /** Stops sending to `dest`; resolves once it finished what it took (a file complete), or when `signal` aborts. */
   async detach(dest: Destination, signal: AbortSignal = AbortSignal.timeout(CLOSE_MS)): Promise<void> {
-    const t = this.targets.get(dest);
-    if (!t) return;
-    this.forget(t);
-    await dest.close(signal);
+    await this.fanout.detach(dest, signal);
+  }
+
+  get destinations(): Destination[] {
+    return this.fanout.destinations;
   }
 
   /** A unit the ring kept (LiveSource.onUnit). */
   onUnit(u: EncodedUnit): void {
-    for (const w of this.waiters.splice(0)) w();
-    if (this.targets.size === 0) {
-      // Nobody listens: only the parameter sets are kept, for whoever joins.
-      if (u.keyframe) this.units.convert(u);
+    if (!this.h264()) {
+      const codec = this.host.caps()?.codec ?? 'unknown';
+      if (this.fanout.destinations.length > 0 && !this.wrongCodecReported) {
+        this.wrongCodecReported = true;
+        this.host.error(this.wrongCodec(codec));
+      }
       return;
     }
+    // Converted first: a keyframe's SPS gives the size the stream's destinations open with.
     const au = this.units.convert(u);
     if (!au) return;
-    for (const t of this.targets.values()) if (t.live) this.write(t, au);
+    if (!this.streaming) {
+      if (!au.keyframe) return;
+      this.begin([]);
+    }
+    this.fanout.write(au);
+  }
+
+  /** The source stopped or ended: every destination delivers what it took and closes (they stay attached). */
+  async end(signal: AbortSignal = AbortSignal.timeout(CLOSE_MS)): Promise<void> {
+    if (!this.streaming) return;
+    this.streaming = false;
+    await this.fanout.end(signal);
   }
 
   stats(): DestinationStats[] {
-    return [...this.targets.values()].map((t) => {
-      const s = t.dest.stats();
-      return { ...s, unitsDropped: s.unitsDropped + t.dropped };
-    });
+    return this.fanout.stats();
   }
 
-  get size(): number {
-    return this.targets.size;
-  }
-
-  /** Detaches every destination (the source closes). */
+  /** Detaches and disposes of every destination (the source closes). */
   async close(signal: AbortSignal = AbortSignal.timeout(CLOSE_MS)): Promise<void> {
-    for (const w of this.waiters.splice(0)) w();
-    await Promise.all([...this.targets.keys()].map((d) => this.detach(d, signal).catch(() => undefined)));
+    this.streaming = false;
+    await this.fanout.dispose(signal);
   }
 
-  private checkCodec(): void {
-    const codec = this.host.caps()?.codec;
-    if (codec !== undefined && codec !== H264_CAPS) {
-      const what = codec === 'image/jpeg' ? 'MJPEG (image/jpeg)' : codec;
-      throw new SourceError('UNSUPPORTED_CODEC', `only H.264 sources can be relayed without re-encoding; this one is ${what}: read its frames and stream them with a SkyLine instead`);
+  private h264(): boolean {
+    return this.host.caps()?.codec === H264_CAPS;
+  }
+
+  /** Starts the fanout's stream at a keyframe: `history` (ring units from a keyframe) seeds pre-roll. */
+  private begin(history: EncodedUnit[]): void {
+    this.streaming = true;
+    this.fanout.begin();
+    for (const u of history) {
+      const au = this.units.convert(u);
+      if (au) this.fanout.history.add(au);
     }
+    const video = relayVideoInfo(this.host.caps(), this.units, this.host.ring);
+    // Destinations attached before the stream open now; one that cannot is reported, not thrown.
+    this.fanout.start(video).catch((err: DestinationError) => this.host.error(err));
   }
 
-  private preRoll(t: Target, preRollMs: number): void {
-    const ring = this.host.ring;
-    const newest = ring.newest;
-    if (!newest) return;
-    const key = ring.keyframeAtOrBefore(newest.timestampMs - preRollMs) ?? ring.oldest!;
-    for (const u of ring.range(key.seq)) {
-      const au = this.units.convert(u, false);
-      if (au) this.write(t, au);
-    }
-  }
-
-  private write(t: Target, au: AccessUnit): void {
-    if (!t.gate.pass(au.keyframe)) {
-      t.dropped++;
-      return;
-    }
-    // A destination that cannot take more now loses units up to the next keyframe, so what it
-    // gets stays decodable.
-    if (!t.dest.write(au)) {
-      t.dropped++;
-      t.gate.reset();
-    }
-  }
-
-  private link(dest: Destination): DestinationLink {
-    const log = this.host.log.child({ destination: dest.name });
-    return {
-      log,
-      addSecret: (s) => this.host.redactor.add(s),
-      requestKeyframe: () => {
-        // The camera sets its own keyframe interval; nothing reaches it from here.
-        if (this.keyframeAsked) return;
-        this.keyframeAsked = true;
-        log.debug('a destination asked for a keyframe; a relayed camera cannot be asked (it keeps its own keyframe interval)');
-      },
-    };
-  }
-
-  private forget(t: Target): void {
-    this.targets.delete(t.dest);
-    t.dest.off('error', t.onError);
+  private wrongCodec(codec: string): SourceError {
+    const what = codec === 'image/jpeg' ? 'MJPEG (image/jpeg)' : codec;
+    return new SourceError('UNSUPPORTED_CODEC', `only H.264 sources can be relayed without re-encoding; this one is ${what}: read its frames and stream them with a SkyLine instead`);
   }
 }

@@ -180,6 +180,12 @@ export class KvsDestination extends EventEmitter<DestinationEvents> implements D
     this.#status.to('idle');
   }
 
+  /** Closes it if needed (dropping what is unpersisted at once) and releases the AWS client. */
+  async dispose(): Promise<void> {
+    if (!this.#status.is('idle')) await this.close(AbortSignal.abort());
+    this.#kvs.destroy();
+  }
+
   stats(): KvsDestinationStats {
     const p = this.#kvs.stats();
     const s = this.#status;
