@@ -11,20 +11,17 @@
  * screenshot() decode their own window from the ring with a decoder of their own.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { backoffDelay, sleep, withDefaults, type ReconnectOptions } from '../backoff.js';
+import { withDefaults, type ReconnectOptions } from '../backoff.js';
 import { defaultLogger, Redactor, scrubbing } from '../log.js';
-import { ArrivalClock, FirstArrivalClock, SidecarClock, type CaptureClock } from './capture-clock.js';
+import { SourceConnection } from './connection.js';
 import { Decoder, OUTPUT_FORMATS, type DecodedFrame, type OutputFormat } from './decoder.js';
 import { decodeUnits, toFrame } from './history.js';
 import { SourceError } from './errors.js';
 import { FrameChannel } from './frame-channel.js';
-import { GstReader, type Reader, type ReaderUnit } from './gst-reader.js';
 import { EncodedRing, type EncodedUnit } from './ring-buffer.js';
 import { Relay, type AttachOptions } from './relay.js';
 import type { Destination, DestinationError } from '../destinations/destination.js';
-import { RtspReader, type RtspTlsOptions } from './rtsp-reader.js';
 import { parseSourceUrl, type SourceSpec } from './source-url.js';
 import type { StreamCaps } from './units.js';
 import type { LiveSourceEvents, LiveSourceOptions, LiveSourceState, LiveSourceStats, ProbeInfo, SourceFrame } from './live-source-types.js';
@@ -48,21 +45,11 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   private readonly log: Logger;
   private readonly spec: SourceSpec;
   private readonly ring: EncodedRing;
-  private clock: CaptureClock = new ArrivalClock();
   private phase: LiveSourceState = 'stopped';
-  private reader: Reader | undefined;
+  private readonly connection: SourceConnection;
   private caps: StreamCaps | undefined;
-  private connectedUnits = 0;
-  private lastUnitAt = 0;
-  private connectStartedAt = 0;
-  private watchdog: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
-  private recovery: AbortController | undefined;
   private starting: { resolve: () => void; reject: (e: Error) => void } | undefined;
-  /** Normalized PTS: continuous and increasing across connections. */
-  private ptsBase = 0;
-  private rawPts0 = -1;
-  private lastPts = -1;
 
   // live decoding
   private live: Decoder | undefined;
@@ -81,7 +68,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   /** Destinations fed the camera's own units (attach()); made on first use. */
   private relay: Relay | undefined;
   private relayEnd: Promise<void> | undefined;
-  private readonly counters = { units: 0, decoded: 0, dropped: 0, reconnects: 0 };
+  private readonly counters = { units: 0, decoded: 0, dropped: 0 };
   private readonly lossless: boolean;
 
   constructor(options: LiveSourceOptions) {
@@ -118,6 +105,38 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     this.log = scrubbing((options.logger ?? defaultLogger()).child({ source: this.spec.masked }), this.redactor);
     this.ring = new EncodedRing({ maxMs: this.opts.bufferSeconds * 1000, maxBytes: this.opts.bufferBytes });
     this.lossless = this.spec.kind === 'file' && this.opts.filePace === 'fast';
+    const { rtspTransport, tls, connectTimeoutMs, watchdogMs } = this.opts;
+    // Getters read the source's state when the connection asks.
+    const self = this;
+    this.connection = new SourceConnection(
+      {
+        get phase() {
+          return self.phase;
+        },
+        get paused() {
+          return self.lossless && self.readerPaused;
+        },
+        setPhase: (next) => this.setPhase(next),
+        caps: (c) => this.onCaps(c),
+        unit: (...a) => this.onUnit(...a),
+        skipped: () => this.ring.skipped++,
+        ended: () => this.finishEnded(),
+        failStart: (e) => this.failStart(e),
+        fatal: (e) => {
+          this.reportError(e);
+          this.shutdown('error', e);
+        },
+        reconnecting: (info, reason) => {
+          this.reportError(reason);
+          this.emit('reconnect', info);
+          this.log.info({ attempt: info.attempt, delayMs: info.delayMs }, 'reconnecting');
+        },
+      },
+      this.spec,
+      { rtspTransport, tls, connectTimeoutMs, watchdogMs, backoff: this.backoff },
+      this.redactor,
+      this.log,
+    );
   }
 
   /** The URL as it may be shown (passwords and stream keys masked). */
@@ -137,23 +156,13 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   async start(): Promise<void> {
     if (this.phase === 'closed') throw new Error('LiveSource is closed');
     if (this.phase === 'streaming' || this.phase === 'connecting' || this.phase === 'reconnecting') return;
-    if (this.spec.kind === 'file') this.clock = new FirstArrivalClock();
-    if (this.spec.kind === 'file' && this.spec.path && existsSync(`${this.spec.path}.timestamps.csv`)) {
-      try {
-        this.clock = new SidecarClock(readFileSync(`${this.spec.path}.timestamps.csv`, 'utf8'));
-      } catch (err) {
-        this.log.warn({ err }, 'timestamps sidecar unreadable: capture times are arrival times');
-      }
-    }
     this.ending = false;
     this.drained = false;
     this.setPhase('connecting');
     const started = new Promise<void>((resolve, reject) => {
       this.starting = { resolve, reject };
     });
-    this.connect();
-    this.watchdog = setInterval(() => this.checkWatchdog(), 250);
-    this.watchdog.unref();
+    this.connection.begin();
     this.idleTimer = setInterval(() => this.checkIdle(), 1000);
     this.idleTimer.unref();
     return started;
@@ -162,12 +171,8 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   /** Disconnects and stops decoding; the buffer is kept (past(), screenshot() still work). start() again reconnects. */
   async stop(): Promise<void> {
     if (this.phase === 'stopped' || this.phase === 'closed') return;
-    this.recovery?.abort();
-    this.recovery = undefined;
-    clearInterval(this.watchdog);
+    this.connection.close();
     clearInterval(this.idleTimer);
-    this.reader?.close();
-    this.reader = undefined;
     this.stopLive();
     this.starting?.reject(new SourceError('ERROR', 'stopped before the stream started'));
     this.starting = undefined;
@@ -194,7 +199,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
       unitsSkipped: this.ring.skipped,
       framesDecoded: this.counters.decoded,
       framesDropped: this.counters.dropped + [...this.iterating].reduce((n, it) => n + it.channel.dropped, 0),
-      reconnects: this.counters.reconnects,
+      reconnects: this.connection.reconnects,
       bufferedUnits: this.ring.length,
       bufferedBytes: this.ring.bytes,
       decoding: this.live?.active ?? false,
@@ -344,51 +349,14 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     };
   }
 
-  // ---- connection ------------------------------------------------------------------------------
+  // ---- connection (connection.ts runs the loop) ---------------------------------------------
 
-  private connect(): void {
-    const reader: Reader =
-      this.spec.kind === 'rtsp'
-        ? new RtspReader(this.spec.rtsp!, { transport: this.opts.rtspTransport, timeoutMs: this.opts.connectTimeoutMs, tls: this.opts.tls }, this.redactor)
-        : new GstReader(this.spec, this.redactor);
-    this.reader = reader;
-    this.connectedUnits = 0;
-    this.connectStartedAt = Date.now();
-    this.rawPts0 = -1;
-    this.clock.reset();
-    reader.on('caps', (c) => {
-      if (reader !== this.reader) return;
-      const changed = this.caps?.codec !== undefined && this.caps.codec !== c.codec;
-      const known = Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as StreamCaps;
-      this.caps = { ...this.caps, ...known };
-      if (changed) this.stopLive();
-      this.log.debug({ caps: c.codec, width: c.width, height: c.height }, 'stream caps');
-    });
-    reader.on('unit', (u) => {
-      if (reader === this.reader) this.onUnit(u);
-    });
-    reader.on('end', (err) => {
-      if (reader === this.reader) this.onReaderEnd(err);
-    });
-    reader.start();
-  }
-
-  private onUnit(u: ReaderUnit): void {
-    const arrival = Date.now();
-    this.lastUnitAt = arrival;
-    if (this.connectedUnits === 0 && !u.keyframe) {
-      // A decoder cannot start here: wait for this connection's first keyframe.
-      this.ring.skipped++;
-      return;
-    }
-    this.connectedUnits++;
+  /** The connection's first unit, or a unit of a stream going on: into the ring, the relay, the decoder. */
+  private onUnit(data: Buffer, ptsNs: number, timestampMs: number, keyframe: boolean, first: boolean): void {
     this.counters.units++;
-    // Units without a PTS (some MJPEG servers) are placed at their arrival.
-    const timestampMs = u.captureMs ?? (u.ptsNs < 0 ? arrival : this.clock.captureMs(u.ptsNs, arrival));
-    const ptsNs = this.normalizePts(u.ptsNs);
-    const kept = this.ring.push(u.data, ptsNs, timestampMs, u.keyframe);
+    const kept = this.ring.push(data, ptsNs, timestampMs, keyframe);
     if (kept) this.relay?.onUnit(kept);
-    if (this.connectedUnits === 1) {
+    if (first) {
       this.setPhase('streaming');
       this.starting?.resolve();
       this.starting = undefined;
@@ -396,47 +364,12 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     this.feed();
   }
 
-  /** Source PTS → a PTS that only grows across reconnections (and is never negative). */
-  private normalizePts(raw: number): number {
-    if (raw < 0) return (this.lastPts = this.lastPts + 1_000_000);
-    if (this.rawPts0 < 0) {
-      this.rawPts0 = raw;
-      this.ptsBase = this.lastPts < 0 ? 0 : this.lastPts + 40_000_000;
-    }
-    const pts = this.ptsBase + Math.max(0, raw - this.rawPts0);
-    // B-frames can make a unit's PTS lower than the previous one: keep those, but never below the base.
-    if (pts > this.lastPts) this.lastPts = pts;
-    return pts;
-  }
-
-  private onReaderEnd(err: SourceError | undefined): void {
-    this.reader = undefined;
-    if (this.phase === 'stopped' || this.phase === 'closed') return;
-    // While reconnecting, the recovery loop owns each attempt's outcome.
-    if (this.phase === 'reconnecting') return;
-    if (!err) {
-      // End of a file (or a server that ended the stream cleanly).
-      if (this.phase === 'connecting') {
-        this.failStart(new SourceError('NOT_A_STREAM', 'the source ended before any picture came'));
-        return;
-      }
-      if (this.spec.finite) {
-        this.finishEnded();
-        return;
-      }
-      err = new SourceError('STREAM_LOST', 'the server ended the stream');
-    }
-    const e = this.redactor.scrubError(err);
-    if (this.phase === 'connecting') {
-      this.failStart(e);
-      return;
-    }
-    if (!e.retryable) {
-      this.reportError(e);
-      this.shutdown('error', e);
-      return;
-    }
-    void this.recover(e);
+  private onCaps(c: StreamCaps): void {
+    const changed = this.caps?.codec !== undefined && this.caps.codec !== c.codec;
+    const known = Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as StreamCaps;
+    this.caps = { ...this.caps, ...known };
+    if (changed) this.stopLive();
+    this.log.debug({ caps: c.codec, width: c.width, height: c.height }, 'stream caps');
   }
 
   private failStart(e: SourceError): void {
@@ -449,10 +382,8 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   }
 
   private shutdown(state: LiveSourceState, err?: Error): void {
-    clearInterval(this.watchdog);
+    this.connection.close();
     clearInterval(this.idleTimer);
-    this.reader?.close();
-    this.reader = undefined;
     this.stopLive();
     this.endIterators(err);
     this.setPhase(state);
@@ -461,7 +392,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   private finishEnded(): void {
     // Frames still in the live decoder come out first; finishLiveEnd() closes the iterators.
     this.ending = true;
-    clearInterval(this.watchdog);
+    this.connection.stopWatchdog();
     this.setPhase('ended');
     if (!this.live?.active) this.finishLiveEnd();
     else this.feed();
@@ -470,63 +401,6 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   private finishLiveEnd(): void {
     this.stopLive();
     this.endIterators();
-  }
-
-  private async recover(first: SourceError): Promise<void> {
-    if (this.recovery) return;
-    const controller = new AbortController();
-    this.recovery = controller;
-    this.setPhase('reconnecting');
-    let reason: SourceError = first;
-    for (let attempt = 1; !controller.signal.aborted; attempt++) {
-      this.reportError(reason);
-      const delayMs = backoffDelay(attempt, this.backoff);
-      this.emit('reconnect', { attempt, delayMs, reason: reason.message });
-      this.log.info({ attempt, delayMs }, 'reconnecting');
-      await sleep(delayMs, controller.signal);
-      if (controller.signal.aborted) return;
-      this.counters.reconnects++;
-      const outcome = await new Promise<SourceError | undefined>((resolve) => {
-        this.connect();
-        const reader = this.reader!;
-        const onUnit = () => {
-          if (this.connectedUnits > 0) done(undefined);
-        };
-        const onEnd = (e: SourceError | undefined) => done(e ?? new SourceError('STREAM_LOST', 'the server ended the stream'));
-        const onAbort = () => done(undefined);
-        const done = (e: SourceError | undefined) => {
-          reader.off('unit', onUnit);
-          reader.off('end', onEnd);
-          controller.signal.removeEventListener('abort', onAbort);
-          resolve(e);
-        };
-        reader.on('unit', onUnit);
-        reader.on('end', onEnd);
-        controller.signal.addEventListener('abort', onAbort);
-      });
-      if (controller.signal.aborted) return;
-      if (!outcome) {
-        this.recovery = undefined;
-        return; // streaming again (onUnit set the state)
-      }
-      reason = this.redactor.scrubError(outcome);
-    }
-  }
-
-  private checkWatchdog(): void {
-    const now = Date.now();
-    if (this.phase === 'connecting' && this.reader && now - this.connectStartedAt > this.opts.connectTimeoutMs) {
-      this.reader.close();
-      this.onReaderEnd(new SourceError('UNREACHABLE', `no media arrived within ${this.opts.connectTimeoutMs / 1000} s of connecting`));
-    } else if (this.phase === 'reconnecting' && this.reader && this.connectedUnits === 0 && now - this.connectStartedAt > this.opts.connectTimeoutMs) {
-      const r = this.reader;
-      this.reader = undefined;
-      r.close();
-      r.emit('end', new SourceError('UNREACHABLE', `no media arrived within ${this.opts.connectTimeoutMs / 1000} s of connecting`));
-    } else if (this.phase === 'streaming' && this.reader && now - this.lastUnitAt > this.opts.watchdogMs && !(this.lossless && this.readerPaused)) {
-      this.reader.close();
-      this.onReaderEnd(new SourceError('STREAM_LOST', `no media for ${this.opts.watchdogMs / 1000} s`));
-    }
   }
 
   // ---- live decoding ---------------------------------------------------------------------------
@@ -603,15 +477,14 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
       d.push(u.data, u.ptsNs);
       this.cursor++;
     }
-    if (this.lossless && this.reader) {
+    if (this.lossless && this.connection.connected) {
       const behind = this.ring.endSeq - this.cursor > FAST_LAG_UNITS;
       if (behind && !this.readerPaused) {
-        this.reader.pause();
+        this.connection.pause();
         this.readerPaused = true;
       } else if (!behind && this.readerPaused) {
-        this.reader.resume();
+        this.connection.resume();
         this.readerPaused = false;
-        this.lastUnitAt = Date.now();
       }
     }
     if (this.ending && this.cursor >= this.ring.endSeq && !this.drained) {
