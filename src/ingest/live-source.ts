@@ -15,10 +15,10 @@ import type { Logger } from 'pino';
 import { withDefaults, type ReconnectOptions } from '../backoff.js';
 import { defaultLogger, Redactor, scrubbing } from '../log.js';
 import { SourceConnection } from './connection.js';
-import { Decoder, OUTPUT_FORMATS, type DecodedFrame, type OutputFormat } from './decoder.js';
-import { decodeUnits, toFrame } from './history.js';
+import { LiveDecoding } from './live-decoding.js';
+import { OUTPUT_FORMATS } from './decoder.js';
+import { decodeUnits } from './history.js';
 import { SourceError } from './errors.js';
-import { FrameChannel } from './frame-channel.js';
 import { EncodedRing, type EncodedUnit } from './ring-buffer.js';
 import { Relay, type AttachOptions } from './relay.js';
 import type { Destination, DestinationError } from '../destinations/destination.js';
@@ -27,16 +27,6 @@ import type { StreamCaps } from './units.js';
 import type { LiveSourceEvents, LiveSourceOptions, LiveSourceState, LiveSourceStats, ProbeInfo, SourceFrame } from './live-source-types.js';
 
 export type { LiveSourceEvents, LiveSourceOptions, LiveSourceState, LiveSourceStats, ProbeInfo, SourceFrame } from './live-source-types.js';
-
-interface Iterating {
-  channel: FrameChannel<SourceFrame>;
-  fromSeq: number;
-}
-
-const MAX_IN_FLIGHT = 8;
-/** A file read fast pauses its reader when the live decoder is this many units behind. */
-const FAST_LAG_UNITS = 48;
-const LATEST_WAIT_MS = 5000;
 
 export class LiveSource extends EventEmitter<LiveSourceEvents> {
   private readonly opts: Required<Omit<LiveSourceOptions, 'width' | 'height' | 'logger' | 'reconnect' | 'tls'>> & Pick<LiveSourceOptions, 'width' | 'height' | 'tls'>;
@@ -51,24 +41,12 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   private idleTimer: NodeJS.Timeout | undefined;
   private starting: { resolve: () => void; reject: (e: Error) => void } | undefined;
 
-  // live decoding
-  private live: Decoder | undefined;
-  private liveStarting: Promise<void> | undefined;
-  private cursor = 0;
-  private readonly inFlight = new Map<number, EncodedUnit>();
-  private newest: SourceFrame | undefined;
-  private lastLatestPts = -1;
-  private lastAskedAt = 0;
-  private latestWaiters: Array<{ seq: number; resolve: () => void }> = [];
-  private readonly iterating = new Set<Iterating>();
-  private ending = false;
-  private drained = false;
-
+  private readonly decoding: LiveDecoding;
   private history: Promise<unknown> = Promise.resolve();
   /** Destinations fed the camera's own units (attach()); made on first use. */
   private relay: Relay | undefined;
   private relayEnd: Promise<void> | undefined;
-  private readonly counters = { units: 0, decoded: 0, dropped: 0 };
+  private readonly counters = { units: 0 };
   private readonly lossless: boolean;
 
   constructor(options: LiveSourceOptions) {
@@ -114,7 +92,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
           return self.phase;
         },
         get paused() {
-          return self.lossless && self.readerPaused;
+          return self.lossless && self.decoding.readerPaused;
         },
         setPhase: (next) => this.setPhase(next),
         caps: (c) => this.onCaps(c),
@@ -137,6 +115,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
       this.redactor,
       this.log,
     );
+    this.decoding = new LiveDecoding({ ring: this.ring, caps: () => this.caps, opts: this.opts, lossless: this.lossless, connection: this.connection, log: this.log });
   }
 
   /** The URL as it may be shown (passwords and stream keys masked). */
@@ -156,14 +135,13 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   async start(): Promise<void> {
     if (this.phase === 'closed') throw new Error('LiveSource is closed');
     if (this.phase === 'streaming' || this.phase === 'connecting' || this.phase === 'reconnecting') return;
-    this.ending = false;
-    this.drained = false;
+    this.decoding.reset();
     this.setPhase('connecting');
     const started = new Promise<void>((resolve, reject) => {
       this.starting = { resolve, reject };
     });
     this.connection.begin();
-    this.idleTimer = setInterval(() => this.checkIdle(), 1000);
+    this.idleTimer = setInterval(() => this.decoding.checkIdle(), 1000);
     this.idleTimer.unref();
     return started;
   }
@@ -173,10 +151,10 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     if (this.phase === 'stopped' || this.phase === 'closed') return;
     this.connection.close();
     clearInterval(this.idleTimer);
-    this.stopLive();
+    this.decoding.stopLive();
     this.starting?.reject(new SourceError('ERROR', 'stopped before the stream started'));
     this.starting = undefined;
-    this.endIterators();
+    this.decoding.endIterators();
     this.setPhase('stopped');
     await this.relayEnd;
   }
@@ -188,7 +166,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     await this.relay?.close();
     await this.history.catch(() => undefined);
     this.ring.clear();
-    this.newest = undefined;
+    this.decoding.newest = undefined;
     this.setPhase('closed');
   }
 
@@ -197,12 +175,12 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
       state: this.phase,
       unitsReceived: this.counters.units,
       unitsSkipped: this.ring.skipped,
-      framesDecoded: this.counters.decoded,
-      framesDropped: this.counters.dropped + [...this.iterating].reduce((n, it) => n + it.channel.dropped, 0),
+      framesDecoded: this.decoding.counters.decoded,
+      framesDropped: this.decoding.dropped,
       reconnects: this.connection.reconnects,
       bufferedUnits: this.ring.length,
       bufferedBytes: this.ring.bytes,
-      decoding: this.live?.active ?? false,
+      decoding: this.decoding.active,
       destinations: this.relay?.stats() ?? [],
     };
   }
@@ -247,23 +225,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
    * stats().framesDropped); a file read with filePace 'fast' waits for the consumer instead.
    */
   [Symbol.asyncIterator](): AsyncIterator<SourceFrame> {
-    const it: Iterating = {
-      channel: new FrameChannel<SourceFrame>(this.opts.queueFrames, this.lossless, () => this.feed()),
-      fromSeq: this.phase === 'stopped' && this.ring.length === 0 ? 0 : this.ring.endSeq,
-    };
-    if (this.phase === 'ended' || this.phase === 'closed' || this.phase === 'error') it.channel.end();
-    else {
-      this.iterating.add(it);
-      void this.ensureLive(this.ring.lastKeyframe()?.seq ?? this.ring.endSeq).catch((err: Error) => it.channel.end(err));
-    }
-    return {
-      next: () => it.channel.next(),
-      return: async () => {
-        if (this.iterating.delete(it)) this.counters.dropped += it.channel.dropped;
-        it.channel.end();
-        return { value: undefined, done: true };
-      },
-    };
+    return this.decoding.iterator(this.phase);
   }
 
   /**
@@ -271,30 +233,8 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
    * stream has not produced a new frame since the last call). The first call after a quiet
    * spell decodes from the newest keyframe and waits for the newest unit (up to 5 s).
    */
-  async latest(): Promise<SourceFrame | null> {
-    this.lastAskedAt = Date.now();
-    if (!this.live?.active) {
-      const key = this.ring.lastKeyframe();
-      if (!key) return null;
-      const target = this.ring.newest!.seq;
-      // Slice threading: each unit's picture comes out at once (frame threading holds a few back).
-      await this.ensureLive(key.seq, 'slice');
-      if (!this.newest || this.newest.seq < target) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, LATEST_WAIT_MS);
-          const waiter = { seq: target, resolve: done };
-          this.latestWaiters.push(waiter);
-          function done() {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-      }
-    }
-    const f = this.newest;
-    if (!f || f.pts <= this.lastLatestPts) return null;
-    this.lastLatestPts = f.pts;
-    return f;
+  latest(): Promise<SourceFrame | null> {
+    return this.decoding.latest();
   }
 
   /**
@@ -337,8 +277,8 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
       state: this.phase,
       codec: this.caps?.codec,
       // Decoded size when the encoded caps do not say (JPEG).
-      width: this.caps?.width ?? this.newest?.width,
-      height: this.caps?.height ?? this.newest?.height,
+      width: this.caps?.width ?? this.decoding.newest?.width,
+      height: this.caps?.height ?? this.decoding.newest?.height,
       fps,
       bitrate: span > 0 ? (this.ring.bytes * 8 * 1000) / span : undefined,
       start: oldest?.timestampMs,
@@ -361,14 +301,14 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
       this.starting?.resolve();
       this.starting = undefined;
     }
-    this.feed();
+    this.decoding.feed();
   }
 
   private onCaps(c: StreamCaps): void {
     const changed = this.caps?.codec !== undefined && this.caps.codec !== c.codec;
     const known = Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as StreamCaps;
     this.caps = { ...this.caps, ...known };
-    if (changed) this.stopLive();
+    if (changed) this.decoding.stopLive();
     this.log.debug({ caps: c.codec, width: c.width, height: c.height }, 'stream caps');
   }
 
@@ -384,194 +324,24 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   private shutdown(state: LiveSourceState, err?: Error): void {
     this.connection.close();
     clearInterval(this.idleTimer);
-    this.stopLive();
-    this.endIterators(err);
+    this.decoding.stopLive();
+    this.decoding.endIterators(err);
     this.setPhase(state);
   }
 
   private finishEnded(): void {
-    // Frames still in the live decoder come out first; finishLiveEnd() closes the iterators.
-    this.ending = true;
     this.connection.stopWatchdog();
     this.setPhase('ended');
-    if (!this.live?.active) this.finishLiveEnd();
-    else this.feed();
+    this.decoding.finishEnd();
   }
 
-  private finishLiveEnd(): void {
-    this.stopLive();
-    this.endIterators();
-  }
-
-  // ---- live decoding ---------------------------------------------------------------------------
-
-  private readerPaused = false;
-
-  private decoderOptions(threading: 'auto' | 'slice' = 'auto') {
-    return { codec: this.caps!.codec, format: this.opts.format, width: this.opts.width, height: this.opts.height, threading };
-  }
-
-  private ensureLive(fromSeq: number, threading: 'auto' | 'slice' = 'auto'): Promise<void> {
-    if (this.live?.active) return Promise.resolve();
-    if (this.liveStarting) return this.liveStarting;
-    if (!this.caps) return Promise.resolve(); // started by feed() once the stream is known
-    const d = new Decoder(this.decoderOptions(threading));
-    this.live = d;
-    this.cursor = Math.max(fromSeq, this.ring.oldest?.seq ?? 0);
-    this.inFlight.clear();
-    d.on('frame', (f) => this.onLiveFrame(d, f));
-    d.on('failed', (reason) => {
-      this.log.warn({ reason }, 'live decoder stopped');
-      if (this.live === d) this.live = undefined;
-      if (this.iterating.size > 0 && !this.ending) void this.ensureLive(this.ring.lastKeyframe()?.seq ?? this.ring.endSeq).catch((err: Error) => this.endIterators(err));
-    });
-    this.liveStarting = d.start().then(
-      () => {
-        this.liveStarting = undefined;
-        this.feed();
-      },
-      (err: Error) => {
-        this.liveStarting = undefined;
-        if (this.live === d) this.live = undefined;
-        throw new SourceError('ERROR', `could not start the decoder: ${err.message}`);
-      },
-    );
-    return this.liveStarting;
-  }
-
-  private stopLive(): void {
-    this.live?.stop();
-    this.live = undefined;
-    this.inFlight.clear();
-    for (const w of this.latestWaiters.splice(0)) w.resolve();
-  }
-
-  private wantLive(): boolean {
-    return this.iterating.size > 0 || Date.now() - this.lastAskedAt < this.opts.decodeIdleMs;
-  }
-
-  /** Pushes units from the cursor into the live decoder, a few at a time. */
-  private feed(): void {
-    const d = this.live;
-    if (!d) {
-      if (this.caps && this.iterating.size > 0 && !this.liveStarting) void this.ensureLive(this.iterating.size > 0 ? this.minIteratorSeq() : this.ring.endSeq).catch(() => undefined);
-      return;
-    }
-    if (!d.active || this.liveStarting) return;
-    while (this.cursor < this.ring.endSeq && d.inFlight < MAX_IN_FLIGHT) {
-      if (this.lossless && [...this.iterating].some((it) => it.channel.full)) break;
-      const u = this.ring.get(this.cursor);
-      if (!u) {
-        const oldest = this.ring.oldest;
-        if (oldest && this.cursor < oldest.seq) {
-          // Evicted before the decoder got to it: catch up at the newest keyframe.
-          const key = this.ring.lastKeyframe()!;
-          this.counters.dropped += key.seq - this.cursor;
-          this.cursor = key.seq;
-          continue;
-        }
-        this.cursor++;
-        continue;
-      }
-      this.inFlight.set(u.ptsNs, u);
-      d.push(u.data, u.ptsNs);
-      this.cursor++;
-    }
-    if (this.lossless && this.connection.connected) {
-      const behind = this.ring.endSeq - this.cursor > FAST_LAG_UNITS;
-      if (behind && !this.readerPaused) {
-        this.connection.pause();
-        this.readerPaused = true;
-      } else if (!behind && this.readerPaused) {
-        this.connection.resume();
-        this.readerPaused = false;
-      }
-    }
-    if (this.ending && this.cursor >= this.ring.endSeq && !this.drained) {
-      this.drained = true;
-      d.drain();
-      if (d.inFlight === 0) this.finishLiveEnd();
-      else this.armDrainTimer();
-    }
-  }
-
-  /** A unit cut short at the end of a file may never come out of the decoder: end anyway once output stops. */
-  private armDrainTimer(): void {
-    let seen = -1;
-    let quiet = 0;
-    const t = setInterval(() => {
-      const d = this.live;
-      if (!d || !this.ending) {
-        clearInterval(t);
-        return;
-      }
-      if (d.received === seen && ++quiet >= 5) {
-        clearInterval(t);
-        this.log.debug({ pending: d.inFlight }, 'end of stream: units the decoder did not return');
-        this.finishLiveEnd();
-        return;
-      }
-      if (d.received !== seen) quiet = 0;
-      seen = d.received;
-    }, 1000);
-    t.unref();
-  }
-
-  private minIteratorSeq(): number {
-    let min = this.ring.endSeq;
-    for (const it of this.iterating) min = Math.min(min, it.fromSeq);
-    // The decoder must start at a keyframe at or before the first unit anyone wants.
-    const first = this.ring.get(min) ?? this.ring.oldest;
-    if (!first) return this.ring.endSeq;
-    const key = this.ring.keyframeAtOrBefore(first.timestampMs);
-    return key && key.seq <= first.seq ? key.seq : first.seq;
-  }
-
-  private onLiveFrame(d: Decoder, f: DecodedFrame): void {
-    if (d !== this.live) return;
-    const u = this.inFlight.get(f.ptsNs);
-    // Frames leave in presentation order: units before this one that are still listed were skipped by the decoder.
-    for (const pts of this.inFlight.keys()) if (pts <= f.ptsNs) this.inFlight.delete(pts);
-    if (u) {
-      this.counters.decoded++;
-      const frame = toFrame(f, u);
-      if (!this.newest || frame.pts > this.newest.pts) this.newest = frame;
-      for (const it of this.iterating) if (frame.seq >= it.fromSeq) it.channel.push(frame);
-      const ready = this.latestWaiters.filter((w) => frame.seq >= w.seq);
-      if (ready.length > 0) {
-        this.latestWaiters = this.latestWaiters.filter((w) => frame.seq < w.seq);
-        for (const w of ready) w.resolve();
-      }
-    }
-    if (this.ending && this.drained && d.inFlight <= 0) {
-      this.finishLiveEnd();
-      return;
-    }
-    this.feed();
-  }
-
-  private checkIdle(): void {
-    // (While a file's end is drained, the iterators waiting for it keep wantLive() true.)
-    if (this.live?.active && !this.wantLive()) {
-      this.log.debug('live decoder idle: stopped');
-      this.stopLive();
-    }
-  }
-
-  private endIterators(err?: Error): void {
-    for (const it of this.iterating) {
-      this.counters.dropped += it.channel.dropped;
-      it.channel.end(err);
-    }
-    this.iterating.clear();
-  }
 
   // ---- history decoding ------------------------------------------------------------------------
 
   /** Decodes units (starting with a keyframe) with a decoder of their own; calls are served one at a time. */
   private decodeHistory(units: EncodedUnit[]): Promise<SourceFrame[]> {
     if (!this.caps) return Promise.resolve([]);
-    const options = this.decoderOptions();
+    const options = this.decoding.decoderOptions();
     const run = this.history.catch(() => undefined).then(() => decodeUnits(options, units));
     this.history = run;
     return run;
