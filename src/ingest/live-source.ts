@@ -267,11 +267,6 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     const oldest = this.ring.oldest;
     const newest = this.ring.newest;
     const span = oldest && newest ? newest.timestampMs - oldest.timestampMs : 0;
-    let fps: number | undefined;
-    if (newest && this.ring.length > 1) {
-      const from = this.ring.get(Math.max(oldest!.seq, newest.seq - 60));
-      if (from && newest.timestampMs > from.timestampMs) fps = ((newest.seq - from.seq) * 1000) / (newest.timestampMs - from.timestampMs);
-    }
     return {
       url: this.spec.masked,
       state: this.phase,
@@ -279,7 +274,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
       // Decoded size when the encoded caps do not say (JPEG).
       width: this.caps?.width ?? this.decoding.newest?.width,
       height: this.caps?.height ?? this.decoding.newest?.height,
-      fps,
+      fps: this.ring.fps(),
       bitrate: span > 0 ? (this.ring.bytes * 8 * 1000) / span : undefined,
       start: oldest?.timestampMs,
       end: newest?.timestampMs,

@@ -74,16 +74,6 @@ export function framerateOf(fps: number): string {
   return `${Math.round(fps * 1000)}/1000`;
 }
 
-/** Frames per second from the capture times of the newest units (up to 60). */
-export function measuredFps(ring: EncodedRing): number | undefined {
-  const newest = ring.newest;
-  const oldest = ring.oldest;
-  if (!newest || !oldest || ring.length < 2) return undefined;
-  const from = ring.get(Math.max(oldest.seq, newest.seq - 60));
-  if (!from || newest.timestampMs <= from.timestampMs) return undefined;
-  return ((newest.seq - from.seq) * 1000) / (newest.timestampMs - from.timestampMs);
-}
-
 /** When nothing says the rate (RTSP caps carry none and one unit gives no interval). */
 const FALLBACK_FPS = 30;
 
@@ -91,7 +81,7 @@ const FALLBACK_FPS = 30;
 export function relayVideoInfo(caps: StreamCaps | undefined, units: RelayUnits, ring: EncodedRing): VideoInfo {
   const width = caps?.width ?? units.width;
   const height = caps?.height ?? units.height;
-  const fps = caps?.fps && caps.fps > 0 ? caps.fps : (measuredFps(ring) ?? FALLBACK_FPS);
+  const fps = caps?.fps && caps.fps > 0 ? caps.fps : (ring.fps() ?? FALLBACK_FPS);
   const rounded = Math.round(fps * 1000) / 1000;
   return { width, height, fps: rounded, framerate: framerateOf(rounded) };
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,10 +16,12 @@ import { DestinationStatus } from '../../src/destinations/status.js';
 import { loadBinding } from '../../src/gst/binding.js';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { NAL_IDR, NAL_PPS, NAL_SPS, nalType, splitAnnexB } from '../../src/h264/nal.js';
+import { KvsDestination } from '../../src/destinations/kvs/kvs-destination.js';
 import { LiveSource } from '../../src/ingest/live-source.js';
 import { RelayUnits } from '../../src/ingest/relay-units.js';
 import { RTSPServer } from '../../src/rtsp/server.js';
 import { decodeErrors, probeVideo } from '../support/ffprobe.js';
+import { assertWireCarries, startEmulator, TEST_KEY } from '../support/kvs/harness.js';
 import { captureLogger } from '../support/quiet.js';
 import { commandWorks, requireTool } from '../support/require-tool.js';
 import { ClipPlayer, encodeClip } from '../support/rtsp-source.js';
@@ -232,5 +234,54 @@ test('attaching to an MJPEG source is a clear UNSUPPORTED_CODEC error', { skip }
     assert.equal(dest.units.length, 0);
   } finally {
     await source.close();
+  }
+});
+
+test('RTSP camera → LiveSource → KvsDestination: the camera\'s own H.264 persisted in KVS, frame for frame', { skip }, async () => {
+  const emu = await startEmulator();
+  const server = new RTSPServer({ port: 0, logger: captureLogger('warn').logger });
+  await server.listen();
+  const mount = server.mount('/cam');
+  const player = new ClipPlayer(clip, FPS, (au) => mount.pushAccessUnit(au));
+  player.start();
+  const source = new LiveSource({ url: server.url('/cam'), logger: captureLogger('warn').logger });
+  const errors: Error[] = [];
+  source.on('error', (e) => errors.push(e));
+  const kvs = new KvsDestination({ streamName: 'cam-1', region: emu.region, credentials: TEST_KEY, endpoint: emu.endpoint, fragmentSeconds: 1 });
+  // Beside it, the units as relayed, to compare with what KVS stored.
+  const copy = new AnnexBFile(join(dir, 'kvs-copy.h264'));
+  try {
+    await source.attach(kvs);
+    await source.attach(copy);
+    await source.start();
+    await waitFor(() => copy.units.length >= 75, 20_000, '75 units relayed');
+    // Closing the source closes its destinations: KVS persists everything before close() resolves.
+    await source.close();
+    assert.deepEqual(errors, []);
+    assert.equal(kvs.state, 'idle');
+    const st = kvs.kvs!;
+    assert.equal(st.framesIn, copy.units.length);
+    assert.equal(st.fragmentsPersisted, st.fragmentsStarted);
+    assert.equal(st.bufferedFragments, 0);
+    // Every fragment starts at one of the camera's keyframes, at its capture time.
+    const keyTimes = new Set(copy.units.filter((u) => u.keyframe).map((u) => Math.round(u.captureMs)));
+    const stored = emu.fragments('cam-1');
+    assert.ok(stored.length >= 2);
+    assert.equal(stored[0]!.timecode, Math.round(copy.units[0]!.captureMs));
+    for (const f of stored) assert.ok(keyTimes.has(f.timecode), `fragment at ${f.timecode} starts on a keyframe`);
+    // ffprobe on the PutMedia bodies: every relayed frame went over the wire as stored.
+    await assertWireCarries(emu, 'cam-1', dir, copy.units.map((u) => u.captureMs));
+    const file = join(dir, 'kvs-stored.mkv');
+    await writeFile(file, emu.toMkv('cam-1'));
+    const probed = await probeVideo(file);
+    assert.deepEqual([probed.frames, probed.width, probed.height], [copy.units.length, W, H]);
+    assert.equal(await decodeErrors(file), '');
+    assert.equal(source.stats().framesDecoded, 0);
+    for (const d of descriptions) assert.doesNotMatch(d, CODEC_ELEMENTS);
+  } finally {
+    player.stop();
+    await source.close();
+    await server.close();
+    await emu.close();
   }
 });
