@@ -189,9 +189,11 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
 
   /**
    * Sends the camera's own H.264 to `dest` (a file, RTSP, RTMP, KVS destination) with no decoding
-   * and no encoding, from a keyframe of the buffer (preRollMs before the newest unit; default the
-   * newest keyframe) on. Resolves once the destination is open; waits for the first keyframe of a
-   * source not streaming yet. Rejects for a source that is not H.264 (UNSUPPORTED_CODEC).
+   * and no encoding, from the keyframe captured at or before now - preRollMs (default 0: the
+   * newest keyframe buffered). While the source streams, resolves once the destination is open;
+   * before its first keyframe, resolves at once and the stream opens it (its failure then comes
+   * as an 'error' event). Destinations stay attached across stop()/start(); close() disposes of
+   * them. Rejects for a source known not to be H.264 (UNSUPPORTED_CODEC) and when `dest` cannot open.
    */
   attach(dest: Destination, opts: AttachOptions = {}): Promise<void> {
     if (this.phase === 'closed') return Promise.reject(new Error('LiveSource is closed'));
