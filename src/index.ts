@@ -15,8 +15,25 @@ export {
   type TimestampMode,
 } from './skyline.js';
 export { TRANSITIONS } from './lifecycle.js';
+export { MultiSkyLine, type MultiSkyLineOptions } from './multi-skyline.js';
+export {
+  DestinationError,
+  type Destination,
+  type DestinationEvents,
+  type DestinationLink,
+  type DestinationReconnect,
+  type DestinationState,
+  type DestinationStats,
+  type VideoInfo,
+} from './destinations/destination.js';
+export type { AttachOptions } from './destinations/fanout.js';
+export { FileDestination, type FileDestinationOptions } from './destinations/file/file-destination.js';
+export { RtspDestination, type RtspDestinationOptions } from './destinations/rtsp/rtsp-destination.js';
+export { WebDestination, type WebDestinationOptions } from './destinations/web/web-destination.js';
+export { RtmpDestination, type RtmpDestinationOptions } from './destinations/rtmp/rtmp-destination.js';
+export { KvsDestination, type KvsDestinationOptions, type KvsDestinationStats } from './destinations/kvs/kvs-destination.js';
 export { FileSkyLine, type FileSkyLineOptions, type Container } from './file/file-skyline.js';
-export { parseSidecar, type SidecarRow } from './file/timestamps-sidecar.js';
+export { parseSidecar, type SidecarRow } from './destinations/file/timestamps-sidecar.js';
 export { PIXEL_FORMATS, type PixelFormat, type Frame, type FrameInput, type MatLike, type ImageDataLike } from './frame.js';
 export { ENCODERS, type EncoderName } from './encoder.js';
 export { GstError } from './gst/pipeline.js';

@@ -15,6 +15,7 @@ import { FrameQueue, type Slot } from './frame-queue.js';
 import { adaptFrame, checkFrameSize, copyToGst, layoutOf, rawCaps, type FrameInput, type Layout, type RawFrame } from './frame.js';
 import { APPSRC_DEPTH, describePipeline, type SinkSpec } from './pipeline-description.js';
 import { Warmup } from './warmup.js';
+import { CaptureTimes } from './capture-times.js';
 import { activeBusWatches, Pipeline, type AppSrc, type GstError } from './gst/pipeline.js';
 import type { AccessUnit } from './h264/access-unit.js';
 import { defaultLogger, Redactor, REDACT_PATHS, scrubbing } from './log.js';
@@ -23,7 +24,7 @@ import { attemptUntilReady } from './delivery/attempts.js';
 import type { Delivery, DeliveryHost } from './delivery/delivery.js';
 import { GstSinkDelivery } from './delivery/gst-sink.js';
 import { TapDelivery } from './delivery/tap.js';
-import type { Destination, DestinationState, DestinationStats } from './destinations/destination.js';
+import { DestinationError, type Destination, type DestinationState, type DestinationStats } from './destinations/destination.js';
 import { Fanout, type AttachOptions } from './destinations/fanout.js';
 
 /** Pass for fps, width or height to reuse the value of this SkyLine's previous session. */
@@ -218,6 +219,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
   private run: Run | undefined;
   private queue = new FrameQueue(2);
   private originMs = NaN;
+  private readonly captures = new CaptureTimes();
   private lastPts = -1;
   private frameNo = 0;
   private settledEncoded = 0;
@@ -233,7 +235,16 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
 
   private counters = { accepted: 0, dropped: 0, pushed: 0, lastAccepted: 0, lastTick: 0, fps: 0 };
 
-  constructor(options: SkyLineOptions = {}) {
+  /** The subclass's own destination (FileSkyLine's file, RtmpSkyLine's relay): its state is the session's. */
+  private readonly builtIn: Destination | undefined;
+  /** Its last error, already reported: the failure of the session when it gives up. */
+  private builtInError: Error | undefined;
+
+  /**
+   * `builtIn`: a subclass's own destination. Its reconnects are the SkyLine's ('reconnecting',
+   * put() drops), its final failure fails the session, and its errors are reported as they are.
+   */
+  constructor(options: SkyLineOptions = {}, builtIn?: Destination) {
     super();
     const late = applyEnvironment(options);
     this.log = scrubbing(
@@ -280,9 +291,22 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       redactor: this.redactor,
       requestKeyframe: () => this.requestKeyframe(),
       keyframeGapMs: this.opts.keyframeGapMs,
-      error: (err) => this.reportError(err),
-      state: (d, next, previous) => this.emitEvent('destination', d.name, next, previous),
+      error: (err) => {
+        if (!this.builtIn || err.destination !== this.builtIn.name || !(err.cause instanceof Error)) return this.reportError(err);
+        // The subclass's own destination speaks for the SkyLine: its errors as they are (RtmpError, KvsError).
+        this.builtInError = err.cause;
+        this.reportError(err.cause);
+      },
+      state: (d, next, previous) => {
+        this.emitEvent('destination', d.name, next, previous);
+        if (d === this.builtIn) this.followBuiltIn();
+      },
     });
+    this.builtIn = builtIn;
+    if (builtIn) {
+      this.fanout.attach(builtIn).catch((err: Error) => this.reportError(err));
+      builtIn.on('reconnect', (info) => this.emitEvent('reconnect', info));
+    }
     const given = options.destinations ?? [];
     if (!Array.isArray(given)) throw new TypeError(`destinations must be an array of destinations, got ${typeof given}`);
     for (const d of given) this.fanout.attach(d).catch((err: Error) => this.reportError(err));
@@ -389,14 +413,6 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       };
       this.beginSession(wanted);
       this.fanout.begin();
-      try {
-        // Servers bind now, so their URLs are final when this resolves, even during warmup.
-        await this.fanout.prepare();
-      } catch (err) {
-        this.fail(err as Error);
-        await this.releasing;
-        throw this.failure;
-      }
       const { fps, width, height } = wanted;
       if (fps !== null && width !== null && height !== null) {
         this.beginOpening(fps, width, height);
@@ -406,6 +422,15 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       } else {
         this.warmup = new Warmup(fps === null, this.opts.warmupFrames, this.opts.warmupMemoryBytes);
         this.lifecycle.to('warmup');
+        try {
+          // Servers bind now, so their URLs are final when this resolves; a file is checked, so
+          // no frame is accepted for one that cannot be written.
+          await this.fanout.prepare();
+        } catch (err) {
+          this.fail(err as Error);
+          await this.releasing;
+          throw this.failure;
+        }
         this.log.info({ fps, width, height, warmupFrames: this.warmup.target }, 'warming up: measuring the stream from the first frames');
       }
     });
@@ -566,10 +591,12 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
   }
 
   /** Fails the session: error reported, pipeline stopped, destination released, state 'error'. */
-  protected fail(err: Error): void {
+  protected fail(err: Error, reported = false): void {
     if (!this.lifecycle.is('warmup', 'opening', 'streaming', 'reconnecting')) return;
+    // The built-in destination's failures read as the SkyLine's own (RtmpError, KvsError, a file error).
+    if (err instanceof DestinationError && this.builtIn && err.destination === this.builtIn.name && err.cause instanceof Error) err = err.cause;
     this.failure = this.redactor.scrubError(err);
-    this.reportError(this.failure);
+    if (!reported) this.reportError(this.failure);
     this.sessionAbort?.abort(FAILED);
     this.stopRun();
     this.lifecycle.to('error');
@@ -608,6 +635,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     this.backlog = [];
     this.backlogHead = 0;
     this.originMs = NaN;
+    this.captures.clear();
     this.lastPts = -1;
     this.frameNo = 0;
     this.settledEncoded = 0;
@@ -706,6 +734,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
           run.delivering = true;
           if (retrying) this.log.info('reconnected');
           this.lifecycle.to('streaming');
+          this.followBuiltIn();
           this.scheduleDrain(0);
           resolve();
         },
@@ -717,6 +746,23 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
         },
       );
     });
+  }
+
+  /** The built-in destination's state is the session's: reconnecting, back, or failed for good. */
+  private followBuiltIn(): void {
+    const d = this.builtIn;
+    if (!d || !this.run?.delivering) return;
+    if (d.state === 'reconnecting' && this.lifecycle.is('streaming')) {
+      // The encoder runs on; what it makes waits in (or falls out of) the destination's backlog.
+      this.counters.dropped += this.queue.clear();
+      this.lifecycle.to('reconnecting');
+    } else if (d.state === 'streaming' && this.lifecycle.is('reconnecting')) {
+      this.lifecycle.to('streaming');
+      this.scheduleDrain(0);
+    } else if (d.state === 'failed') {
+      const err = this.builtInError;
+      this.fail(err ?? new Error(`${d.name} failed`), err !== undefined);
+    }
   }
 
   private enterReconnecting(): void {
@@ -829,7 +875,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       },
       failed: (err, retryable) => this.deliveryFailed(err, retryable),
       framesWaiting: () => this.framesHeld() > 0 || (this.run !== undefined && safeLevel(this.run.appsrc) > 0),
-      originMs: () => this.originMs,
+      captureTimeOf: (ptsNs) => this.captures.take(ptsNs, this.originMs + ptsNs / 1e6),
     };
   }
 
@@ -985,6 +1031,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       this.frameNo++;
       this.counters.pushed++;
       this.delivery!.pushed(pts, run.ptsOffset);
+      this.captures.add(pts, slot.captureMs);
       this.onFramePushed(slot.captureMs, pts);
       if (fromBacklog) {
         this.backlog[this.backlogHead++] = undefined; // its memory goes now
@@ -1039,7 +1086,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       framesAccepted: c.accepted,
       framesDropped: c.dropped,
       framesEncoded: encoded,
-      bytesOut: this.bytesDelivered(),
+      bytesOut: this.builtIn ? this.builtIn.stats().bytesOut : this.bytesDelivered(),
       measuredFps: Math.round(c.fps * 100) / 100,
       queued: this.framesHeld(),
       destinations: this.fanout.stats(),

@@ -18,8 +18,8 @@ export interface DeliveryHost {
   failed(err: Error, retryable: boolean): void;
   /** Tap watchdog: frames wait to go into the encoder (queue or appsrc). */
   framesWaiting(): boolean;
-  /** Capture time of PTS 0. */
-  originMs(): number;
+  /** Capture time of the frame with this PTS (session clock), as it was put(). */
+  captureTimeOf(ptsNs: number): number;
 }
 
 export interface Delivery {

@@ -44,6 +44,7 @@ export class TapDelivery implements Delivery {
   private runPushed = 0;
   private lastPushedPts = -1;
   private lastUnitPts = -1;
+  private runUnits = 0;
   private lastUnitAt = 0;
   private pushedSinceUnit = 0;
   // This session
@@ -57,6 +58,7 @@ export class TapDelivery implements Delivery {
     this.runPushed = 0;
     this.lastPushedPts = -1;
     this.lastUnitPts = -1;
+    this.runUnits = 0;
     this.pushedSinceUnit = 0;
     // A random SSRC the binding can set exactly (it passes numbers through a float), read back as set.
     pipeline.set(PAYLOADER, 'ssrc', randomInt(1 << 23, 1 << 24) * 2 ** randomInt(0, 9));
@@ -152,15 +154,17 @@ export class TapDelivery implements Delivery {
     this.units++;
     this.byteCount += bytes;
     this.lastUnitPts = ptsNs;
+    this.runUnits++;
     this.lastUnitAt = Date.now();
     this.pushedSinceUnit = 0;
-    this.host.unit({ nalus: u.nalus, ptsNs, captureMs: this.host.originMs() + ptsNs / 1e6, keyframe: u.keyframe });
+    this.host.unit({ nalus: u.nalus, ptsNs, captureMs: this.host.captureTimeOf(ptsNs), keyframe: u.keyframe });
     if (this.eos && this.allBack()) this.eos();
   }
 
   /** 90 kHz RTP rounding: the last unit is within one tick of the last pushed PTS. */
   private allBack(): boolean {
-    return this.runPushed > 0 && this.lastUnitPts >= this.lastPushedPts - 20_000;
+    // A unit must have come back: with one frame at PTS 0, -1 is already "within a tick" of it.
+    return this.runPushed > 0 && this.runUnits > 0 && this.lastUnitPts >= this.lastPushedPts - 20_000;
   }
 
   private check(): void {

@@ -5,7 +5,7 @@
  * Arrival: each unit's PTS plus the smallest (arrival - PTS) seen on this connection, so
  * bursts (TCP, a buffering relay) do not make capture times jitter, and none is in the future.
  */
-import { parseSidecar } from '../file/timestamps-sidecar.js';
+import { parseSidecar } from '../destinations/file/timestamps-sidecar.js';
 
 export interface CaptureClock {
   /** Capture time in epoch ms of a unit with this PTS that arrived at `arrivalMs`. */

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseSidecar } from '../../src/file/timestamps-sidecar.js';
+import { parseSidecar } from '../../src/destinations/file/timestamps-sidecar.js';
 import { decodeRgb, frameTimes, probeVideo } from '../support/ffprobe.js';
 import { ROOT, runNode } from '../support/child.js';
 import { NginxRtmp } from '../support/nginx-rtmp.js';

@@ -180,10 +180,9 @@ export class KvsDestination extends EventEmitter<DestinationEvents> implements D
     this.#status.to('idle');
   }
 
-  /** Closes it if needed (dropping what is unpersisted at once) and releases the AWS client. */
+  /** Closes it if needed (up to 5 s for KVS to persist what it took); close() already released the AWS client. */
   async dispose(): Promise<void> {
-    if (!this.#status.is('idle')) await this.close(AbortSignal.abort());
-    this.#kvs.destroy();
+    if (!this.#status.is('idle')) await this.close(AbortSignal.timeout(5000));
   }
 
   stats(): KvsDestinationStats {
