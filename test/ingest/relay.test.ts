@@ -16,6 +16,7 @@ import { DestinationStatus } from '../../src/destinations/status.js';
 import { loadBinding } from '../../src/gst/binding.js';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { NAL_IDR, NAL_PPS, NAL_SPS, nalType, splitAnnexB } from '../../src/h264/nal.js';
+import { FileDestination } from '../../src/destinations/file/file-destination.js';
 import { KvsDestination } from '../../src/destinations/kvs/kvs-destination.js';
 import { LiveSource } from '../../src/ingest/live-source.js';
 import { RelayUnits } from '../../src/ingest/relay-units.js';
@@ -171,9 +172,12 @@ test('RTSP camera → LiveSource → destinations: the camera\'s own H.264, no d
   const first = new AnnexBFile(join(dir, 'first.h264'));
   const late = new AnnexBFile(join(dir, 'late.h264'));
   const preRolled = new AnnexBFile(join(dir, 'preroll.h264'));
+  // The library's own file destination: an in-process appsrc ! h264parse ! mp4mux pipeline.
+  const mp4 = new FileDestination({ path: join(dir, 'relay.mp4') });
   try {
     // Attached before the stream: opened by its first keyframe.
     await source.attach(first);
+    await source.attach(mp4);
     await source.start();
     await waitFor(() => first.units.length >= 45, 20_000, '45 units relayed');
     // Joining mid-stream: starts at once at the newest keyframe of the buffer.
@@ -182,12 +186,13 @@ test('RTSP camera → LiveSource → destinations: the camera\'s own H.264, no d
     const attachedAt = Date.now();
     await source.attach(preRolled, { preRollMs: 1000 });
     await waitFor(() => late.units.length >= 30, 20_000, '30 units to the late joiner');
-    assert.deepEqual(source.stats().destinations.map((d) => d.state), ['streaming', 'streaming', 'streaming']);
-    assert.equal(source.destinations.length, 3);
+    assert.deepEqual(source.stats().destinations.map((d) => d.state), ['streaming', 'streaming', 'streaming', 'streaming']);
+    assert.equal(source.destinations.length, 4);
     await source.detach(late);
     assert.equal(late.state, 'idle');
     await source.close();
     assert.equal(first.state, 'idle');
+    assert.equal(mp4.state, 'idle');
 
     assert.deepEqual(errors, []);
     assert.deepEqual(first.video && [first.video.width, first.video.height], [W, H]);
@@ -206,8 +211,14 @@ test('RTSP camera → LiveSource → destinations: the camera\'s own H.264, no d
     for (const u of first.units) for (const n of u.nalus.filter((x) => nalType(x) === 1 || nalType(x) === NAL_IDR)) assert.ok(sentSlices.has(n.toString('base64')), 'a slice the camera did not send');
     // Pre-roll: the destination got video captured before it was attached.
     assert.ok(preRolled.units[0]!.captureMs < attachedAt, 'pre-roll starts before the attach');
-    // Nothing was decoded or encoded: no live decoder, no codec element in any pipeline of this process.
+    // The MP4 holds the same pictures as the units relayed beside it, decoding cleanly.
+    const recorded = await probeVideo(join(dir, 'relay.mp4'));
+    assert.deepEqual([recorded.frames, recorded.width, recorded.height, recorded.codec], [first.units.length, W, H, 'h264']);
+    assert.equal(await decodeErrors(join(dir, 'relay.mp4')), '');
+    // Nothing was decoded or encoded: no live decoder, no codec element in any pipeline of this
+    // process (the file destination's is among them: the recorder saw it).
     assert.equal(source.stats().framesDecoded, 0);
+    assert.ok(descriptions.some((d) => /h264parse/.test(d) && /mp4mux/.test(d)), descriptions.join('\n'));
     for (const d of descriptions) assert.doesNotMatch(d, CODEC_ELEMENTS);
     // A camera cannot be asked for a keyframe: said once, at debug.
     assert.equal(log.lines.filter((l) => l.includes('cannot be asked')).length, 1);
