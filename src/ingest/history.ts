@@ -4,7 +4,7 @@
  */
 import { Decoder, type DecodedFrame, type DecoderOptions } from './decoder.js';
 import { SourceError } from './errors.js';
-import type { SourceFrame } from './live-source.js';
+import type { SourceFrame } from './live-source-types.js';
 import type { EncodedUnit } from './ring-buffer.js';
 
 const MAX_IN_FLIGHT = 8;

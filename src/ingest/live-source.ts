@@ -11,123 +11,22 @@
  * screenshot() decode their own window from the ring with a decoder of their own.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { backoffDelay, sleep, withDefaults, type ReconnectOptions } from '../backoff.js';
+import { withDefaults, type ReconnectOptions } from '../backoff.js';
 import { defaultLogger, Redactor, scrubbing } from '../log.js';
-import { ArrivalClock, FirstArrivalClock, SidecarClock, type CaptureClock } from './capture-clock.js';
-import { Decoder, OUTPUT_FORMATS, type DecodedFrame, type OutputFormat } from './decoder.js';
-import { decodeUnits, toFrame } from './history.js';
+import { SourceConnection } from './connection.js';
+import { LiveDecoding } from './live-decoding.js';
+import { OUTPUT_FORMATS } from './decoder.js';
+import { decodeUnits } from './history.js';
 import { SourceError } from './errors.js';
-import { FrameChannel } from './frame-channel.js';
-import { GstReader, type Reader, type ReaderUnit } from './gst-reader.js';
 import { EncodedRing, type EncodedUnit } from './ring-buffer.js';
-import { RtspReader, type RtspTlsOptions } from './rtsp-reader.js';
+import { Relay, type AttachOptions } from './relay.js';
+import type { Destination, DestinationError } from '../destinations/destination.js';
 import { parseSourceUrl, type SourceSpec } from './source-url.js';
 import type { StreamCaps } from './units.js';
+import type { LiveSourceEvents, LiveSourceOptions, LiveSourceState, LiveSourceStats, ProbeInfo, SourceFrame } from './live-source-types.js';
 
-export interface LiveSourceOptions {
-  /** rtsp://[user:pass@]host[:port]/path, rtmp://host/app/stream, http(s)://… (HLS, MJPEG), a file path or file://, /dev/videoN or v4l2:///dev/videoN, testsrc://[pattern]?width=&height=&fps= */
-  url: string;
-  /** Pixel format of the frames handed out. Default 'BGR' (OpenCV's). */
-  format?: OutputFormat;
-  /** Size of the frames handed out (scaled in GStreamer). Default: the stream's. */
-  width?: number;
-  height?: number;
-  /** Longest span of encoded video kept for past() and screenshot(), seconds. Default 60. */
-  bufferSeconds?: number;
-  /** Most encoded bytes kept. Default 64 MiB. */
-  bufferBytes?: number;
-  /** Frames an iterator buffers before dropping the oldest. Default 4. */
-  queueFrames?: number;
-  /** The live decoder stops this long after the last latest() call when no iterator is open, ms. Default 10000. */
-  decodeIdleMs?: number;
-  /** screenshot(): how far from the asked time a keyframe may be, ms. Default 5000. */
-  screenshotWindowMs?: number;
-  /** past(): most frames one call decodes (raw frames are large). Default 900. */
-  maxPastFrames?: number;
-  /** RTSP transport. Default 'tcp' (interleaved); 'udp' for RTP over UDP (not with rtsps://). */
-  rtspTransport?: 'tcp' | 'udp';
-  /** rtsps://: how the server's certificate is checked (`ca`, `rejectUnauthorized`). */
-  tls?: RtspTlsOptions;
-  /** Files: 'realtime' (default) delivers units at the file's own pace, like a camera; 'fast' as fast as they are consumed, losing nothing. */
-  filePace?: 'realtime' | 'fast';
-  /** Raw sources (V4L2, test pattern): keyframe interval of the ingest encoder. Default 30. */
-  keyframeInterval?: number;
-  /** No media within this long of connecting fails the attempt, ms. Default 10000. */
-  connectTimeoutMs?: number;
-  /** No unit within this long while streaming counts as a lost stream, ms. Default 10000. */
-  watchdogMs?: number;
-  /** Backoff of reconnections after an established stream was lost. */
-  reconnect?: ReconnectOptions;
-  logger?: Logger;
-}
-
-/** A decoded frame, in the shape SkyLine.put() takes. */
-export interface SourceFrame {
-  data: Buffer;
-  width: number;
-  height: number;
-  format: OutputFormat;
-  /** Capture time, epoch ms: from RTCP sender reports, a FileSkyLine timestamps sidecar, else arrival time. */
-  timestamp: number;
-  /** Presentation time in the source's clock, ms (continues across reconnections). */
-  pts: number;
-  keyframe: boolean;
-  /** Position of the frame's unit in the stream since start() (gaps where units were dropped). */
-  seq: number;
-}
-
-export type LiveSourceState = 'stopped' | 'connecting' | 'streaming' | 'reconnecting' | 'ended' | 'error' | 'closed';
-
-export interface ProbeInfo {
-  url: string;
-  state: LiveSourceState;
-  codec: string | undefined;
-  width: number | undefined;
-  height: number | undefined;
-  /** Frames per second, estimated from the capture times of the newest 60 units. */
-  fps: number | undefined;
-  /** Bits per second over the buffered window. */
-  bitrate: number | undefined;
-  /** Capture times of the oldest and newest buffered units, epoch ms (as Chrysalis' start/end_timestamp). */
-  start: number | undefined;
-  end: number | undefined;
-  /** end - start, seconds. */
-  duration: number;
-  units: number;
-  bytes: number;
-}
-
-export interface LiveSourceStats {
-  state: LiveSourceState;
-  unitsReceived: number;
-  /** Units that could not be kept (before the first keyframe of a connection). */
-  unitsSkipped: number;
-  framesDecoded: number;
-  /** Frames dropped for slow iterators, plus units the live decoder skipped to catch up. */
-  framesDropped: number;
-  reconnects: number;
-  bufferedUnits: number;
-  bufferedBytes: number;
-  decoding: boolean;
-}
-
-export interface LiveSourceEvents {
-  state: [LiveSourceState, LiveSourceState];
-  error: [SourceError];
-  reconnect: [{ attempt: number; delayMs: number; reason: string }];
-}
-
-interface Iterating {
-  channel: FrameChannel<SourceFrame>;
-  fromSeq: number;
-}
-
-const MAX_IN_FLIGHT = 8;
-/** A file read fast pauses its reader when the live decoder is this many units behind. */
-const FAST_LAG_UNITS = 48;
-const LATEST_WAIT_MS = 5000;
+export type { LiveSourceEvents, LiveSourceOptions, LiveSourceState, LiveSourceStats, ProbeInfo, SourceFrame } from './live-source-types.js';
 
 export class LiveSource extends EventEmitter<LiveSourceEvents> {
   private readonly opts: Required<Omit<LiveSourceOptions, 'width' | 'height' | 'logger' | 'reconnect' | 'tls'>> & Pick<LiveSourceOptions, 'width' | 'height' | 'tls'>;
@@ -136,37 +35,18 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   private readonly log: Logger;
   private readonly spec: SourceSpec;
   private readonly ring: EncodedRing;
-  private clock: CaptureClock = new ArrivalClock();
   private phase: LiveSourceState = 'stopped';
-  private reader: Reader | undefined;
+  private readonly connection: SourceConnection;
   private caps: StreamCaps | undefined;
-  private connectedUnits = 0;
-  private lastUnitAt = 0;
-  private connectStartedAt = 0;
-  private watchdog: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
-  private recovery: AbortController | undefined;
   private starting: { resolve: () => void; reject: (e: Error) => void } | undefined;
-  /** Normalized PTS: continuous and increasing across connections. */
-  private ptsBase = 0;
-  private rawPts0 = -1;
-  private lastPts = -1;
 
-  // live decoding
-  private live: Decoder | undefined;
-  private liveStarting: Promise<void> | undefined;
-  private cursor = 0;
-  private readonly inFlight = new Map<number, EncodedUnit>();
-  private newest: SourceFrame | undefined;
-  private lastLatestPts = -1;
-  private lastAskedAt = 0;
-  private latestWaiters: Array<{ seq: number; resolve: () => void }> = [];
-  private readonly iterating = new Set<Iterating>();
-  private ending = false;
-  private drained = false;
-
+  private readonly decoding: LiveDecoding;
   private history: Promise<unknown> = Promise.resolve();
-  private readonly counters = { units: 0, decoded: 0, dropped: 0, reconnects: 0 };
+  /** Destinations fed the camera's own units (attach()); made on first use. */
+  private relay: Relay | undefined;
+  private relayEnd: Promise<void> | undefined;
+  private readonly counters = { units: 0 };
   private readonly lossless: boolean;
 
   constructor(options: LiveSourceOptions) {
@@ -203,6 +83,39 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     this.log = scrubbing((options.logger ?? defaultLogger()).child({ source: this.spec.masked }), this.redactor);
     this.ring = new EncodedRing({ maxMs: this.opts.bufferSeconds * 1000, maxBytes: this.opts.bufferBytes });
     this.lossless = this.spec.kind === 'file' && this.opts.filePace === 'fast';
+    const { rtspTransport, tls, connectTimeoutMs, watchdogMs } = this.opts;
+    // Getters read the source's state when the connection asks.
+    const self = this;
+    this.connection = new SourceConnection(
+      {
+        get phase() {
+          return self.phase;
+        },
+        get paused() {
+          return self.lossless && self.decoding.readerPaused;
+        },
+        setPhase: (next) => this.setPhase(next),
+        caps: (c) => this.onCaps(c),
+        unit: (...a) => this.onUnit(...a),
+        skipped: () => this.ring.skipped++,
+        ended: () => this.finishEnded(),
+        failStart: (e) => this.failStart(e),
+        fatal: (e) => {
+          this.reportError(e);
+          this.shutdown('error', e);
+        },
+        reconnecting: (info, reason) => {
+          this.reportError(reason);
+          this.emit('reconnect', info);
+          this.log.info({ attempt: info.attempt, delayMs: info.delayMs }, 'reconnecting');
+        },
+      },
+      this.spec,
+      { rtspTransport, tls, connectTimeoutMs, watchdogMs, backoff: this.backoff },
+      this.redactor,
+      this.log,
+    );
+    this.decoding = new LiveDecoding({ ring: this.ring, caps: () => this.caps, opts: this.opts, lossless: this.lossless, connection: this.connection, log: this.log });
   }
 
   /** The URL as it may be shown (passwords and stream keys masked). */
@@ -222,24 +135,13 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   async start(): Promise<void> {
     if (this.phase === 'closed') throw new Error('LiveSource is closed');
     if (this.phase === 'streaming' || this.phase === 'connecting' || this.phase === 'reconnecting') return;
-    if (this.spec.kind === 'file') this.clock = new FirstArrivalClock();
-    if (this.spec.kind === 'file' && this.spec.path && existsSync(`${this.spec.path}.timestamps.csv`)) {
-      try {
-        this.clock = new SidecarClock(readFileSync(`${this.spec.path}.timestamps.csv`, 'utf8'));
-      } catch (err) {
-        this.log.warn({ err }, 'timestamps sidecar unreadable: capture times are arrival times');
-      }
-    }
-    this.ending = false;
-    this.drained = false;
+    this.decoding.reset();
     this.setPhase('connecting');
     const started = new Promise<void>((resolve, reject) => {
       this.starting = { resolve, reject };
     });
-    this.connect();
-    this.watchdog = setInterval(() => this.checkWatchdog(), 250);
-    this.watchdog.unref();
-    this.idleTimer = setInterval(() => this.checkIdle(), 1000);
+    this.connection.begin();
+    this.idleTimer = setInterval(() => this.decoding.checkIdle(), 1000);
     this.idleTimer.unref();
     return started;
   }
@@ -247,25 +149,24 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   /** Disconnects and stops decoding; the buffer is kept (past(), screenshot() still work). start() again reconnects. */
   async stop(): Promise<void> {
     if (this.phase === 'stopped' || this.phase === 'closed') return;
-    this.recovery?.abort();
-    this.recovery = undefined;
-    clearInterval(this.watchdog);
+    this.connection.close();
     clearInterval(this.idleTimer);
-    this.reader?.close();
-    this.reader = undefined;
-    this.stopLive();
+    this.decoding.stopLive();
     this.starting?.reject(new SourceError('ERROR', 'stopped before the stream started'));
     this.starting = undefined;
-    this.endIterators();
+    this.decoding.endIterators();
     this.setPhase('stopped');
+    await this.relayEnd;
   }
 
-  /** stop() and forget the buffer; the source cannot be started again. */
+  /** stop() and forget the buffer; the source cannot be started again. Attached destinations are closed. */
   async close(): Promise<void> {
     await this.stop();
+    await this.relayEnd;
+    await this.relay?.close();
     await this.history.catch(() => undefined);
     this.ring.clear();
-    this.newest = undefined;
+    this.decoding.newest = undefined;
     this.setPhase('closed');
   }
 
@@ -274,13 +175,48 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
       state: this.phase,
       unitsReceived: this.counters.units,
       unitsSkipped: this.ring.skipped,
-      framesDecoded: this.counters.decoded,
-      framesDropped: this.counters.dropped + [...this.iterating].reduce((n, it) => n + it.channel.dropped, 0),
-      reconnects: this.counters.reconnects,
+      framesDecoded: this.decoding.counters.decoded,
+      framesDropped: this.decoding.dropped,
+      reconnects: this.connection.reconnects,
       bufferedUnits: this.ring.length,
       bufferedBytes: this.ring.bytes,
-      decoding: this.live?.active ?? false,
+      decoding: this.decoding.active,
+      destinations: this.relay?.stats() ?? [],
     };
+  }
+
+  // ---- relay ---------------------------------------------------------------------------------
+
+  /**
+   * Sends the camera's own H.264 to `dest` (a file, RTSP, RTMP, KVS destination) with no decoding
+   * and no encoding, from the keyframe captured at or before now - preRollMs (default 0: the
+   * newest keyframe buffered). While the source streams, resolves once the destination is open;
+   * before its first keyframe, resolves at once and the stream opens it (its failure then comes
+   * as an 'error' event). Destinations stay attached across stop()/start(); close() disposes of
+   * them. Rejects for a source known not to be H.264 (UNSUPPORTED_CODEC) and when `dest` cannot open.
+   */
+  attach(dest: Destination, opts: AttachOptions = {}): Promise<void> {
+    if (this.phase === 'closed') return Promise.reject(new Error('LiveSource is closed'));
+    this.relay ??= new Relay({
+      ring: this.ring,
+      caps: () => this.caps,
+      log: this.log,
+      redactor: this.redactor,
+      historyMs: this.opts.bufferSeconds * 1000,
+      historyBytes: this.opts.bufferBytes,
+      error: (err) => this.reportError(err),
+    });
+    return this.relay.attach(dest, opts);
+  }
+
+  /** Stops sending to `dest` and closes it; it finishes what it took (a file complete) within `signal`. */
+  async detach(dest: Destination, signal?: AbortSignal): Promise<void> {
+    await this.relay?.detach(dest, signal);
+  }
+
+  /** The attached destinations. */
+  get destinations(): Destination[] {
+    return this.relay?.destinations ?? [];
   }
 
   // ---- consumers ---------------------------------------------------------------------------
@@ -291,23 +227,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
    * stats().framesDropped); a file read with filePace 'fast' waits for the consumer instead.
    */
   [Symbol.asyncIterator](): AsyncIterator<SourceFrame> {
-    const it: Iterating = {
-      channel: new FrameChannel<SourceFrame>(this.opts.queueFrames, this.lossless, () => this.feed()),
-      fromSeq: this.phase === 'stopped' && this.ring.length === 0 ? 0 : this.ring.endSeq,
-    };
-    if (this.phase === 'ended' || this.phase === 'closed' || this.phase === 'error') it.channel.end();
-    else {
-      this.iterating.add(it);
-      void this.ensureLive(this.ring.lastKeyframe()?.seq ?? this.ring.endSeq).catch((err: Error) => it.channel.end(err));
-    }
-    return {
-      next: () => it.channel.next(),
-      return: async () => {
-        if (this.iterating.delete(it)) this.counters.dropped += it.channel.dropped;
-        it.channel.end();
-        return { value: undefined, done: true };
-      },
-    };
+    return this.decoding.iterator(this.phase);
   }
 
   /**
@@ -315,30 +235,8 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
    * stream has not produced a new frame since the last call). The first call after a quiet
    * spell decodes from the newest keyframe and waits for the newest unit (up to 5 s).
    */
-  async latest(): Promise<SourceFrame | null> {
-    this.lastAskedAt = Date.now();
-    if (!this.live?.active) {
-      const key = this.ring.lastKeyframe();
-      if (!key) return null;
-      const target = this.ring.newest!.seq;
-      // Slice threading: each unit's picture comes out at once (frame threading holds a few back).
-      await this.ensureLive(key.seq, 'slice');
-      if (!this.newest || this.newest.seq < target) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, LATEST_WAIT_MS);
-          const waiter = { seq: target, resolve: done };
-          this.latestWaiters.push(waiter);
-          function done() {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-      }
-    }
-    const f = this.newest;
-    if (!f || f.pts <= this.lastLatestPts) return null;
-    this.lastLatestPts = f.pts;
-    return f;
+  latest(): Promise<SourceFrame | null> {
+    return this.decoding.latest();
   }
 
   /**
@@ -371,19 +269,14 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     const oldest = this.ring.oldest;
     const newest = this.ring.newest;
     const span = oldest && newest ? newest.timestampMs - oldest.timestampMs : 0;
-    let fps: number | undefined;
-    if (newest && this.ring.length > 1) {
-      const from = this.ring.get(Math.max(oldest!.seq, newest.seq - 60));
-      if (from && newest.timestampMs > from.timestampMs) fps = ((newest.seq - from.seq) * 1000) / (newest.timestampMs - from.timestampMs);
-    }
     return {
       url: this.spec.masked,
       state: this.phase,
       codec: this.caps?.codec,
       // Decoded size when the encoded caps do not say (JPEG).
-      width: this.caps?.width ?? this.newest?.width,
-      height: this.caps?.height ?? this.newest?.height,
-      fps,
+      width: this.caps?.width ?? this.decoding.newest?.width,
+      height: this.caps?.height ?? this.decoding.newest?.height,
+      fps: this.ring.fps(),
       bitrate: span > 0 ? (this.ring.bytes * 8 * 1000) / span : undefined,
       start: oldest?.timestampMs,
       end: newest?.timestampMs,
@@ -393,98 +286,27 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     };
   }
 
-  // ---- connection ------------------------------------------------------------------------------
+  // ---- connection (connection.ts runs the loop) ---------------------------------------------
 
-  private connect(): void {
-    const reader: Reader =
-      this.spec.kind === 'rtsp'
-        ? new RtspReader(this.spec.rtsp!, { transport: this.opts.rtspTransport, timeoutMs: this.opts.connectTimeoutMs, tls: this.opts.tls }, this.redactor)
-        : new GstReader(this.spec, this.redactor);
-    this.reader = reader;
-    this.connectedUnits = 0;
-    this.connectStartedAt = Date.now();
-    this.rawPts0 = -1;
-    this.clock.reset();
-    reader.on('caps', (c) => {
-      if (reader !== this.reader) return;
-      const changed = this.caps?.codec !== undefined && this.caps.codec !== c.codec;
-      const known = Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as StreamCaps;
-      this.caps = { ...this.caps, ...known };
-      if (changed) this.stopLive();
-      this.log.debug({ caps: c.codec, width: c.width, height: c.height }, 'stream caps');
-    });
-    reader.on('unit', (u) => {
-      if (reader === this.reader) this.onUnit(u);
-    });
-    reader.on('end', (err) => {
-      if (reader === this.reader) this.onReaderEnd(err);
-    });
-    reader.start();
-  }
-
-  private onUnit(u: ReaderUnit): void {
-    const arrival = Date.now();
-    this.lastUnitAt = arrival;
-    if (this.connectedUnits === 0 && !u.keyframe) {
-      // A decoder cannot start here: wait for this connection's first keyframe.
-      this.ring.skipped++;
-      return;
-    }
-    this.connectedUnits++;
+  /** The connection's first unit, or a unit of a stream going on: into the ring, the relay, the decoder. */
+  private onUnit(data: Buffer, ptsNs: number, timestampMs: number, keyframe: boolean, first: boolean): void {
     this.counters.units++;
-    // Units without a PTS (some MJPEG servers) are placed at their arrival.
-    const timestampMs = u.captureMs ?? (u.ptsNs < 0 ? arrival : this.clock.captureMs(u.ptsNs, arrival));
-    const ptsNs = this.normalizePts(u.ptsNs);
-    this.ring.push(u.data, ptsNs, timestampMs, u.keyframe);
-    if (this.connectedUnits === 1) {
+    const kept = this.ring.push(data, ptsNs, timestampMs, keyframe);
+    if (kept) this.relay?.onUnit(kept);
+    if (first) {
       this.setPhase('streaming');
       this.starting?.resolve();
       this.starting = undefined;
     }
-    this.feed();
+    this.decoding.feed();
   }
 
-  /** Source PTS → a PTS that only grows across reconnections (and is never negative). */
-  private normalizePts(raw: number): number {
-    if (raw < 0) return (this.lastPts = this.lastPts + 1_000_000);
-    if (this.rawPts0 < 0) {
-      this.rawPts0 = raw;
-      this.ptsBase = this.lastPts < 0 ? 0 : this.lastPts + 40_000_000;
-    }
-    const pts = this.ptsBase + Math.max(0, raw - this.rawPts0);
-    // B-frames can make a unit's PTS lower than the previous one: keep those, but never below the base.
-    if (pts > this.lastPts) this.lastPts = pts;
-    return pts;
-  }
-
-  private onReaderEnd(err: SourceError | undefined): void {
-    this.reader = undefined;
-    if (this.phase === 'stopped' || this.phase === 'closed') return;
-    // While reconnecting, the recovery loop owns each attempt's outcome.
-    if (this.phase === 'reconnecting') return;
-    if (!err) {
-      // End of a file (or a server that ended the stream cleanly).
-      if (this.phase === 'connecting') {
-        this.failStart(new SourceError('NOT_A_STREAM', 'the source ended before any picture came'));
-        return;
-      }
-      if (this.spec.finite) {
-        this.finishEnded();
-        return;
-      }
-      err = new SourceError('STREAM_LOST', 'the server ended the stream');
-    }
-    const e = this.redactor.scrubError(err);
-    if (this.phase === 'connecting') {
-      this.failStart(e);
-      return;
-    }
-    if (!e.retryable) {
-      this.reportError(e);
-      this.shutdown('error', e);
-      return;
-    }
-    void this.recover(e);
+  private onCaps(c: StreamCaps): void {
+    const changed = this.caps?.codec !== undefined && this.caps.codec !== c.codec;
+    const known = Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as StreamCaps;
+    this.caps = { ...this.caps, ...known };
+    if (changed) this.decoding.stopLive();
+    this.log.debug({ caps: c.codec, width: c.width, height: c.height }, 'stream caps');
   }
 
   private failStart(e: SourceError): void {
@@ -497,256 +319,26 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   }
 
   private shutdown(state: LiveSourceState, err?: Error): void {
-    clearInterval(this.watchdog);
+    this.connection.close();
     clearInterval(this.idleTimer);
-    this.reader?.close();
-    this.reader = undefined;
-    this.stopLive();
-    this.endIterators(err);
+    this.decoding.stopLive();
+    this.decoding.endIterators(err);
     this.setPhase(state);
   }
 
   private finishEnded(): void {
-    // Frames still in the live decoder come out first; finishLiveEnd() closes the iterators.
-    this.ending = true;
-    clearInterval(this.watchdog);
+    this.connection.stopWatchdog();
     this.setPhase('ended');
-    if (!this.live?.active) this.finishLiveEnd();
-    else this.feed();
+    this.decoding.finishEnd();
   }
 
-  private finishLiveEnd(): void {
-    this.stopLive();
-    this.endIterators();
-  }
-
-  private async recover(first: SourceError): Promise<void> {
-    if (this.recovery) return;
-    const controller = new AbortController();
-    this.recovery = controller;
-    this.setPhase('reconnecting');
-    let reason: SourceError = first;
-    for (let attempt = 1; !controller.signal.aborted; attempt++) {
-      this.reportError(reason);
-      const delayMs = backoffDelay(attempt, this.backoff);
-      this.emit('reconnect', { attempt, delayMs, reason: reason.message });
-      this.log.info({ attempt, delayMs }, 'reconnecting');
-      await sleep(delayMs, controller.signal);
-      if (controller.signal.aborted) return;
-      this.counters.reconnects++;
-      const outcome = await new Promise<SourceError | undefined>((resolve) => {
-        this.connect();
-        const reader = this.reader!;
-        const onUnit = () => {
-          if (this.connectedUnits > 0) done(undefined);
-        };
-        const onEnd = (e: SourceError | undefined) => done(e ?? new SourceError('STREAM_LOST', 'the server ended the stream'));
-        const onAbort = () => done(undefined);
-        const done = (e: SourceError | undefined) => {
-          reader.off('unit', onUnit);
-          reader.off('end', onEnd);
-          controller.signal.removeEventListener('abort', onAbort);
-          resolve(e);
-        };
-        reader.on('unit', onUnit);
-        reader.on('end', onEnd);
-        controller.signal.addEventListener('abort', onAbort);
-      });
-      if (controller.signal.aborted) return;
-      if (!outcome) {
-        this.recovery = undefined;
-        return; // streaming again (onUnit set the state)
-      }
-      reason = this.redactor.scrubError(outcome);
-    }
-  }
-
-  private checkWatchdog(): void {
-    const now = Date.now();
-    if (this.phase === 'connecting' && this.reader && now - this.connectStartedAt > this.opts.connectTimeoutMs) {
-      this.reader.close();
-      this.onReaderEnd(new SourceError('UNREACHABLE', `no media arrived within ${this.opts.connectTimeoutMs / 1000} s of connecting`));
-    } else if (this.phase === 'reconnecting' && this.reader && this.connectedUnits === 0 && now - this.connectStartedAt > this.opts.connectTimeoutMs) {
-      const r = this.reader;
-      this.reader = undefined;
-      r.close();
-      r.emit('end', new SourceError('UNREACHABLE', `no media arrived within ${this.opts.connectTimeoutMs / 1000} s of connecting`));
-    } else if (this.phase === 'streaming' && this.reader && now - this.lastUnitAt > this.opts.watchdogMs && !(this.lossless && this.readerPaused)) {
-      this.reader.close();
-      this.onReaderEnd(new SourceError('STREAM_LOST', `no media for ${this.opts.watchdogMs / 1000} s`));
-    }
-  }
-
-  // ---- live decoding ---------------------------------------------------------------------------
-
-  private readerPaused = false;
-
-  private decoderOptions(threading: 'auto' | 'slice' = 'auto') {
-    return { codec: this.caps!.codec, format: this.opts.format, width: this.opts.width, height: this.opts.height, threading };
-  }
-
-  private ensureLive(fromSeq: number, threading: 'auto' | 'slice' = 'auto'): Promise<void> {
-    if (this.live?.active) return Promise.resolve();
-    if (this.liveStarting) return this.liveStarting;
-    if (!this.caps) return Promise.resolve(); // started by feed() once the stream is known
-    const d = new Decoder(this.decoderOptions(threading));
-    this.live = d;
-    this.cursor = Math.max(fromSeq, this.ring.oldest?.seq ?? 0);
-    this.inFlight.clear();
-    d.on('frame', (f) => this.onLiveFrame(d, f));
-    d.on('failed', (reason) => {
-      this.log.warn({ reason }, 'live decoder stopped');
-      if (this.live === d) this.live = undefined;
-      if (this.iterating.size > 0 && !this.ending) void this.ensureLive(this.ring.lastKeyframe()?.seq ?? this.ring.endSeq).catch((err: Error) => this.endIterators(err));
-    });
-    this.liveStarting = d.start().then(
-      () => {
-        this.liveStarting = undefined;
-        this.feed();
-      },
-      (err: Error) => {
-        this.liveStarting = undefined;
-        if (this.live === d) this.live = undefined;
-        throw new SourceError('ERROR', `could not start the decoder: ${err.message}`);
-      },
-    );
-    return this.liveStarting;
-  }
-
-  private stopLive(): void {
-    this.live?.stop();
-    this.live = undefined;
-    this.inFlight.clear();
-    for (const w of this.latestWaiters.splice(0)) w.resolve();
-  }
-
-  private wantLive(): boolean {
-    return this.iterating.size > 0 || Date.now() - this.lastAskedAt < this.opts.decodeIdleMs;
-  }
-
-  /** Pushes units from the cursor into the live decoder, a few at a time. */
-  private feed(): void {
-    const d = this.live;
-    if (!d) {
-      if (this.caps && this.iterating.size > 0 && !this.liveStarting) void this.ensureLive(this.iterating.size > 0 ? this.minIteratorSeq() : this.ring.endSeq).catch(() => undefined);
-      return;
-    }
-    if (!d.active || this.liveStarting) return;
-    while (this.cursor < this.ring.endSeq && d.inFlight < MAX_IN_FLIGHT) {
-      if (this.lossless && [...this.iterating].some((it) => it.channel.full)) break;
-      const u = this.ring.get(this.cursor);
-      if (!u) {
-        const oldest = this.ring.oldest;
-        if (oldest && this.cursor < oldest.seq) {
-          // Evicted before the decoder got to it: catch up at the newest keyframe.
-          const key = this.ring.lastKeyframe()!;
-          this.counters.dropped += key.seq - this.cursor;
-          this.cursor = key.seq;
-          continue;
-        }
-        this.cursor++;
-        continue;
-      }
-      this.inFlight.set(u.ptsNs, u);
-      d.push(u.data, u.ptsNs);
-      this.cursor++;
-    }
-    if (this.lossless && this.reader) {
-      const behind = this.ring.endSeq - this.cursor > FAST_LAG_UNITS;
-      if (behind && !this.readerPaused) {
-        this.reader.pause();
-        this.readerPaused = true;
-      } else if (!behind && this.readerPaused) {
-        this.reader.resume();
-        this.readerPaused = false;
-        this.lastUnitAt = Date.now();
-      }
-    }
-    if (this.ending && this.cursor >= this.ring.endSeq && !this.drained) {
-      this.drained = true;
-      d.drain();
-      if (d.inFlight === 0) this.finishLiveEnd();
-      else this.armDrainTimer();
-    }
-  }
-
-  /** A unit cut short at the end of a file may never come out of the decoder: end anyway once output stops. */
-  private armDrainTimer(): void {
-    let seen = -1;
-    let quiet = 0;
-    const t = setInterval(() => {
-      const d = this.live;
-      if (!d || !this.ending) {
-        clearInterval(t);
-        return;
-      }
-      if (d.received === seen && ++quiet >= 5) {
-        clearInterval(t);
-        this.log.debug({ pending: d.inFlight }, 'end of stream: units the decoder did not return');
-        this.finishLiveEnd();
-        return;
-      }
-      if (d.received !== seen) quiet = 0;
-      seen = d.received;
-    }, 1000);
-    t.unref();
-  }
-
-  private minIteratorSeq(): number {
-    let min = this.ring.endSeq;
-    for (const it of this.iterating) min = Math.min(min, it.fromSeq);
-    // The decoder must start at a keyframe at or before the first unit anyone wants.
-    const first = this.ring.get(min) ?? this.ring.oldest;
-    if (!first) return this.ring.endSeq;
-    const key = this.ring.keyframeAtOrBefore(first.timestampMs);
-    return key && key.seq <= first.seq ? key.seq : first.seq;
-  }
-
-  private onLiveFrame(d: Decoder, f: DecodedFrame): void {
-    if (d !== this.live) return;
-    const u = this.inFlight.get(f.ptsNs);
-    // Frames leave in presentation order: units before this one that are still listed were skipped by the decoder.
-    for (const pts of this.inFlight.keys()) if (pts <= f.ptsNs) this.inFlight.delete(pts);
-    if (u) {
-      this.counters.decoded++;
-      const frame = toFrame(f, u);
-      if (!this.newest || frame.pts > this.newest.pts) this.newest = frame;
-      for (const it of this.iterating) if (frame.seq >= it.fromSeq) it.channel.push(frame);
-      const ready = this.latestWaiters.filter((w) => frame.seq >= w.seq);
-      if (ready.length > 0) {
-        this.latestWaiters = this.latestWaiters.filter((w) => frame.seq < w.seq);
-        for (const w of ready) w.resolve();
-      }
-    }
-    if (this.ending && this.drained && d.inFlight <= 0) {
-      this.finishLiveEnd();
-      return;
-    }
-    this.feed();
-  }
-
-  private checkIdle(): void {
-    // (While a file's end is drained, the iterators waiting for it keep wantLive() true.)
-    if (this.live?.active && !this.wantLive()) {
-      this.log.debug('live decoder idle: stopped');
-      this.stopLive();
-    }
-  }
-
-  private endIterators(err?: Error): void {
-    for (const it of this.iterating) {
-      this.counters.dropped += it.channel.dropped;
-      it.channel.end(err);
-    }
-    this.iterating.clear();
-  }
 
   // ---- history decoding ------------------------------------------------------------------------
 
   /** Decodes units (starting with a keyframe) with a decoder of their own; calls are served one at a time. */
   private decodeHistory(units: EncodedUnit[]): Promise<SourceFrame[]> {
     if (!this.caps) return Promise.resolve([]);
-    const options = this.decoderOptions();
+    const options = this.decoding.decoderOptions();
     const run = this.history.catch(() => undefined).then(() => decodeUnits(options, units));
     this.history = run;
     return run;
@@ -758,11 +350,13 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     const prev = this.phase;
     if (prev === next) return;
     this.phase = next;
+    // The stream is over for the destinations too: files are finalized, connections closed.
+    if (next === 'stopped' || next === 'ended' || next === 'error') this.relayEnd = this.relay?.end();
     this.log.info({ state: next, previous: prev }, 'source state');
     this.emit('state', next, prev);
   }
 
-  private reportError(e: SourceError): void {
+  private reportError(e: SourceError | DestinationError): void {
     this.log.warn({ code: e.code }, e.message);
     // Without a listener an 'error' event would throw at the process: errors are logged instead.
     if (this.listenerCount('error') > 0) this.emit('error', e);

@@ -94,6 +94,16 @@ export class EncodedRing {
     return u && u.seq === seq ? u : undefined;
   }
 
+  /** Frames per second from the capture times of the newest units (up to 60); undefined with fewer than two. */
+  fps(): number | undefined {
+    const newest = this.newest;
+    const oldest = this.oldest;
+    if (!newest || !oldest || this.length < 2) return undefined;
+    const from = this.get(Math.max(oldest.seq, newest.seq - 60));
+    if (!from || newest.timestampMs <= from.timestampMs) return undefined;
+    return ((newest.seq - from.seq) * 1000) / (newest.timestampMs - from.timestampMs);
+  }
+
   /** The newest keyframe held. */
   lastKeyframe(): EncodedUnit | undefined {
     return this.keys.length > this.keyHead ? this.get(this.keys[this.keys.length - 1]!) : undefined;

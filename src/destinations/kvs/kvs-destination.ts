@@ -228,6 +228,7 @@ export class KvsDestination extends EventEmitter<DestinationEvents> implements D
     this.#status.to('idle');
   }
 
+  /** Closes it if needed (up to 5 s for KVS to persist what it took); close() already released the AWS client. */
   async dispose(): Promise<void> {
     if (!this.#status.is('idle')) await this.close(AbortSignal.timeout(5000));
     await this.#kvssink.dispose();
