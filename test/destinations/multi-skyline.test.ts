@@ -3,7 +3,7 @@
 // the relay killed and restarted mid-stream; attach and detach while streaming; a pre-roll clip.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,19 +47,10 @@ async function putFrames(sky: MultiSkyLine, from: number, count: number, t0: num
   }
 }
 
-/** Open descriptors, sockets and timers of this process, to check that nothing is left behind. */
-function resources(): { fds: number; handles: Record<string, number> } {
-  const handles: Record<string, number> = {};
-  for (const r of process.getActiveResourcesInfo()) handles[r] = (handles[r] ?? 0) + 1;
-  const fds = Number(readFileSync('/proc/self/status', 'utf8').match(/FDSize/) ? require_fds() : 0);
-  return { fds, handles };
-}
-function require_fds(): number {
-  return readdirCount('/proc/self/fd');
-}
-import { readdirSync } from 'node:fs';
-function readdirCount(p: string): number {
-  return readdirSync(p).length;
+/** Open descriptors and libuv handles of this process: what a detach must give back. */
+function resources(): { fds: number; handles: number; list: string[] } {
+  const list = readdirSync('/proc/self/fd').map((f) => { try { return readlinkSync(`/proc/self/fd/${f}`); } catch { return '?'; } });
+  return { fds: list.length, list, handles: process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length };
 }
 
 test('file + RTSP + RTMP + KVS from one encoder: the relay dies and returns; every other destination keeps streaming and gets every frame', async () => {
@@ -99,7 +90,7 @@ test('file + RTSP + RTMP + KVS from one encoder: the relay dies and returns; eve
     assert.deepEqual(decoded.frames.map((f) => indexOf({ data: f, width: W, height: H, format: 'RGB' })), Array.from({ length: total }, (_, i) => i), 'in order, none repeated');
     await assertWireCarries(emu, 'cam-all', dir, Array.from({ length: total }, (_, i) => T0 + (i * 1000) / FPS));
     for (const name of [file.name, rtsp.name, kvs.name]) {
-      assert.deepEqual(states.get(name), ['closing', 'idle'], `${name} left 'streaming' only at the stop`);
+      assert.deepEqual(states.get(name), ['opening', 'streaming', 'closing', 'idle'], `${name} left 'streaming' only at the stop`);
     }
     assert.ok(states.get(rtmp.name)!.includes('reconnecting'));
     assert.ok(errors.some((e) => (e as { destination?: string }).destination === rtmp.name), 'the relay loss is reported, named');
@@ -109,5 +100,121 @@ test('file + RTSP + RTMP + KVS from one encoder: the relay dies and returns; eve
     await sky.close();
     await relay.dispose();
     await emu.close();
+  }
+});
+
+test('attach and detach while streaming, for each kind: each gets video from a keyframe on, gives back what it took, leaves nothing open', async () => {
+  const relay = await NginxRtmp.start();
+  const emu = await startEmulator();
+  const { sky, errors } = multi({ keyframeInterval: 1000, warmupFrames: 20 });
+  const T0 = Date.now();
+  let next = 0;
+  const put = (n: number) => putFrames(sky, (next += n) - n, n, T0);
+  try {
+    // attach() during warmup resolves once the session has opened.
+    await sky.startStreaming({ fps: null, width: W, height: H });
+    assert.equal(sky.state, 'warmup');
+    const early = new FileDestination({ path: join(dir, 'early.mkv') });
+    let attached = false;
+    const attaching = sky.attach(early).then(() => (attached = true));
+    await putFrames(sky, 0, 10, T0);
+    assert.equal(attached, false, 'not while warming up');
+    await putFrames(sky, 10, 20, T0);
+    await attaching;
+    next = 30;
+    assert.equal(early.state, 'streaming');
+    // Two rounds of the same kinds: the first may build GStreamer pipelines (kept for reuse, the
+    // binding never frees one); the second must leave the process exactly as it found it.
+    let before = resources();
+    for (const round of [1, 2]) {
+      if (round === 2) before = resources();
+      const kinds: Destination[] = [
+        new FileDestination({ path: join(dir, `late-${round}.mp4`) }),
+        new RtspDestination({ port: 0, path: '/late' }),
+        new WebDestination({ port: 0, path: '/late' }),
+        new RtmpDestination({ url: relay.url(`late-key-${round}`) }),
+        new KvsDestination({ streamName: `cam-late-${round}`, region: emu.region, credentials: TEST_KEY, endpoint: emu.endpoint, createStream: true, fragmentSeconds: 1 }),
+      ];
+      for (const d of kinds) {
+        await sky.attach(d);
+        // Keyframe requests are at most one a second: the asked-for keyframe comes within that.
+        const took = () => sky.stats().destinations.find((x) => x.name === d.name)!.unitsIn > 0;
+        for (let k = 0; k < 3 * FPS && !took(); k += 5) await put(5);
+        await put(5);
+        const s = sky.stats().destinations.find((x) => x.name === d.name)!;
+        assert.equal(s.state, 'streaming', d.name);
+        assert.ok(s.unitsIn > 0, `${d.name} took video`);
+        await sky.detach(d);
+        assert.equal(d.state, 'idle', `${d.name} closed by detach`);
+        assert.equal(sky.destinations.includes(d), false);
+        await d.dispose();
+      }
+      const late = await probeVideo(join(dir, `late-${round}.mp4`));
+      const took = kinds[0]!.stats();
+      assert.ok(late.frames > 0);
+      assert.equal(late.frames, took.unitsIn - took.unitsDropped, 'the detached file is complete: every unit it took, playable');
+      assert.equal(await decodeErrors(join(dir, `late-${round}.mp4`)), '', 'it decodes from its first frame');
+      await waitFor(() => emu.fragments(`cam-late-${round}`).length > 0, 5000, 'KVS persisted the detached destination');
+    }
+    const after = resources();
+    assert.ok(after.fds <= before.fds, `descriptors: ${before.fds} before, ${after.fds} after: ${after.list.filter((x) => !before.list.includes(x)).join(' ')}`);
+    assert.ok(after.handles <= before.handles, `handles (sockets, timers): ${before.handles} before, ${after.handles} after`);
+    // Detach during the destination's own reconnect: the relay is gone, the detach still returns.
+    const lost = new RtmpDestination({ url: relay.url('lost-key'), reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+    await sky.attach(lost);
+    await relay.kill();
+    await put(FPS);
+    await waitFor(() => lost.state === 'reconnecting', 15_000, 'the RTMP destination reconnecting');
+    await sky.detach(lost);
+    assert.equal(lost.state, 'idle');
+    await lost.dispose();
+    await relay.restart();
+    await sky.stopStreaming();
+    const p = await probeVideo(join(dir, 'early.mkv'));
+    assert.equal(p.frames, next, 'the destination attached during warmup has every frame, warmup ones included');
+    assert.ok(errors.every((e) => (e as { destination?: string }).destination === lost.name), errors.map((e) => e.message).join('; '));
+  } finally {
+    await sky.close();
+    await relay.dispose();
+    await emu.close();
+  }
+});
+
+test('a pre-roll clip starts at the keyframe at or before now - preRollMs, decodes from its first frame, ends at detach, colours and capture times true', async () => {
+  const { sky, errors } = multi({ keyframeInterval: 10 });
+  const T0 = Date.now();
+  try {
+    await sky.startStreaming({ fps: FPS, width: W, height: H });
+    await putFrames(sky, 0, 3 * FPS, T0);
+    const clip = new FileDestination({ path: join(dir, 'clip.mp4') });
+    const askedAt = Date.now();
+    await sky.attach(clip, { preRollMs: 1000 });
+    await putFrames(sky, 3 * FPS, 2 * FPS, T0);
+    await sky.detach(clip);
+    const last = 5 * FPS - 1;
+    await putFrames(sky, 5 * FPS, FPS, T0); // after the detach: not in the clip
+    await sky.stopStreaming();
+
+    const rows = parseSidecar(readFileSync(clip.timestampsPath!, 'utf8'));
+    const firstIndex = Math.round(((rows[0]!.captureTimeUs / 1000 - T0) * FPS) / 1000);
+    assert.ok(rows[0]!.captureTimeUs / 1000 <= askedAt - 1000, 'the clip starts at or before now - preRollMs');
+    assert.ok(askedAt - 1000 - rows[0]!.captureTimeUs / 1000 < (10 * 1000) / FPS + 50, 'at the newest keyframe that early, not an older one');
+    assert.equal(firstIndex % 10, 0, 'the clip starts at a keyframe (one every 10 frames)');
+    const info = await frameInfo(clip.path!);
+    assert.equal(info[0]!.keyframe, true);
+    assert.equal(await decodeErrors(clip.path!), '', 'decodes from its first frame');
+    const decoded = await decodeRgb(clip.path!);
+    const indices = decoded.frames.map((f) => indexOf({ data: f, width: W, height: H, format: 'RGB' }));
+    // The clip ends at detach(): with what the encoder had handed out by then (a frame or two
+    // put just before may still be in the encoder).
+    const end = indices[indices.length - 1]!;
+    assert.ok(end <= last && end >= last - 2, `the clip ends at the detach: last frame ${end}, last put ${last}`);
+    assert.deepEqual(indices, Array.from({ length: end - firstIndex + 1 }, (_, i) => firstIndex + i), 'every frame from the keyframe on, in order');
+    assert.equal(rows.length, indices.length);
+    rows.forEach((r, i) => assert.equal(Math.round(r.captureTimeUs / 1000), Math.round(T0 + ((firstIndex + i) * 1000) / FPS), `sidecar row ${i}: the frame's capture time`));
+    assert.equal(rows[0]!.ptsUs, 0, 'the clip timeline starts at 0');
+    assert.deepEqual(errors, []);
+  } finally {
+    await sky.close();
   }
 });
