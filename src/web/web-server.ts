@@ -11,6 +11,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { WebAuth, type WebAuthOptions } from './auth.js';
+import { OriginPolicy } from './origin.js';
 import { renderIndex, renderPage } from './page.js';
 import { WebStream, type WebStreamStats } from './stream.js';
 import { MAX_CLIENT_MESSAGE_BYTES, VIEWER_MODES, type ViewerMode } from './wire.js';
@@ -37,6 +38,16 @@ export interface WebServerOptions {
   maxViewerBacklogBytes?: number;
   /** A viewer behind for this long is disconnected, ms. Default 10000. */
   stallTimeoutMs?: number;
+  /**
+   * Names the server is reached by, accepted in the Host header besides IP addresses, localhost and
+   * `host` (e.g. ["cam.example"]). Other names are refused (421): DNS rebinding. Default none.
+   */
+  allowedHosts?: string[];
+  /**
+   * Origins of pages on other hosts or ports allowed to open streams (e.g. ["https://app.example"]).
+   * The server's own pages are always allowed; other sites are refused (403). Default none.
+   */
+  allowedOrigins?: string[];
   logger?: Logger;
 }
 
@@ -60,7 +71,8 @@ export class WebServer {
   private readonly http: http.Server;
   private readonly wss: WebSocketServer;
   private readonly streams = new Map<string, WebStream>();
-  private readonly opts: Required<Omit<WebServerOptions, 'auth' | 'logger'>>;
+  private readonly opts: Required<Omit<WebServerOptions, 'auth' | 'logger' | 'allowedHosts' | 'allowedOrigins'>>;
+  private readonly origins: OriginPolicy;
   private readonly sockets = new Set<Socket>();
   private listening: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -83,6 +95,7 @@ export class WebServer {
       maxViewerBacklogBytes: options.maxViewerBacklogBytes ?? 2 ** 20,
       stallTimeoutMs: options.stallTimeoutMs ?? 10_000,
     };
+    this.origins = new OriginPolicy({ bindHost: this.opts.host, allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins });
     this.http = http.createServer({
       requestTimeout: this.opts.requestTimeoutMs,
       headersTimeout: this.opts.requestTimeoutMs,
@@ -209,6 +222,11 @@ export class WebServer {
     });
   }
 
+  /** Logs a refused Host or Origin (names only: neither carries a secret). */
+  private refuse(req: IncomingMessage, why: 'host' | 'origin'): void {
+    this.options.logger?.warn({ host: String(req.headers.host ?? '').slice(0, 100), origin: String(req.headers.origin ?? '').slice(0, 100), client: req.socket.remoteAddress }, `web request refused: foreign ${why}`);
+  }
+
   private beat(): void {
     for (const ws of this.wss.clients) {
       if (!this.alive.has(ws)) {
@@ -248,6 +266,10 @@ export class WebServer {
     if (!r) return send(400, 'bad request\n', { 'Content-Type': 'text/plain' });
     // Bodies are never read: a POST's body is discarded, so a large one costs nothing.
     req.resume();
+    if (!this.origins.hostAllowed(req.headers.host)) {
+      this.refuse(req, 'host');
+      return send(421, 'unknown host name (see allowedHosts)\n', { 'Content-Type': 'text/plain' });
+    }
     if (!r.stream) {
       if (r.rest === '/' && (method === 'GET' || method === 'HEAD')) {
         const list = [...this.streams.values()].map((s) => ({ path: s.path, name: s.name, viewers: s.viewers.size, locked: s.auth !== undefined }));
@@ -259,6 +281,10 @@ export class WebServer {
     const s = r.stream;
     if (r.rest === '/session') {
       if (method !== 'POST') return send(405, 'POST only\n', { Allow: 'POST', 'Content-Type': 'text/plain' });
+      if (!this.origins.originAllowed(req.headers.origin, req.headers.host)) {
+        this.refuse(req, 'origin');
+        return send(403, 'forbidden origin\n', { 'Content-Type': 'text/plain' });
+      }
       if (!s.auth) return send(204);
       const result = s.auth.check(req);
       if (result !== 'ok') return send(401, 'unauthorized\n', { 'WWW-Authenticate': s.auth.challenge(), 'Content-Type': 'text/plain' });
@@ -273,7 +299,9 @@ export class WebServer {
     }
     const headers: Record<string, string> = {
       'Content-Type': 'text/html; charset=utf-8',
-      'Content-Security-Policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; media-src blob:; img-src data:",
+      // frame-ancestors: no other site may frame the page (clickjacking a login or a token form).
+      'Content-Security-Policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; media-src blob:; img-src data:; frame-ancestors 'none'",
+      'X-Frame-Options': 'DENY',
       'Referrer-Policy': 'no-referrer',
     };
     if (s.auth) headers['Set-Cookie'] = s.auth.sessionCookie();
@@ -289,6 +317,15 @@ export class WebServer {
       else socket.destroy();
     };
     const r = this.route(req.url);
+    if (!this.origins.hostAllowed(req.headers.host)) {
+      this.refuse(req, 'host');
+      return reject(421);
+    }
+    // Any website may open a WebSocket to 127.0.0.1 and its cookies for this host go with it.
+    if (!this.origins.originAllowed(req.headers.origin, req.headers.host)) {
+      this.refuse(req, 'origin');
+      return reject(403);
+    }
     if (!r?.stream || r.rest !== '/ws') return reject(404);
     const s = r.stream;
     if (s.auth) {

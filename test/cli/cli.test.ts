@@ -168,6 +168,35 @@ test('web: Chromium shows the preview page of the republished source; the status
   }
 });
 
+test('web --token: the stream needs a token; a generated one is printed once, in the link; one from SKYLINE_WEB_TOKEN is never printed', async () => {
+  const run = cli(['web', '--port', '0', '--size', '160x120', '--token']);
+  try {
+    const [, page, token] = (await run.waitFor(/open (http:\/\/[^#\s]+)#token=([A-Za-z0-9_-]+) in a browser/)) as unknown as string[];
+    const ws = `${page}/ws`;
+    assert.equal((await fetch(`${page}/session`, { method: 'POST' })).status, 401, 'no token');
+    assert.equal((await fetch(`${page}/session`, { method: 'POST', headers: { authorization: 'Bearer wrong-token-0' } })).status, 401);
+    assert.equal((await fetch(`${page}/session`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status, 204);
+    assert.ok(ws.startsWith('http://127.0.0.1:'));
+    await run.waitFor(/"event":"status"/);
+    const exit = await run.interrupt();
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.equal(`${exit.stdout}${exit.stderr}`.split(token!).length - 1, 1, 'the token is shown exactly once');
+  } finally {
+    await run.interrupt();
+  }
+  const fixed = 'env-token-for-cli-test';
+  const run2 = cli(['web', '--port', '0', '--size', '160x120', '--token'], { SKYLINE_WEB_TOKEN: fixed });
+  try {
+    const page = String((await run2.waitFor(/"destination":"(http:[^"]+)"/))[1]);
+    assert.equal((await fetch(`${page}/session`, { method: 'POST' })).status, 401);
+    assert.equal((await fetch(`${page}/session`, { method: 'POST', headers: { authorization: `Bearer ${fixed}` } })).status, 204);
+  } finally {
+    const exit = await run2.interrupt();
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.ok(!`${exit.stdout}${exit.stderr}`.includes(fixed), 'a token the user set is not echoed');
+  }
+});
+
 test('on a terminal: one status line redrawn in place, never wider than the terminal', { skip: requireTool('script(1)', existsSync('/usr/bin/script'), 'Debian package bsdutils') }, async () => {
   // script(1) gives the command a pseudo-terminal 40 columns wide.
   const r = spawnSync('script', ['-qec', `stty cols 40; ${process.execPath} ${BIN} rtsp --port 0 --size 320x240 --duration 2.5`, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
