@@ -264,6 +264,20 @@ test('an unreachable source: a clear message naming it (password masked) and exi
   assert.ok(!(r.stdout + r.stderr).includes('hunter2'));
 });
 
+test('an unreachable source whose URL holds a key before a slash or a token in its query: masked in every line', async () => {
+  const cases = [
+    ['rtmp://127.0.0.1:9/live/slashKey42/', 'slashKey42', /cannot read rtmp:\/\/127\.0\.0\.1:9\/live\/\*\*\*\*/],
+    ['rtmp://127.0.0.1:9/live/stream?key=queryKey42', 'queryKey42', /cannot read rtmp:\/\/127\.0\.0\.1:9\/live\/\*\*\*\*/],
+    ['rtsp://127.0.0.1:9/cam?token=rtspToken42', 'rtspToken42', /cannot read rtsp:\/\/127\.0\.0\.1:9\/cam\?token=\*\*\*\*/],
+  ] as const;
+  for (const [url, secret, shown] of cases) {
+    const r = await cli(['record', join(dir, 'never.mkv'), '--from', url]).exited;
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, shown);
+    assert.ok(!(r.stdout + r.stderr).includes(secret), `${secret} printed:\n${r.stdout}${r.stderr}`);
+  }
+});
+
 test('record --from a file: every frame of the file is republished, then the command ends by itself', async () => {
   const original = join(dir, 'original.mp4');
   const made = await cli(['record', original, '--size', '320x240', '--fps', '15', '--duration', '2']).exited;
