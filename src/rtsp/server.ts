@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { parseRtcp } from '../rtp/rtcp.js';
 import type { RtspAuthOptions } from './auth.js';
 import { RtspConnection, type ConnectionHandler } from './connection.js';
+import { AuthFailures, clientAddress, type AuthLimitOptions } from './guard.js';
 import { isAcceptableRange, parseSessionId, parseTransport } from './headers.js';
 import { serializeResponse, type RtspParserLimits, type RtspRequest, type RtspResponse } from './message.js';
 import { RtspMount, type MountHost, type MountOptions, type MountStats } from './mount.js';
@@ -45,6 +46,8 @@ export interface RTSPServerOptions {
   rtpPort?: number;
   /** Limits of the request parser. */
   limits?: Partial<RtspParserLimits>;
+  /** Wrong credentials per client address before it gets 503 with Retry-After for a while. Default 10 per 60 s. */
+  authLimit?: AuthLimitOptions;
   /** pino logger; default: silent unless given. */
   logger?: Logger;
 }
@@ -62,7 +65,8 @@ const MAX_SESSIONS_PER_CONNECTION = 8;
 export class RTSPServer extends EventEmitter implements ConnectionHandler, MountHost {
   readonly host: string;
   private readonly requestedPort: number;
-  private readonly opts: Required<Omit<RTSPServerOptions, 'host' | 'port' | 'auth' | 'rtpPort' | 'limits' | 'logger'>>;
+  private readonly opts: Required<Omit<RTSPServerOptions, 'host' | 'port' | 'auth' | 'rtpPort' | 'limits' | 'logger' | 'authLimit'>>;
+  private readonly failures: AuthFailures;
   /** Holds the password: an ES private field, so inspecting or serializing the server never shows it. */
   readonly #auth: RtspAuthOptions | undefined;
   private readonly limits: Partial<RtspParserLimits>;
@@ -94,6 +98,7 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
     this.rtpPortOption = options.rtpPort;
     this.#auth = options.auth;
     this.limits = options.limits ?? {};
+    this.failures = new AuthFailures(options.authLimit);
     this.log = options.logger?.child({ component: 'rtsp-server' });
     this.opts = {
       sessionTimeoutSec: options.sessionTimeoutSec ?? 60,
@@ -260,7 +265,7 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
     if (target.kind === 'unknown') return { status: 404 };
     // A session set up on this connection was authenticated at SETUP; everything else needs credentials.
     if (target.kind === 'mount' && !(session && session.mountPath === target.mount.path)) {
-      const denied = this.authorize(target.mount, req);
+      const denied = this.authorize(conn, target.mount, req);
       if (denied) return denied;
     }
     if (session && target.kind === 'mount' && session.mountPath !== target.mount.path) return { status: 455 };
@@ -290,12 +295,26 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
     }
   }
 
-  private authorize(mount: RtspMount, req: RtspRequest): RtspResponse | undefined {
+  /** Checks credentials, counting wrong ones per client address (guessing goes no faster than authLimit). */
+  private authorize(conn: RtspConnection, mount: RtspMount, req: RtspRequest): RtspResponse | undefined {
     const auth = mount.authenticator;
     if (!auth) return undefined;
+    const client = clientAddress(conn.remoteAddress);
+    const wait = this.failures.retryAfterSec(client);
+    if (wait > 0) {
+      this.failures.refused++;
+      return { status: 503, headers: { 'Retry-After': wait } };
+    }
     const result = auth.check(req.method, req.headers['authorization']);
-    if (result.ok) return undefined;
-    if (result.reason !== 'missing') this.log?.info({ path: mount.path, reason: result.reason }, 'authentication failed');
+    if (result.ok) {
+      this.failures.succeed(client);
+      return undefined;
+    }
+    if (result.reason !== 'missing' && result.reason !== 'stale-nonce') {
+      const failures = this.failures.fail(client);
+      const locked = failures === this.failures.maxFailures;
+      this.log?.warn({ client, path: mount.path, reason: result.reason, failures, ...(locked ? { lockedForMs: this.failures.lockoutMs } : {}) }, locked ? 'authentication failed: too many, address locked out' : 'authentication failed');
+    }
     return { status: 401, headers: { 'WWW-Authenticate': auth.challenges(result.reason === 'stale-nonce') } };
   }
 

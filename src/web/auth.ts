@@ -59,6 +59,11 @@ export class WebAuth {
     return this.checkAuthorization(req.headers.authorization);
   }
 
+  /** A request carrying a valid session cookie of this stream. */
+  hasSession(req: IncomingMessage): boolean {
+    return this.validCookie(req.headers.cookie);
+  }
+
   /** Authorization header only (the session endpoint trades it for a cookie). */
   checkAuthorization(header: string | undefined): WebAuthResult {
     if (header === undefined || header.trim() === '') return 'missing';

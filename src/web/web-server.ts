@@ -10,7 +10,8 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { WebAuth, type WebAuthOptions } from './auth.js';
+import { AuthFailures, clientAddress, type AuthLimitOptions } from '../rtsp/guard.js';
+import { WebAuth, type WebAuthOptions, type WebAuthResult } from './auth.js';
 import { OriginPolicy } from './origin.js';
 import { renderIndex, renderPage } from './page.js';
 import { WebStream, type WebStreamStats } from './stream.js';
@@ -48,6 +49,8 @@ export interface WebServerOptions {
    * The server's own pages are always allowed; other sites are refused (403). Default none.
    */
   allowedOrigins?: string[];
+  /** Wrong passwords or tokens per client address before it gets 429 for a while. Default 10 per 60 s. */
+  authLimit?: AuthLimitOptions;
   logger?: Logger;
 }
 
@@ -71,7 +74,8 @@ export class WebServer {
   private readonly http: http.Server;
   private readonly wss: WebSocketServer;
   private readonly streams = new Map<string, WebStream>();
-  private readonly opts: Required<Omit<WebServerOptions, 'auth' | 'logger' | 'allowedHosts' | 'allowedOrigins'>>;
+  private readonly opts: Required<Omit<WebServerOptions, 'auth' | 'logger' | 'allowedHosts' | 'allowedOrigins' | 'authLimit'>>;
+  private readonly failures: AuthFailures;
   private readonly origins: OriginPolicy;
   private readonly sockets = new Set<Socket>();
   private listening: Promise<void> | undefined;
@@ -95,6 +99,7 @@ export class WebServer {
       maxViewerBacklogBytes: options.maxViewerBacklogBytes ?? 2 ** 20,
       stallTimeoutMs: options.stallTimeoutMs ?? 10_000,
     };
+    this.failures = new AuthFailures(options.authLimit);
     this.origins = new OriginPolicy({ bindHost: this.opts.host, allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins });
     this.http = http.createServer({
       requestTimeout: this.opts.requestTimeoutMs,
@@ -222,6 +227,30 @@ export class WebServer {
     });
   }
 
+  /**
+   * A valid session cookie, else the Authorization header, counting wrong ones per client address:
+   * past authLimit.maxFailures the address gets the seconds to wait (429) and its header is not
+   * even checked, so guessing goes no faster than maxFailures per lockoutMs. Cookies still pass:
+   * they cannot be guessed, and viewers behind the same address keep watching.
+   */
+  private authorize(req: IncomingMessage, s: WebStream, auth: WebAuth): WebAuthResult | number {
+    if (auth.hasSession(req)) return 'ok';
+    const client = clientAddress(req.socket.remoteAddress);
+    const wait = this.failures.retryAfterSec(client);
+    if (wait > 0) {
+      this.failures.refused++;
+      return wait;
+    }
+    const result = auth.checkAuthorization(req.headers.authorization);
+    if (result === 'ok') this.failures.succeed(client);
+    if (result === 'denied') {
+      const failures = this.failures.fail(client);
+      const locked = failures === this.failures.maxFailures;
+      this.options.logger?.warn({ client, path: s.path, failures, ...(locked ? { lockedForMs: this.failures.lockoutMs } : {}) }, locked ? 'web login failed: too many, address locked out' : 'web login failed');
+    }
+    return result;
+  }
+
   /** Logs a refused Host or Origin (names only: neither carries a secret). */
   private refuse(req: IncomingMessage, why: 'host' | 'origin'): void {
     this.options.logger?.warn({ host: String(req.headers.host ?? '').slice(0, 100), origin: String(req.headers.origin ?? '').slice(0, 100), client: req.socket.remoteAddress }, `web request refused: foreign ${why}`);
@@ -286,7 +315,8 @@ export class WebServer {
         return send(403, 'forbidden origin\n', { 'Content-Type': 'text/plain' });
       }
       if (!s.auth) return send(204);
-      const result = s.auth.check(req);
+      const result = this.authorize(req, s, s.auth);
+      if (typeof result === 'number') return send(429, 'too many failed logins\n', { 'Retry-After': String(result), 'Content-Type': 'text/plain' });
       if (result !== 'ok') return send(401, 'unauthorized\n', { 'WWW-Authenticate': s.auth.challenge(), 'Content-Type': 'text/plain' });
       return send(204, '', { 'Set-Cookie': s.auth.sessionCookie() });
     }
@@ -294,7 +324,10 @@ export class WebServer {
     if (method !== 'GET' && method !== 'HEAD') return send(405, 'GET only\n', { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' });
     // Basic: the browser's login prompt guards the page. Token: the page is a public shell that
     // carries no stream data; it asks for the token and trades it at /session.
-    if (s.auth?.scheme === 'basic' && s.auth.check(req) !== 'ok') {
+    // Token: an Authorization header on the page is checked (and counted) too; its cookie would tell.
+    const pageAuth = s.auth && (s.auth.scheme === 'basic' || req.headers.authorization !== undefined) ? this.authorize(req, s, s.auth) : undefined;
+    if (typeof pageAuth === 'number') return send(429, 'too many failed logins\n', { 'Retry-After': String(pageAuth), 'Content-Type': 'text/plain' });
+    if (s.auth?.scheme === 'basic' && pageAuth !== 'ok') {
       return send(401, 'unauthorized\n', { 'WWW-Authenticate': s.auth.challenge(), 'Content-Type': 'text/plain' });
     }
     const headers: Record<string, string> = {
@@ -304,8 +337,7 @@ export class WebServer {
       'X-Frame-Options': 'DENY',
       'Referrer-Policy': 'no-referrer',
     };
-    if (s.auth) headers['Set-Cookie'] = s.auth.sessionCookie();
-    if (s.auth?.scheme === 'bearer' && s.auth.check(req) !== 'ok') delete headers['Set-Cookie'];
+    if (s.auth && (pageAuth === 'ok' || s.auth.hasSession(req))) headers['Set-Cookie'] = s.auth.sessionCookie();
     send(200, renderPage({ path: s.path, name: s.name, auth: s.auth?.scheme ?? 'none' }), headers);
   }
 
@@ -329,7 +361,8 @@ export class WebServer {
     if (!r?.stream || r.rest !== '/ws') return reject(404);
     const s = r.stream;
     if (s.auth) {
-      const a = s.auth.check(req);
+      const a = this.authorize(req, s, s.auth);
+      if (typeof a === 'number') return reject(429, `Retry-After: ${a}\r\n`);
       if (a !== 'ok') return reject(401, `WWW-Authenticate: ${s.auth.challenge()}\r\n`);
     }
     if (this.wss.clients.size >= this.opts.maxViewers) return reject(503, 'Retry-After: 5\r\n');
