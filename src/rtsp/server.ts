@@ -305,7 +305,9 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
       this.failures.refused++;
       return { status: 503, headers: { 'Retry-After': wait } };
     }
-    const result = auth.check(req.method, req.headers['authorization']);
+    // Nonces are bound to this connection: a Digest header captured elsewhere is stale here.
+    const ctx = { uri: req.uri, scope: String(conn.id) };
+    const result = auth.check(req.method, req.headers['authorization'], ctx);
     if (result.ok) {
       this.failures.succeed(client);
       return undefined;
@@ -315,7 +317,7 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
       const locked = failures === this.failures.maxFailures;
       this.log?.warn({ client, path: mount.path, reason: result.reason, failures, ...(locked ? { lockedForMs: this.failures.lockoutMs } : {}) }, locked ? 'authentication failed: too many, address locked out' : 'authentication failed');
     }
-    return { status: 401, headers: { 'WWW-Authenticate': auth.challenges(result.reason === 'stale-nonce') } };
+    return { status: 401, headers: { 'WWW-Authenticate': auth.challenges(result.reason === 'stale-nonce', ctx) } };
   }
 
   private async describe(conn: RtspConnection, target: Resolved & { kind: 'mount' }): Promise<RtspResponse> {

@@ -3,6 +3,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RTSPServer, type RTSPServerOptions } from '../../src/rtsp/server.js';
+import { digestAuthorization } from '../../src/rtsp/auth.js';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { encodeClip } from '../support/rtsp-source.js';
 import { RawRtspClient } from '../support/rtsp-client.js';
@@ -55,4 +56,33 @@ test('password guessing: after 10 wrong passwords from one address the next answ
   assert.match(text, /address locked out/);
   assert.match(text, /"client":"127\.0\.0\.1"/);
   assert.ok(!text.includes(password) && !text.includes('guess-'), 'no password, right or wrong, in the log');
+});
+
+test('a replayed Digest header is refused: on a new connection (stale=TRUE, the client retries quietly) and for another URI', async () => {
+  await withServer({ auth, authLimit: { maxFailures: 100 } }, async (server, url) => {
+    const c = await RawRtspClient.connect(server.port);
+    let header: string;
+    try {
+      const challenge = (await c.request('DESCRIBE', url)).headers['www-authenticate']!;
+      assert.doesNotMatch(challenge, /Basic/, 'no Basic over plain rtsp:// by default');
+      const nonce = /nonce="([0-9a-f]+)"/.exec(challenge)![1]!;
+      header = digestAuthorization({ ...auth, nonce, method: 'DESCRIBE', uri: url });
+      assert.equal((await c.request('DESCRIBE', url, { Authorization: header })).status, 200);
+      // The same digest for another request URI proves nothing about that one.
+      const forOther = digestAuthorization({ ...auth, nonce, method: 'DESCRIBE', uri: `${url}-other` });
+      assert.equal((await c.request('DESCRIBE', url, { Authorization: forOther })).status, 401);
+    } finally {
+      c.close();
+    }
+    for (let i = 0; i < 3; i++) {
+      const replay = await RawRtspClient.connect(server.port);
+      try {
+        const r = await replay.request('DESCRIBE', url, { Authorization: header });
+        assert.equal(r.status, 401, `replay ${i}`);
+        assert.match(r.headers['www-authenticate']!, /stale=TRUE/);
+      } finally {
+        replay.close();
+      }
+    }
+  });
 });
