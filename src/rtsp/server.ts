@@ -11,7 +11,8 @@ import type { Logger } from 'pino';
 import { parseRtcp } from '../rtp/rtcp.js';
 import type { RtspAuthOptions } from './auth.js';
 import { RtspConnection, type ConnectionHandler } from './connection.js';
-import { AuthFailures, clientAddress, type AuthLimitOptions } from './guard.js';
+import { AuthGate } from './authorize.js';
+import { clientAddress, ConnectionsPerAddress, type AuthLimitOptions } from './guard.js';
 import { isAcceptableRange, parseSessionId, parseTransport } from './headers.js';
 import { serializeResponse, type RtspParserLimits, type RtspRequest, type RtspResponse } from './message.js';
 import { RtspMount, type MountHost, type MountOptions, type MountStats } from './mount.js';
@@ -36,6 +37,8 @@ export interface RTSPServerOptions {
   describeWaitMs?: number;
   /** Most simultaneous RTSP connections. Default 1000. */
   maxConnections?: number;
+  /** Most simultaneous RTSP connections from one client address (one host cannot take them all). Default 64. */
+  maxConnectionsPerAddress?: number;
   /** Most sessions over all mounts. Default 1000. */
   maxSessions?: number;
   /** Per-client backlog beyond which access units are skipped, bytes. Default 1 MiB. */
@@ -65,8 +68,9 @@ const MAX_SESSIONS_PER_CONNECTION = 8;
 export class RTSPServer extends EventEmitter implements ConnectionHandler, MountHost {
   readonly host: string;
   private readonly requestedPort: number;
-  private readonly opts: Required<Omit<RTSPServerOptions, 'host' | 'port' | 'auth' | 'rtpPort' | 'limits' | 'logger' | 'authLimit'>>;
-  private readonly failures: AuthFailures;
+  private readonly opts: Required<Omit<RTSPServerOptions, 'host' | 'port' | 'auth' | 'rtpPort' | 'limits' | 'logger' | 'authLimit' | 'maxConnectionsPerAddress'>>;
+  private readonly gate: AuthGate;
+  private readonly perAddress: ConnectionsPerAddress;
   /** Holds the password: an ES private field, so inspecting or serializing the server never shows it. */
   readonly #auth: RtspAuthOptions | undefined;
   private readonly limits: Partial<RtspParserLimits>;
@@ -98,8 +102,9 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
     this.rtpPortOption = options.rtpPort;
     this.#auth = options.auth;
     this.limits = options.limits ?? {};
-    this.failures = new AuthFailures(options.authLimit);
     this.log = options.logger?.child({ component: 'rtsp-server' });
+    this.gate = new AuthGate(options.authLimit, this.log);
+    this.perAddress = new ConnectionsPerAddress(options.maxConnectionsPerAddress ?? 64);
     this.opts = {
       sessionTimeoutSec: options.sessionTimeoutSec ?? 60,
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
@@ -265,7 +270,7 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
     if (target.kind === 'unknown') return { status: 404 };
     // A session set up on this connection was authenticated at SETUP; everything else needs credentials.
     if (target.kind === 'mount' && !(session && session.mountPath === target.mount.path)) {
-      const denied = this.authorize(conn, target.mount, req);
+      const denied = this.gate.authorize(conn, target.mount, req);
       if (denied) return denied;
     }
     if (session && target.kind === 'mount' && session.mountPath !== target.mount.path) return { status: 455 };
@@ -293,31 +298,6 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
       default:
         return { status: 501 };
     }
-  }
-
-  /** Checks credentials, counting wrong ones per client address (guessing goes no faster than authLimit). */
-  private authorize(conn: RtspConnection, mount: RtspMount, req: RtspRequest): RtspResponse | undefined {
-    const auth = mount.authenticator;
-    if (!auth) return undefined;
-    const client = clientAddress(conn.remoteAddress);
-    const wait = this.failures.retryAfterSec(client);
-    if (wait > 0) {
-      this.failures.refused++;
-      return { status: 503, headers: { 'Retry-After': wait } };
-    }
-    // Nonces are bound to this connection: a Digest header captured elsewhere is stale here.
-    const ctx = { uri: req.uri, scope: String(conn.id) };
-    const result = auth.check(req.method, req.headers['authorization'], ctx);
-    if (result.ok) {
-      this.failures.succeed(client);
-      return undefined;
-    }
-    if (result.reason !== 'missing' && result.reason !== 'stale-nonce') {
-      const failures = this.failures.fail(client);
-      const locked = failures === this.failures.maxFailures;
-      this.log?.warn({ client, path: mount.path, reason: result.reason, failures, ...(locked ? { lockedForMs: this.failures.lockoutMs } : {}) }, locked ? 'authentication failed: too many, address locked out' : 'authentication failed');
-    }
-    return { status: 401, headers: { 'WWW-Authenticate': auth.challenges(result.reason === 'stale-nonce', ctx) } };
   }
 
   private async describe(conn: RtspConnection, target: Resolved & { kind: 'mount' }): Promise<RtspResponse> {
@@ -458,6 +438,13 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
       socket.destroy();
       return;
     }
+    const client = clientAddress(socket.remoteAddress);
+    if (!this.perAddress.take(client)) {
+      this.log?.debug({ client }, 'connection refused: too many from this address');
+      socket.destroy();
+      return;
+    }
+    socket.once('close', () => this.perAddress.release(client));
     const conn = new RtspConnection(this.nextConnectionId++, socket, this, this.limits);
     this.connections.set(conn.id, conn);
     this.log?.debug({ conn: conn.id, client: conn.remoteAddress }, 'connection');

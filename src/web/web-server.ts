@@ -10,7 +10,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { AuthFailures, clientAddress, type AuthLimitOptions } from '../rtsp/guard.js';
+import { AuthFailures, clientAddress, ConnectionsPerAddress, type AuthLimitOptions } from '../rtsp/guard.js';
 import { WebAuth, type WebAuthOptions, type WebAuthResult } from './auth.js';
 import { OriginPolicy } from './origin.js';
 import { renderIndex, renderPage } from './page.js';
@@ -29,6 +29,8 @@ export interface WebServerOptions {
   auth?: WebAuthOptions;
   /** Most simultaneous TCP connections (pages, WebSockets, half-finished requests). Default 256. */
   maxConnections?: number;
+  /** Most simultaneous TCP connections from one client address (one host cannot take them all). Default 32. */
+  maxConnectionsPerAddress?: number;
   /** Most WebSocket viewers over all streams. Default 200. */
   maxViewers?: number;
   /** Time to send a whole request or upgrade, ms. Default 10000. */
@@ -74,7 +76,8 @@ export class WebServer {
   private readonly http: http.Server;
   private readonly wss: WebSocketServer;
   private readonly streams = new Map<string, WebStream>();
-  private readonly opts: Required<Omit<WebServerOptions, 'auth' | 'logger' | 'allowedHosts' | 'allowedOrigins' | 'authLimit'>>;
+  private readonly opts: Required<Omit<WebServerOptions, 'auth' | 'logger' | 'allowedHosts' | 'allowedOrigins' | 'authLimit' | 'maxConnectionsPerAddress'>>;
+  private readonly perAddress: ConnectionsPerAddress;
   private readonly failures: AuthFailures;
   private readonly origins: OriginPolicy;
   private readonly sockets = new Set<Socket>();
@@ -100,6 +103,7 @@ export class WebServer {
       stallTimeoutMs: options.stallTimeoutMs ?? 10_000,
     };
     this.failures = new AuthFailures(options.authLimit);
+    this.perAddress = new ConnectionsPerAddress(options.maxConnectionsPerAddress ?? 32);
     this.origins = new OriginPolicy({ bindHost: this.opts.host, allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins });
     this.http = http.createServer({
       requestTimeout: this.opts.requestTimeoutMs,
@@ -109,6 +113,13 @@ export class WebServer {
     });
     this.http.maxConnections = this.opts.maxConnections;
     this.http.on('connection', (s: Socket) => {
+      const client = clientAddress(s.remoteAddress);
+      if (!this.perAddress.take(client)) {
+        this.refused++;
+        s.destroy();
+        return;
+      }
+      s.once('close', () => this.perAddress.release(client));
       this.sockets.add(s);
       // Our own deadline for the first request or upgrade: Node's headersTimeout check runs
       // on a shared interval and was seen to leave half-sent requests open for many seconds.

@@ -2,11 +2,13 @@
 // with a bare client: password guessing, replayed Digest headers, idle `$` connections.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { RTSPServer, type RTSPServerOptions } from '../../src/rtsp/server.js';
 import { digestAuthorization } from '../../src/rtsp/auth.js';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { encodeClip } from '../support/rtsp-source.js';
 import { RawRtspClient } from '../support/rtsp-client.js';
+import { flood, settle } from '../support/flood.js';
 import { captureLogger } from '../support/quiet.js';
 
 let clip: AccessUnit[];
@@ -83,6 +85,44 @@ test('a replayed Digest header is refused: on a new connection (stale=TRUE, the 
       } finally {
         replay.close();
       }
+    }
+  });
+});
+
+test('a connection without a session that only sends `$` frames is reaped like an idle one', async () => {
+  await withServer({ requestTimeoutMs: 500, idleTimeoutMs: 1000 }, async (server) => {
+    const s = net.connect(server.port, '127.0.0.1');
+    let closed = false;
+    s.on('close', () => { closed = true; });
+    s.on('error', () => undefined);
+    await new Promise((r) => s.once('connect', r));
+    // A 4-byte `$` frame (channel 0, empty) every 100 ms; before, each one counted as activity.
+    let sent = 0;
+    while (!closed && sent < 100) {
+      s.write(Buffer.from([0x24, 0, 0, 0]));
+      sent++;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    s.destroy();
+    assert.ok(closed, `still open after ${sent} frames (10 s), with a 0.5 s request timeout`);
+  });
+});
+
+test('per-address limit: one host holding many connections leaves room for others (maxConnectionsPerAddress)', async () => {
+  await withServer({ maxConnections: 8, maxConnectionsPerAddress: 4 }, async (server, url) => {
+    const attack = await flood(server.port, 10);
+    try {
+      // Every attacking socket is either held by the server or was closed by it.
+      assert.ok(await settle(() => attack.closed + server.stats().connections === 10), `closed ${attack.closed}, held ${server.stats().connections}`);
+      assert.equal(server.stats().connections, 4);
+      const c = await RawRtspClient.connect(server.port);
+      try {
+        assert.equal((await c.request('OPTIONS', url)).status, 200, 'another host is served');
+      } finally {
+        c.close();
+      }
+    } finally {
+      attack.end();
     }
   });
 });
