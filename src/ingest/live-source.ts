@@ -50,6 +50,8 @@ export interface LiveSourceOptions {
   rtspTransport?: 'tcp' | 'udp';
   /** rtsps://: how the server's certificate is checked (`ca`, `rejectUnauthorized`). */
   tls?: RtspTlsOptions;
+  /** Answer an RTSP server's Basic challenge over plain rtsp:// (the password goes in clear text). Default false. */
+  rtspBasicWithoutTls?: boolean;
   /** Files: 'realtime' (default) delivers units at the file's own pace, like a camera; 'fast' as fast as they are consumed, losing nothing. */
   filePace?: 'realtime' | 'fast';
   /** Raw sources (V4L2, test pattern): keyframe interval of the ingest encoder. Default 30. */
@@ -191,6 +193,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
       screenshotWindowMs: options.screenshotWindowMs ?? 5000,
       maxPastFrames: options.maxPastFrames ?? 900,
       rtspTransport: options.rtspTransport ?? 'tcp',
+      rtspBasicWithoutTls: options.rtspBasicWithoutTls ?? false,
       tls: options.tls,
       filePace: options.filePace ?? 'realtime',
       keyframeInterval: options.keyframeInterval ?? 30,
@@ -398,7 +401,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   private connect(): void {
     const reader: Reader =
       this.spec.kind === 'rtsp'
-        ? new RtspReader(this.spec.rtsp!, { transport: this.opts.rtspTransport, timeoutMs: this.opts.connectTimeoutMs, tls: this.opts.tls }, this.redactor)
+        ? new RtspReader(this.spec.rtsp!, { transport: this.opts.rtspTransport, timeoutMs: this.opts.connectTimeoutMs, tls: this.opts.tls, basicWithoutTls: this.opts.rtspBasicWithoutTls }, this.redactor)
         : new GstReader(this.spec, this.redactor);
     this.reader = reader;
     this.connectedUnits = 0;
