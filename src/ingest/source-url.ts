@@ -110,6 +110,10 @@ export function parseSourceUrl(url: string, o: SpecOptions = {}): SourceSpec {
   const text = url.trim();
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(text)?.[1]?.toLowerCase();
   const keyint = o.keyframeInterval ?? 30;
+  // It is written into the ingest pipeline's description: anything but a number would be parsed there.
+  if (typeof keyint !== 'number' || !Number.isInteger(keyint) || keyint < 1 || keyint > 100_000) {
+    throw new RangeError(`keyframeInterval must be an integer from 1 to 100000, got ${typeof keyint === 'string' ? JSON.stringify(String(keyint).slice(0, 32)) : String(keyint)}`);
+  }
 
   if (scheme === 'rtsp' || scheme === 'rtsps') {
     const u = parseUrl(text);

@@ -53,6 +53,8 @@ export interface WebServerOptions {
   allowedOrigins?: string[];
   /** Wrong passwords or tokens per client address before it gets 429 for a while. Default 10 per 60 s. */
   authLimit?: AuthLimitOptions;
+  /** Session cookies marked Secure (browsers send them only over https): set it behind a TLS terminator. Default false. */
+  secureCookies?: boolean;
   logger?: Logger;
 }
 
@@ -76,7 +78,7 @@ export class WebServer {
   private readonly http: http.Server;
   private readonly wss: WebSocketServer;
   private readonly streams = new Map<string, WebStream>();
-  private readonly opts: Required<Omit<WebServerOptions, 'auth' | 'logger' | 'allowedHosts' | 'allowedOrigins' | 'authLimit' | 'maxConnectionsPerAddress'>>;
+  private readonly opts: Required<Omit<WebServerOptions, 'auth' | 'logger' | 'allowedHosts' | 'allowedOrigins' | 'authLimit' | 'maxConnectionsPerAddress' | 'secureCookies'>>;
   private readonly perAddress: ConnectionsPerAddress;
   private readonly failures: AuthFailures;
   private readonly origins: OriginPolicy;
@@ -197,7 +199,7 @@ export class WebServer {
     }
     if (this.streams.has(path)) throw new Error(`web path ${path} is already mounted`);
     const authOpts = options.auth ?? this.options.auth;
-    const auth = authOpts ? new WebAuth(authOpts, path) : undefined;
+    const auth = authOpts ? new WebAuth(authOpts, path, Date.now, this.options.secureCookies ?? false) : undefined;
     const stream = new WebStream(path, options.name ?? path.slice(1), auth, {
       maxBacklogBytes: this.opts.maxViewerBacklogBytes,
       stallTimeoutMs: this.opts.stallTimeoutMs,
@@ -312,7 +314,8 @@ export class WebServer {
     }
     if (!r.stream) {
       if (r.rest === '/' && (method === 'GET' || method === 'HEAD')) {
-        const list = [...this.streams.values()].map((s) => ({ path: s.path, name: s.name, viewers: s.viewers.size, locked: s.auth !== undefined }));
+        // Streams behind credentials are not listed: their names and audiences are theirs to tell.
+        const list = [...this.streams.values()].filter((s) => !s.auth).map((s) => ({ path: s.path, name: s.name, viewers: s.viewers.size, locked: false }));
         return send(200, renderIndex(list), { 'Content-Type': 'text/html; charset=utf-8' });
       }
       if (r.rest === '/favicon.ico') return send(204);

@@ -144,3 +144,10 @@ test('masked output for each URL shape: userinfo, query tokens, RTMP keys before
     assert.ok(!text.includes(secret), `${url}: ${text}`);
   }
 });
+
+test('keyframeInterval is a number, never text for the launch string', () => {
+  for (const bad of ['30 ! filesink location=/tmp/pwn', '30', 0, 1.5, -1, NaN]) {
+    assert.throws(() => parseSourceUrl('testsrc://ball', { keyframeInterval: bad as number }), RangeError, String(bad));
+  }
+  assert.match(parseSourceUrl('testsrc://ball', { keyframeInterval: 15 }).launch!, /key-int-max=15 /);
+});

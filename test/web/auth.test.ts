@@ -115,3 +115,26 @@ test('Basic guessing on the web preview: 429 after 10 wrong passwords; a viewer 
     await server.close();
   }
 });
+
+test('the index lists only streams without credentials; secureCookies marks the session cookie Secure', async () => {
+  const token = 'index-test-token';
+  const server = new WebServer({ port: 0 });
+  server.mount('/open');
+  server.mount('/hidden-cam', { name: 'Back office', auth: { token } });
+  const tls = new WebServer({ port: 0, secureCookies: true, auth: { token } });
+  tls.mount('/live');
+  try {
+    await server.listen();
+    await tls.listen();
+    const index = await (await fetch(server.url('/'))).text();
+    assert.match(index, /href="\/open"/);
+    assert.ok(!index.includes('hidden-cam') && !index.includes('Back office'), index);
+    const plain = await fetch(server.url('/hidden-cam/session'), { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    assert.doesNotMatch(plain.headers.get('set-cookie')!, /Secure/);
+    const secure = await fetch(tls.url('/live/session'), { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    assert.match(secure.headers.get('set-cookie')!, /; HttpOnly; SameSite=Strict; Secure$/);
+  } finally {
+    await server.close();
+    await tls.close();
+  }
+});
