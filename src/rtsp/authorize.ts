@@ -29,7 +29,9 @@ export class AuthGate {
       this.failures.succeed(client);
       return undefined;
     }
-    if (result.reason !== 'missing' && result.reason !== 'stale-nonce') {
+    // Only a wrong password is a guess: no header, an old nonce, a scheme we do not offer or a
+    // malformed header could never have succeeded (and players do send them on their way in).
+    if (result.reason === 'bad-credentials') {
       const failures = this.failures.fail(client);
       const locked = failures === this.failures.maxFailures;
       this.log?.warn({ client, path: mount.path, reason: result.reason, failures, ...(locked ? { lockedForMs: this.failures.lockoutMs } : {}) }, locked ? 'authentication failed: too many, address locked out' : 'authentication failed');
