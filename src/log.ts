@@ -27,11 +27,11 @@ export class Redactor {
 
   /**
    * Registers a secret, shown as `shownAs` (default ****) wherever it appears; e.g. a URL with a
-   * stream key can be shown as its masked form. Strings shorter than 4 characters are ignored
-   * (they would mask ordinary text).
+   * stream key can be shown as its masked form. Whatever its length: what is added is known to be
+   * a secret (a password "abc" is one), and masking a short word too is the lesser harm.
    */
   add(secret: string | undefined, shownAs = '****'): void {
-    if (!secret || secret.length < 4) return;
+    if (!secret) return;
     this.#secrets.set(secret, shownAs);
     // Also its URL-encoded form, as it appears inside URLs.
     const enc = encodeURIComponent(secret);

@@ -68,14 +68,22 @@ RTSP:
   },
   web: {
     summary: 'serve a browser preview page',
-    usage: 'gst-skyline web [--port 8889] [--host 127.0.0.1] [--path /live] [source and output options]',
+    usage: 'gst-skyline web [--port 8889] [--host 127.0.0.1] [--path /live] [--token] [source and output options]',
     positionals: [],
-    options: { ...SOURCE, port: { type: 'string', default: '8889' }, host: { type: 'string', default: '127.0.0.1' }, path: { type: 'string', default: '/live' } },
+    options: {
+      ...SOURCE,
+      port: { type: 'string', default: '8889' },
+      host: { type: 'string', default: '127.0.0.1' },
+      path: { type: 'string', default: '/live' },
+      token: { type: 'boolean', default: false },
+    },
     details: `
 Web:
   --port <n>                 HTTP port of the preview page (default 8889; 0 = any free port)
   --host <address>           address to bind (default 127.0.0.1)
-  --path <path>              page path (default /live)`,
+  --path <path>              page path (default /live)
+  --token                    viewers need an access token: SKYLINE_WEB_TOKEN from the environment,
+                             else a random one, printed once in the page link (#token=...)`,
   },
   push: {
     summary: 'publish the source to an RTMP relay',

@@ -7,6 +7,7 @@ import { RTSPSkyLine } from '../rtsp/rtsp-skyline.js';
 import type { PutOptions, SkyLineStats, StartOptions } from '../skyline.js';
 import { WebSkyLine } from '../web/web-skyline.js';
 import type { SourceFrame } from './sources.js';
+import { randomBytes } from 'node:crypto';
 import { numberOption, UsageError, type Command, type Parsed } from './args.js';
 
 /** What the command uses of a SkyLine: every destination has it, whatever events it adds. */
@@ -27,6 +28,8 @@ export interface Destination {
   /** Where the video can be found once started (URL, file), secrets masked. */
   where(): string;
   viewers?(): number;
+  /** A link with a generated secret in it, shown once at start and nowhere else. */
+  secretLink?(): string;
   latencyMs?(): number | undefined;
 }
 
@@ -81,10 +84,27 @@ export function openDestination(ctx: DestinationContext): Destination {
       const port = numberOption(v, 'port', 8889, command, { integer: true, min: 0 });
       const path = String(v.path);
       if (!path.startsWith('/')) throw new UsageError(`--path expects a path starting with /, got ${JSON.stringify(path)}`, command);
-      const sky = new WebSkyLine({ ...common, port, host: String(v.host), path });
-      return { sky, where: () => sky.url, viewers: () => sky.stats().viewers };
+      const token = v.token === true ? webToken(command) : undefined;
+      const sky = new WebSkyLine({ ...common, port, host: String(v.host), path, ...(token ? { auth: { token: token.value } } : {}) });
+      return {
+        sky,
+        where: () => sky.url,
+        viewers: () => sky.stats().viewers,
+        // The token goes in the fragment, which browsers never send; one the user set is not echoed.
+        ...(token?.generated ? { secretLink: () => `${sky.url}#token=${token.value}` } : {}),
+      };
     }
     default:
       throw new UsageError(`${command} does not republish`, command);
   }
+}
+
+/** The web command's token: SKYLINE_WEB_TOKEN, or a random one. */
+function webToken(command: Command): { value: string; generated: boolean } {
+  const env = process.env.SKYLINE_WEB_TOKEN;
+  if (env !== undefined && env !== '') {
+    if (env.length < 8 || /[\s,"]/.test(env)) throw new UsageError('SKYLINE_WEB_TOKEN must be at least 8 characters, without spaces, commas or quotes', command);
+    return { value: env, generated: false };
+  }
+  return { value: randomBytes(18).toString('base64url'), generated: true };
 }

@@ -49,7 +49,8 @@ export async function republish(ctx: RunContext): Promise<number> {
     announced = true;
     reporter.event('started', `streaming ${source.label} to ${dest.where()}`, { source: source.label, destination: dest.where() });
     if (!reporter.isJson && parsed.command === 'rtsp') reporter.event('hint', `watch: ffplay -rtsp_transport tcp ${dest.where()}`);
-    if (!reporter.isJson && parsed.command === 'web') reporter.event('hint', `open ${dest.where()} in a browser`);
+    if (dest.secretLink) reporter.event('token', `open ${dest.secretLink()} in a browser (the token is shown this once)`, {});
+    else if (!reporter.isJson && parsed.command === 'web') reporter.event('hint', `open ${dest.where()} in a browser`);
   };
   sky.on('state', (state) => {
     if (state === 'streaming') announce();

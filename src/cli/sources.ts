@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Frame } from '../frame.js';
 import { LiveSource } from '../ingest/live-source.js';
+import { parseSourceUrl } from '../ingest/source-url.js';
 import { PatternSource } from '../pattern/pattern-source.js';
 
 export interface SourceFrame extends Frame {
@@ -46,21 +47,14 @@ export async function openSource(from: string, o: SourceOptions): Promise<FrameS
   return openLive(from, o);
 }
 
-/** A URL with its password (and, for RTMP, its stream key) hidden. */
+/** A URL as LiveSource shows it: password, query values and RTMP stream key hidden. */
 export function maskUrl(s: string): string {
-  let u: URL;
   try {
-    u = new URL(s);
+    return parseSourceUrl(s).masked;
   } catch {
-    return s; // a file path
+    // LiveSource will refuse it with its own message; this text may hold a secret.
+    return `${s.split(':')[0]!.slice(0, 8)} URL (not shown)`;
   }
-  if (u.password) u.password = '****';
-  if (u.protocol.startsWith('rtmp')) {
-    const parts = u.pathname.split('/');
-    if (parts.length > 2 && parts.at(-1)) parts[parts.length - 1] = '****';
-    u.pathname = parts.join('/');
-  }
-  return u.toString();
 }
 
 /** A camera, relay or file through LiveSource; rejects with its error when the first connection fails. */

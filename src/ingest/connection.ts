@@ -20,6 +20,7 @@ import type { StreamCaps } from './units.js';
 
 export interface ConnectionOptions {
   rtspTransport: 'tcp' | 'udp';
+  rtspBasicWithoutTls: boolean;
   tls: RtspTlsOptions | undefined;
   connectTimeoutMs: number;
   watchdogMs: number;
@@ -116,7 +117,7 @@ export class SourceConnection {
   private connect(): void {
     const reader: Reader =
       this.spec.kind === 'rtsp'
-        ? new RtspReader(this.spec.rtsp!, { transport: this.opts.rtspTransport, timeoutMs: this.opts.connectTimeoutMs, tls: this.opts.tls }, this.redactor)
+        ? new RtspReader(this.spec.rtsp!, { transport: this.opts.rtspTransport, timeoutMs: this.opts.connectTimeoutMs, tls: this.opts.tls, basicWithoutTls: this.opts.rtspBasicWithoutTls }, this.redactor)
         : new GstReader(this.spec, this.redactor);
     this.reader = reader;
     this.connectedUnits = 0;

@@ -44,9 +44,25 @@ export interface Reader extends EventEmitter<ReaderEvents> {
   close(): void;
 }
 
+/**
+ * The ingest worker's environment: GStreamer's variables and what a process needs to run (paths,
+ * locale, time zone, proxies and CA files for http(s) sources). Nothing else: it parses untrusted
+ * media, so it gets no AWS_* or other secrets, and no NODE_OPTIONS or LD_* that would load code.
+ */
+export function workerEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) continue;
+    if (/^(PATH|HOME|TMPDIR|TMP|TEMP|LANG|LANGUAGE|TZ|LC_[A-Z]+|GST_[A-Z0-9_]+|ORC_[A-Z0-9_]+|SSL_CERT_FILE|SSL_CERT_DIR|https?_proxy|HTTPS?_PROXY|no_proxy|NO_PROXY|SystemRoot)$/.test(k)) out[k] = v;
+  }
+  out.UV_THREADPOOL_SIZE = '4';
+  return out;
+}
+
 function workerPath(): { file: string; args: string[] } {
   const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts')) return { file: here.replace(/gst-reader\.ts$/, 'ingest-worker.ts'), args: ['--import', 'tsx'] };
+  // From source (tests, tsx): tsx resolved from here, so the worker starts whatever the working directory.
+  if (here.endsWith('.ts')) return { file: here.replace(/gst-reader\.ts$/, 'ingest-worker.ts'), args: ['--import', import.meta.resolve('tsx')] };
   return { file: here.replace(/gst-reader\.js$/, 'ingest-worker.js'), args: [] };
 }
 
@@ -67,10 +83,10 @@ export class GstReader extends EventEmitter<ReaderEvents> implements Reader {
 
   start(): void {
     const { file, args } = workerPath();
-    // Only GStreamer's own variables and what node needs; the child gets no secrets on its command line.
+    // The child gets no secrets on its command line, and a short environment (workerEnvironment).
     const child = spawn(process.execPath, [...args, file], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, UV_THREADPOOL_SIZE: '4' },
+      env: workerEnvironment(process.env),
     });
     this.child = child;
     const parser = new GdpParser(

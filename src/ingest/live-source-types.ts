@@ -33,6 +33,8 @@ export interface LiveSourceOptions {
   rtspTransport?: 'tcp' | 'udp';
   /** rtsps://: how the server's certificate is checked (`ca`, `rejectUnauthorized`). */
   tls?: RtspTlsOptions;
+  /** Answer an RTSP server's Basic challenge over plain rtsp:// (the password goes in clear text). Default false. */
+  rtspBasicWithoutTls?: boolean;
   /** Files: 'realtime' (default) delivers units at the file's own pace, like a camera; 'fast' as fast as they are consumed, losing nothing. */
   filePace?: 'realtime' | 'fast';
   /** Raw sources (V4L2, test pattern): keyframe interval of the ingest encoder. Default 30. */

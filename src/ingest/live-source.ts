@@ -71,6 +71,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
       screenshotWindowMs: options.screenshotWindowMs ?? 5000,
       maxPastFrames: options.maxPastFrames ?? 900,
       rtspTransport: options.rtspTransport ?? 'tcp',
+      rtspBasicWithoutTls: options.rtspBasicWithoutTls ?? false,
       tls: options.tls,
       filePace: options.filePace ?? 'realtime',
       keyframeInterval: options.keyframeInterval ?? 30,
@@ -83,7 +84,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
     this.log = scrubbing((options.logger ?? defaultLogger()).child({ source: this.spec.masked }), this.redactor);
     this.ring = new EncodedRing({ maxMs: this.opts.bufferSeconds * 1000, maxBytes: this.opts.bufferBytes });
     this.lossless = this.spec.kind === 'file' && this.opts.filePace === 'fast';
-    const { rtspTransport, tls, connectTimeoutMs, watchdogMs } = this.opts;
+    const { rtspTransport, rtspBasicWithoutTls, tls, connectTimeoutMs, watchdogMs } = this.opts;
     // Getters read the source's state when the connection asks.
     const self = this;
     this.connection = new SourceConnection(
@@ -111,7 +112,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
         },
       },
       this.spec,
-      { rtspTransport, tls, connectTimeoutMs, watchdogMs, backoff: this.backoff },
+      { rtspTransport, rtspBasicWithoutTls, tls, connectTimeoutMs, watchdogMs, backoff: this.backoff },
       this.redactor,
       this.log,
     );

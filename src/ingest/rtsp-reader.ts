@@ -47,6 +47,11 @@ export interface RtspReaderOptions {
   tls?: RtspTlsOptions;
   /** Longest wait for each RTSP answer, ms. */
   timeoutMs: number;
+  /**
+   * Answer a Basic challenge over plain rtsp://, where it sends the password in clear text (a man
+   * in the middle can offer Basic in place of the camera's Digest). Default false.
+   */
+  basicWithoutTls?: boolean;
 }
 
 interface Response {
@@ -97,6 +102,10 @@ export class RtspReader extends EventEmitter<ReaderEvents> implements Reader {
   private firstUnitAt = 0;
   private rtpChannel = 0;
   private rtcpChannel = 1;
+  /** UDP: where media may come from (the server's address and ports from SETUP); other senders are ignored. */
+  private peer: { address: string; rtp?: number; rtcp?: number } | undefined;
+  /** The stream's SSRC: from SETUP's Transport, else the first packet of the server's. */
+  private ssrc: number | undefined;
 
   constructor(
     private readonly target: RtspTarget,
@@ -163,7 +172,16 @@ export class RtspReader extends EventEmitter<ReaderEvents> implements Reader {
     res = await this.request('SETUP', trackUrl, { Transport: transport });
     if (res.status !== 200) throw rtspStatusError(res.status, 'SETUP', '');
     this.session = res.headers['session']?.split(';')[0]?.trim();
-    const ch = /interleaved=(\d+)-(\d+)/.exec(res.headers['transport'] ?? '');
+    const reply = res.headers['transport'] ?? '';
+    const ssrc = /;\s*ssrc=([0-9A-Fa-f]{1,8})/.exec(reply);
+    if (ssrc) this.ssrc = parseInt(ssrc[1]!, 16) >>> 0;
+    const serverPorts = /server_port=(\d+)-(\d+)/.exec(reply);
+    const source = /;\s*source=([0-9A-Fa-f.:]+)/.exec(reply)?.[1];
+    this.peer = {
+      address: unmapped(source && net.isIP(source) ? source : this.socket?.remoteAddress ?? ''),
+      ...(serverPorts ? { rtp: Number(serverPorts[1]), rtcp: Number(serverPorts[2]) } : {}),
+    };
+    const ch = /interleaved=(\d+)-(\d+)/.exec(reply);
     if (ch) {
       this.rtpChannel = Number(ch[1]);
       this.rtcpChannel = Number(ch[2]);
@@ -281,6 +299,9 @@ export class RtspReader extends EventEmitter<ReaderEvents> implements Reader {
         });
     }
     if (/basic/i.test(challenge)) {
+      if (!this.target.tls && !this.o.basicWithoutTls) {
+        throw new SourceError('UNAUTHORIZED', 'the RTSP server asks for Basic authentication, which would send the password in clear text over rtsp://: use rtsps://, or set rtspBasicWithoutTls if this network is trusted');
+      }
       const token = Buffer.from(`${username}:${password}`).toString('base64');
       this.redactor.add(token);
       return () => `Basic ${token}`;
@@ -289,27 +310,36 @@ export class RtspReader extends EventEmitter<ReaderEvents> implements Reader {
   }
 
   private async bindUdp(): Promise<[number, number]> {
-    // RTP on an even port, RTCP on the next one (RFC 3550 §11); a few tries for a free pair.
+    // RTP on an even port, RTCP on the next one (RFC 3550 §11); a few tries for a free pair. Bound
+    // to the address our RTSP connection left from (the interface that reaches the camera), not
+    // to every interface.
+    const local = this.socket?.localAddress ?? '';
+    const type = net.isIPv6(local) ? 'udp6' : 'udp4';
+    const address = local || undefined;
     for (let attempt = 0; attempt < 20; attempt++) {
-      const rtp = dgram.createSocket('udp4');
+      const rtp = dgram.createSocket(type);
       const port = await new Promise<number>((resolve, reject) => {
         rtp.once('error', reject);
-        rtp.bind(0, () => resolve(rtp.address().port));
+        rtp.bind(0, address, () => resolve(rtp.address().port));
       });
       const even = port % 2 === 0 ? port : port + 1;
       let rtpSock = rtp;
       if (even !== port) {
         rtp.close();
-        rtpSock = dgram.createSocket('udp4');
-        if (!(await tryBind(rtpSock, even))) continue;
+        rtpSock = dgram.createSocket(type);
+        if (!(await tryBind(rtpSock, even, address))) continue;
       }
-      const rtcp = dgram.createSocket('udp4');
-      if (!(await tryBind(rtcp, even + 1))) {
+      const rtcp = dgram.createSocket(type);
+      if (!(await tryBind(rtcp, even + 1, address))) {
         rtpSock.close();
         continue;
       }
-      rtpSock.on('message', (m: Buffer) => this.onRtp(m));
-      rtcp.on('message', (m: Buffer) => this.onRtcp(m));
+      rtpSock.on('message', (m: Buffer, from: dgram.RemoteInfo) => {
+        if (this.fromServer(from, this.peer?.rtp)) this.onRtp(m);
+      });
+      rtcp.on('message', (m: Buffer, from: dgram.RemoteInfo) => {
+        if (this.fromServer(from, this.peer?.rtcp)) this.onRtcp(m);
+      });
       rtpSock.on('error', () => undefined);
       rtcp.on('error', () => undefined);
       // Big enough for bursts of a keyframe at high bitrate.
@@ -329,15 +359,26 @@ export class RtspReader extends EventEmitter<ReaderEvents> implements Reader {
     else if (channel === this.rtcpChannel) this.onRtcp(payload);
   }
 
+  /** A datagram from the server's address and, when SETUP named them, its port; before SETUP's answer, none. */
+  private fromServer(from: dgram.RemoteInfo, port: number | undefined): boolean {
+    return this.peer !== undefined && unmapped(from.address) === this.peer.address && (port === undefined || from.port === port);
+  }
+
+  /** Only the stream's SSRC counts (a forged sender report would shift every capture time). */
+  private ownSsrc(ssrc: number): boolean {
+    this.ssrc ??= ssrc;
+    return ssrc === this.ssrc;
+  }
+
   private onRtp(buf: Buffer): void {
     if (this.ended) return;
     const p = parseRtp(buf);
-    if (p) this.depacketizer.push(p);
+    if (p && this.ownSsrc(p.ssrc)) this.depacketizer.push(p);
   }
 
   private onRtcp(buf: Buffer): void {
     const sr = readSenderReport(buf);
-    if (!sr) return;
+    if (!sr || !this.ownSsrc(sr.ssrc)) return;
     this.sr = { rtp: sr.rtp, ntpMs: sr.ntpMs };
     this.flushHeld();
   }
@@ -409,14 +450,19 @@ export class RtspReader extends EventEmitter<ReaderEvents> implements Reader {
   }
 }
 
-function tryBind(s: dgram.Socket, port: number): Promise<boolean> {
+function tryBind(s: dgram.Socket, port: number, address: string | undefined): Promise<boolean> {
   return new Promise((resolve) => {
     s.once('error', () => {
       s.close();
       resolve(false);
     });
-    s.bind(port, () => resolve(true));
+    s.bind(port, address, () => resolve(true));
   });
+}
+
+/** An IPv4-mapped IPv6 address as IPv4, so both spellings of one sender compare equal. */
+function unmapped(address: string): string {
+  return address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
 }
 
 /** OpenSSL's verification failures, as Node names them (err.code). */

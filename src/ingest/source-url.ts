@@ -63,14 +63,46 @@ function encoderTail(keyint: number): string {
   return `videoconvert ! video/x-raw,format=I420 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=${keyint} bframes=0 ! h264parse config-interval=-1 ! ${tail(true)}`;
 }
 
-function maskUserinfo(u: URL): { masked: string; secrets: string[] } {
+/** Query values this short are shown masked but not scrubbed from free text (they would mask ordinary words). */
+const MIN_QUERY_SECRET = 4;
+
+/**
+ * The URL as it may be shown and what a Redactor must scrub: the password, and every query value
+ * (access tokens, signatures, a KVS HLS SessionToken), masked whatever its length. A password is
+ * a secret whatever its length; query values are scrubbed from free text from 4 characters on.
+ */
+export function maskUrl(u: URL): { masked: string; secrets: string[] } {
   const secrets: string[] = [];
   const m = new URL(u.href);
   if (m.password) {
-    secrets.push(decodeURIComponent(m.password), m.password);
+    secrets.push(safeDecode(m.password), m.password);
     m.password = MASK;
   }
+  if (u.search.length > 1) {
+    const shown: string[] = [];
+    for (const part of u.search.slice(1).split('&')) {
+      const eq = part.indexOf('=');
+      if (eq < 0) {
+        shown.push(part);
+        continue;
+      }
+      const raw = part.slice(eq + 1);
+      if (raw.length >= MIN_QUERY_SECRET) secrets.push(raw, safeDecode(raw.replace(/\+/g, ' ')));
+      shown.push(`${part.slice(0, eq)}=${MASK}`);
+    }
+    if (u.search.length - 1 >= MIN_QUERY_SECRET) secrets.push(u.search.slice(1));
+    m.search = '';
+    return { masked: `${m.href.replace(/\?$/, '')}?${shown.join('&')}`, secrets };
+  }
   return { masked: m.href, secrets };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 export function parseSourceUrl(url: string, o: SpecOptions = {}): SourceSpec {
@@ -78,10 +110,14 @@ export function parseSourceUrl(url: string, o: SpecOptions = {}): SourceSpec {
   const text = url.trim();
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(text)?.[1]?.toLowerCase();
   const keyint = o.keyframeInterval ?? 30;
+  // It is written into the ingest pipeline's description: anything but a number would be parsed there.
+  if (typeof keyint !== 'number' || !Number.isInteger(keyint) || keyint < 1 || keyint > 100_000) {
+    throw new RangeError(`keyframeInterval must be an integer from 1 to 100000, got ${typeof keyint === 'string' ? JSON.stringify(String(keyint).slice(0, 32)) : String(keyint)}`);
+  }
 
   if (scheme === 'rtsp' || scheme === 'rtsps') {
     const u = parseUrl(text);
-    const { masked, secrets } = maskUserinfo(u);
+    const { masked, secrets } = maskUrl(u);
     const username = u.username ? decodeURIComponent(u.username) : undefined;
     const password = u.password ? decodeURIComponent(u.password) : undefined;
     const plain = new URL(u.href);
@@ -93,12 +129,12 @@ export function parseSourceUrl(url: string, o: SpecOptions = {}): SourceSpec {
     const u = parseUrl(text);
     const segments = u.pathname.split('/').filter(Boolean);
     if (segments.length < 2) throw new SourceError('BAD_URL', `RTMP URL ${u.protocol}//${u.host}/… needs an application and a stream name: rtmp://HOST/APP/STREAM`);
-    // The last segment (and query) is the stream key: a secret, as in RtmpSkyLine.
-    const key = text.slice(text.lastIndexOf('/') + 1);
-    const { secrets } = maskUserinfo(u);
-    secrets.push(key);
+    // The last path segment is the stream key, a secret as in RtmpSkyLine, and so is any query
+    // (keys given as ?key=...). Taken from the segments: a trailing slash does not hide it.
+    const { secrets } = maskUrl(u);
+    const key = segments[segments.length - 1]!;
+    secrets.push(key, safeDecode(key), `${key}${u.search}`);
     const shown = new URL(u.href);
-    if (shown.password) shown.password = MASK;
     const base = `${shown.protocol}//${shown.username ? `${shown.username}${shown.password ? `:${MASK}` : ''}@` : ''}${shown.host}/${segments.slice(0, -1).join('/')}/${MASK}`;
     return {
       kind: 'rtmp',
@@ -111,7 +147,7 @@ export function parseSourceUrl(url: string, o: SpecOptions = {}): SourceSpec {
   }
   if (scheme === 'http' || scheme === 'https') {
     const u = parseUrl(text);
-    const { masked, secrets } = maskUserinfo(u);
+    const { masked, secrets } = maskUrl(u);
     // urisourcebin follows HLS playlists (and buffers); parsebin finds the demuxer: MPEG-TS for
     // HLS, multipart for MJPEG.
     const finite = /\.m3u8$/i.test(u.pathname);

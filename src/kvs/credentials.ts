@@ -3,7 +3,8 @@
  * (default: the standard Node chain), cached and refreshed ahead of expiry,
  * plus the kvssink credential file kept fresh for the plugin.
  */
-import { chmod, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { chmod, lstat, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -134,6 +135,54 @@ export function kvssinkCredentialLine(c: AwsCredentialIdentity): string {
   return `CREDENTIALS\t${c.accessKeyId}\t${c.secretAccessKey}\n`;
 }
 
+const DIR_PREFIX = 'skyline-kvs-';
+/** This process's credential directories, removed at exit: an error that ends the process leaves no key behind. */
+const ownDirs = new Set<string>();
+let exitHook = false;
+
+function removeAtExit(dir: string): void {
+  ownDirs.add(dir);
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const d of ownDirs) {
+      try {
+        rmSync(d, { recursive: true, force: true });
+      } catch {
+        // exiting anyway
+      }
+    }
+  });
+}
+
+/**
+ * Removes credential directories (skyline-kvs-<pid>-*) of this user's processes that are gone
+ * without cleaning up (killed, crashed, power lost): their files still hold AWS keys.
+ * Returns how many were removed.
+ */
+export async function sweepCredentialDirs(base = tmpdir()): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(base).catch(() => [] as string[])) {
+    const pid = Number(/^skyline-kvs-(\d+)-/.exec(name)?.[1] ?? NaN);
+    if (!Number.isInteger(pid) || pid === process.pid || alive(pid)) continue;
+    const dir = join(base, name);
+    const st = await lstat(dir).catch(() => undefined);
+    // Only real directories of our own user: never follow a link someone else planted.
+    if (!st?.isDirectory() || (process.getuid && st.uid !== process.getuid())) continue;
+    await rm(dir, { recursive: true, force: true }).then(() => removed++, () => undefined);
+  }
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * The credential file kvssink reads (credential-path): written 0600 in a
  * private temp directory, replaced atomically, rewritten before expiry.
@@ -162,7 +211,12 @@ export class KvssinkCredentialFile {
   async start(): Promise<string> {
     this.stopped = false;
     // The directory is ours (mkdtemp, 0700) until dispose(); only the file comes and goes.
-    this.dir ??= await mkdtemp(join(tmpdir(), 'skyline-kvs-'));
+    if (!this.dir) {
+      await sweepCredentialDirs();
+      // Named with our pid, so a later process can tell it was left behind.
+      this.dir = await mkdtemp(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
+      removeAtExit(this.dir);
+    }
     try {
       await chmod(this.dir, 0o700);
       await this.write(await this.source.get());
@@ -214,6 +268,7 @@ export class KvssinkCredentialFile {
   async dispose(): Promise<void> {
     await this.stop();
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
+    if (this.dir) ownDirs.delete(this.dir);
     this.dir = undefined;
   }
 }

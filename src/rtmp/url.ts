@@ -128,7 +128,12 @@ function build(
   const user = username === undefined ? '' : password === undefined ? `${username}@` : `${username}:${password}@`;
   const maskedUser = username === undefined ? '' : password === undefined ? `${username}@` : `${username}:${MASK}@`;
   const base = `${host}:${port}/${app}/`;
-  const secrets = [streamKey, password].filter((s): s is string => typeof s === 'string' && s.length > 0);
+  // The key without its query and each query value too: a relay's error may quote either alone
+  // (query values from 4 characters on, as LiveSource's: "?a=1" would mask every digit 1).
+  const q = streamKey.indexOf('?');
+  const values = q < 0 ? [] : streamKey.slice(q + 1).split('&').map((p) => p.slice(p.indexOf('=') + 1)).filter((v) => v.length >= 4);
+  const parts = q < 0 ? [] : [streamKey.slice(0, q), ...values];
+  const secrets = [streamKey, password, ...parts].filter((s): s is string => typeof s === 'string' && s.length > 0);
   const target = { scheme, host, port, app, username, masked: `${scheme}://${maskedUser}${base}${MASK}` };
   const hidden = (value: unknown) => ({ value, enumerable: false });
   return Object.defineProperties(target, {
@@ -148,8 +153,7 @@ export function redactTarget(redactor: Redactor, target: Pick<RtmpTarget, 'secre
 
 /**
  * Mask the target's secrets in text (e.g. a GStreamer error that quotes the location): the full URL
- * becomes the masked URL, and any other occurrence of a secret of 4 characters or more becomes ****
- * (shorter ones would mask ordinary words; the redactor's rule).
+ * becomes the masked URL, and any other occurrence of a secret becomes ****.
  */
 export function maskSecrets(text: string, target: Pick<RtmpTarget, 'secrets' | 'url' | 'masked'>): string {
   return redactTarget(new Redactor(), target).scrub(text);

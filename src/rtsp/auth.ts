@@ -2,11 +2,13 @@
  * Server-side RTSP authentication: Basic (RFC 7617) and Digest with MD5 (RFC 2617, RFC 7616),
  * the two schemes RTSP players implement.
  *
- * Nonces are stateless: a timestamp and random bytes signed with a per-process key, so any number of
- * clients can authenticate without the server keeping per-nonce state. RTSP clients reuse one nonce
- * for a whole session (keep-alives included), so nonces live long; an expired one gets `stale=true`,
- * which tells the client to retry with the new nonce without asking the user again.
- * Every secret comparison is constant-time.
+ * Nonces are stateless: a timestamp and random bytes signed with a per-process key and the scope
+ * they were issued for (the server gives its connection), so any number of clients can
+ * authenticate without per-nonce state, and a header captured on one connection is worthless on
+ * another. They live minutes: RTSP clients authenticate DESCRIBE and SETUP, and a session set up
+ * is not asked again. An expired nonce, or one from another connection, gets `stale=true`, which
+ * tells the client to retry with the new nonce without asking the user again. The digest's `uri`
+ * must be the request's. Every secret comparison is constant-time.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -16,10 +18,21 @@ export interface RtspAuthOptions {
   username: string;
   password: string;
   realm?: string;
-  /** Schemes offered, in order of preference; default both, Digest first. */
+  /**
+   * Schemes offered, in order of preference. Default Digest only, plus Basic for requests to an
+   * rtsps:// URI (behind a TLS terminator): Basic sends the password in clear text.
+   */
   schemes?: AuthScheme[];
-  /** How long a Digest nonce is accepted; default 12 hours. */
+  /** How long a Digest nonce is accepted, ms; default 5 minutes. */
   nonceLifetimeMs?: number;
+}
+
+/** What a request is checked against besides its Authorization header. */
+export interface AuthContext {
+  /** The request URI: a Digest `uri` must name it, and rtsps:// allows Basic by default. */
+  uri?: string;
+  /** Where nonces are valid (e.g. a connection id): one issued for another scope is stale. */
+  scope?: string;
 }
 
 export type AuthResult =
@@ -29,6 +42,8 @@ export type AuthResult =
 export class RtspAuthenticator {
   readonly realm: string;
   private readonly schemes: AuthScheme[];
+  /** Basic offered only over TLS (rtsps:// request URIs) unless schemes were given. */
+  private readonly basicOverTlsOnly: boolean;
   private readonly key = randomBytes(32);
   private readonly lifetimeMs: number;
   private readonly userHash: Buffer;
@@ -42,31 +57,38 @@ export class RtspAuthenticator {
     if (opts.username.includes(':')) throw new TypeError('auth username must not contain ":"');
     this.realm = opts.realm ?? 'gst-skyline';
     if (/["\\\r\n]/.test(this.realm)) throw new TypeError('auth realm must not contain quotes, backslashes or newlines');
-    this.schemes = opts.schemes && opts.schemes.length > 0 ? [...opts.schemes] : ['digest', 'basic'];
-    this.lifetimeMs = opts.nonceLifetimeMs ?? 12 * 3600_000;
+    this.basicOverTlsOnly = !(opts.schemes && opts.schemes.length > 0);
+    this.schemes = this.basicOverTlsOnly ? ['digest', 'basic'] : [...opts.schemes!];
+    this.lifetimeMs = opts.nonceLifetimeMs ?? 5 * 60_000;
     this.userHash = sha256(opts.username);
     this.basicHash = sha256(`${opts.username}:${opts.password}`);
     this.ha1 = md5(`${opts.username}:${this.realm}:${opts.password}`);
   }
 
   /** WWW-Authenticate values for a 401 reply, one per offered scheme. */
-  challenges(stale = false): string[] {
-    return this.schemes.map((s) =>
+  challenges(stale = false, ctx: AuthContext = {}): string[] {
+    return this.offered(ctx).map((s) =>
       s === 'basic'
         ? `Basic realm="${this.realm}"`
-        : `Digest realm="${this.realm}", nonce="${this.makeNonce()}", algorithm="MD5"${stale ? ', stale=TRUE' : ''}`,
+        : `Digest realm="${this.realm}", nonce="${this.makeNonce(ctx.scope ?? '')}", algorithm="MD5"${stale ? ', stale=TRUE' : ''}`,
     );
   }
 
   /** Checks an Authorization header for a request with this method. */
-  check(method: string, authorization: string | undefined): AuthResult {
+  check(method: string, authorization: string | undefined, ctx: AuthContext = {}): AuthResult {
     if (authorization === undefined || authorization.trim() === '') return { ok: false, reason: 'missing' };
     const sp = authorization.trim().indexOf(' ');
     const scheme = (sp < 0 ? authorization.trim() : authorization.trim().slice(0, sp)).toLowerCase();
     const rest = sp < 0 ? '' : authorization.trim().slice(sp + 1).trim();
-    if (scheme === 'basic' && this.schemes.includes('basic')) return this.checkBasic(rest);
-    if (scheme === 'digest' && this.schemes.includes('digest')) return this.checkDigest(method, rest);
+    const offered = this.offered(ctx);
+    if (scheme === 'basic' && offered.includes('basic')) return this.checkBasic(rest);
+    if (scheme === 'digest' && offered.includes('digest')) return this.checkDigest(method, rest, ctx);
     return { ok: false, reason: 'unsupported-scheme' };
+  }
+
+  private offered(ctx: AuthContext): AuthScheme[] {
+    if (!this.basicOverTlsOnly || /^rtsps:/i.test(ctx.uri ?? '')) return this.schemes;
+    return this.schemes.filter((s) => s !== 'basic');
   }
 
   private checkBasic(token: string): AuthResult {
@@ -78,7 +100,7 @@ export class RtspAuthenticator {
     return { ok: true, username: decoded.slice(0, colon) };
   }
 
-  private checkDigest(method: string, params: string): AuthResult {
+  private checkDigest(method: string, params: string, ctx: AuthContext): AuthResult {
     const p = parseAuthParams(params);
     if (!p) return { ok: false, reason: 'malformed' };
     const { username, realm, nonce, uri, response } = p;
@@ -100,28 +122,46 @@ export class RtspAuthenticator {
     const responseOk = timingSafeEqual(Buffer.from(expected, 'hex'), Buffer.from(response.toLowerCase(), 'hex'));
     const userOk = timingSafeEqual(sha256(username), this.userHash);
     const realmOk = realm === this.realm;
-    const nonceState = this.nonceState(nonce);
-    if (!(responseOk && userOk && realmOk) || nonceState === 'invalid') return { ok: false, reason: 'bad-credentials' };
+    // A digest computed for another URI (a header captured from another request) proves nothing here.
+    const uriOk = ctx.uri === undefined || sameUri(uri, ctx.uri);
+    const nonceState = this.nonceState(nonce, ctx.scope ?? '');
+    if (!(responseOk && userOk && realmOk && uriOk) || nonceState === 'invalid') return { ok: false, reason: 'bad-credentials' };
     if (nonceState === 'stale') return { ok: false, reason: 'stale-nonce' };
     return { ok: true, username };
   }
 
-  private makeNonce(): string {
+  /** time (12 hex) + random (16 hex) + MAC of those (32 hex) + MAC of those and the scope (16 hex). */
+  private makeNonce(scope: string): string {
     const body = `${this.now().toString(16).padStart(12, '0')}${randomBytes(8).toString('hex')}`;
-    return body + this.sign(body);
+    return body + this.sign(body).slice(0, 32) + this.sign(`${body}|${scope}`).slice(0, 16);
   }
 
-  private nonceState(nonce: string): 'valid' | 'stale' | 'invalid' {
-    if (!/^[0-9a-f]{60}$/.test(nonce)) return 'invalid';
+  /** Valid: ours, for this scope, young. Stale: ours but old or issued for another scope (the client retries quietly). */
+  private nonceState(nonce: string, scope: string): 'valid' | 'stale' | 'invalid' {
+    if (!/^[0-9a-f]{76}$/.test(nonce)) return 'invalid';
     const body = nonce.slice(0, 28);
-    if (!timingSafeEqual(Buffer.from(this.sign(body), 'hex'), Buffer.from(nonce.slice(28), 'hex'))) return 'invalid';
+    if (!timingSafeEqual(Buffer.from(this.sign(body).slice(0, 32), 'hex'), Buffer.from(nonce.slice(28, 60), 'hex'))) return 'invalid';
+    const here = timingSafeEqual(Buffer.from(this.sign(`${body}|${scope}`).slice(0, 16), 'hex'), Buffer.from(nonce.slice(60), 'hex'));
     const issued = parseInt(body.slice(0, 12), 16);
     const age = this.now() - issued;
-    return age < -60_000 || age > this.lifetimeMs ? 'stale' : 'valid';
+    return !here || age < -60_000 || age > this.lifetimeMs ? 'stale' : 'valid';
   }
 
-  private sign(body: string): string {
-    return createHmac('sha256', this.key).update(body).digest('hex').slice(0, 32);
+  private sign(text: string): string {
+    return createHmac('sha256', this.key).update(text).digest('hex');
+  }
+}
+
+/** The Digest `uri` names the request URI: the same text, or the same path (one absolute, one not). */
+function sameUri(digestUri: string, requestUri: string): boolean {
+  if (digestUri === requestUri) return true;
+  try {
+    const a = new URL(digestUri, 'rtsp://relative.invalid');
+    const b = new URL(requestUri, 'rtsp://relative.invalid');
+    const bothAbsolute = a.hostname !== 'relative.invalid' && b.hostname !== 'relative.invalid';
+    return a.pathname.replace(/\/+$/, '') === b.pathname.replace(/\/+$/, '') && a.search === b.search && (!bothAbsolute || a.host === b.host);
+  } catch {
+    return false;
   }
 }
 

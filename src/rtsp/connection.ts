@@ -54,6 +54,9 @@ export class RtspConnection {
       {
         onRequest: (req) => this.enqueue(req),
         onInterleaved: (channel, payload) => {
+          // Only a session's RTCP is a sign of life: `$` frames on a connection without one would
+          // keep it open forever, never reaped as idle.
+          if (this.sessions.size === 0) return;
           this.lastActivity = Date.now();
           this.handler.interleaved(this, channel, payload);
         },

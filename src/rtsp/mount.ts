@@ -9,7 +9,7 @@ import { buildH264Sdp } from './sdp.js';
 import type { RtspSession } from './session.js';
 
 export interface MountOptions {
-  /** Require these credentials (Basic and/or Digest) for this path; default: the server's auth, if any. */
+  /** Require these credentials (Digest; Basic over rtsps:// or when schemes asks) for this path; default: the server's auth, if any. */
   auth?: RtspAuthOptions;
   /** Called when a client needs a keyframe (joining, recovering); rate-limited by the mount. */
   onKeyframeRequest?: () => void;

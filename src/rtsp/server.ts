@@ -11,10 +11,14 @@ import type { Logger } from 'pino';
 import { parseRtcp } from '../rtp/rtcp.js';
 import type { RtspAuthOptions } from './auth.js';
 import { RtspConnection, type ConnectionHandler } from './connection.js';
-import { isAcceptableRange, parseSessionId, parseTransport, type TransportSpec } from './headers.js';
+import { AuthGate } from './authorize.js';
+import { clientAddress, ConnectionsPerAddress, type AuthLimitOptions } from './guard.js';
+import { isAcceptableRange, parseSessionId, parseTransport } from './headers.js';
 import { serializeResponse, type RtspParserLimits, type RtspRequest, type RtspResponse } from './message.js';
 import { RtspMount, type MountHost, type MountOptions, type MountStats } from './mount.js';
-import { RtspSession, TcpTransport, UdpTransport, type RtpTransport } from './session.js';
+import { chooseTransport, normalizePath, peerKey, redactUri, resolveUri, sessionHeaders, SERVER_NAME, withServerHeaders, type Resolved } from './requests.js';
+import { RtspSession, TcpTransport, UdpTransport } from './session.js';
+import { bindRtpPair, type RtpPair } from './udp.js';
 
 export interface RTSPServerOptions {
   /** Address to listen on. Default 127.0.0.1: serving video to the network is an explicit choice. */
@@ -33,6 +37,8 @@ export interface RTSPServerOptions {
   describeWaitMs?: number;
   /** Most simultaneous RTSP connections. Default 1000. */
   maxConnections?: number;
+  /** Most simultaneous RTSP connections from one client address (one host cannot take them all). Default 64. */
+  maxConnectionsPerAddress?: number;
   /** Most sessions over all mounts. Default 1000. */
   maxSessions?: number;
   /** Per-client backlog beyond which access units are skipped, bytes. Default 1 MiB. */
@@ -43,6 +49,8 @@ export interface RTSPServerOptions {
   rtpPort?: number;
   /** Limits of the request parser. */
   limits?: Partial<RtspParserLimits>;
+  /** Wrong credentials per client address before it gets 503 with Retry-After for a while. Default 10 per 60 s. */
+  authLimit?: AuthLimitOptions;
   /** pino logger; default: silent unless given. */
   logger?: Logger;
 }
@@ -54,26 +62,21 @@ export interface RTSPServerStats {
 }
 
 const PUBLIC_METHODS = 'OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, GET_PARAMETER, SET_PARAMETER, TEARDOWN';
-const SERVER_NAME = 'gst-skyline';
 const REPORT_INTERVAL_MS = 5000;
 const MAX_SESSIONS_PER_CONNECTION = 8;
-
-type Resolved =
-  | { kind: 'none' }
-  | { kind: 'unknown'; path: string }
-  /** base: the aggregate URL with a trailing slash (Content-Base); trackUrl: the track's control URL. */
-  | { kind: 'mount'; mount: RtspMount; track: boolean; base: string; trackUrl: string };
 
 export class RTSPServer extends EventEmitter implements ConnectionHandler, MountHost {
   readonly host: string;
   private readonly requestedPort: number;
-  private readonly opts: Required<Omit<RTSPServerOptions, 'host' | 'port' | 'auth' | 'rtpPort' | 'limits' | 'logger'>>;
+  private readonly opts: Required<Omit<RTSPServerOptions, 'host' | 'port' | 'auth' | 'rtpPort' | 'limits' | 'logger' | 'authLimit' | 'maxConnectionsPerAddress'>>;
+  private readonly gate: AuthGate;
+  private readonly perAddress: ConnectionsPerAddress;
   /** Holds the password: an ES private field, so inspecting or serializing the server never shows it. */
   readonly #auth: RtspAuthOptions | undefined;
   private readonly limits: Partial<RtspParserLimits>;
   private readonly log: Logger | undefined;
   private readonly tcp: net.Server;
-  private udp: { rtp: dgram.Socket; rtcp: dgram.Socket; ports: [number, number] } | undefined;
+  private udp: RtpPair | undefined;
   private readonly rtpPortOption: number | undefined;
   private readonly mounts = new Map<string, RtspMount>();
   private readonly sessions = new Map<string, RtspSession>();
@@ -100,6 +103,8 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
     this.#auth = options.auth;
     this.limits = options.limits ?? {};
     this.log = options.logger?.child({ component: 'rtsp-server' });
+    this.gate = new AuthGate(options.authLimit, this.log);
+    this.perAddress = new ConnectionsPerAddress(options.maxConnectionsPerAddress ?? 64);
     this.opts = {
       sessionTimeoutSec: options.sessionTimeoutSec ?? 60,
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
@@ -234,7 +239,7 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
 
   private dispatch(conn: RtspConnection, req: RtspRequest): Promise<RtspResponse> | RtspResponse {
     if (req.headers['cseq'] === undefined || !/^\d{1,10}$/.test(req.headers['cseq'])) return { status: 400 };
-    const target = this.resolve(req.uri, conn);
+    const target = resolveUri(req.uri, conn, this.mounts, this.host);
     if (target === undefined) return { status: 400 };
     const sessionHeader = req.headers['session'];
     const session = sessionHeader !== undefined ? this.sessionOf(conn, parseSessionId(sessionHeader)) : undefined;
@@ -265,7 +270,7 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
     if (target.kind === 'unknown') return { status: 404 };
     // A session set up on this connection was authenticated at SETUP; everything else needs credentials.
     if (target.kind === 'mount' && !(session && session.mountPath === target.mount.path)) {
-      const denied = this.authorize(target.mount, req);
+      const denied = this.gate.authorize(conn, target.mount, req);
       if (denied) return denied;
     }
     if (session && target.kind === 'mount' && session.mountPath !== target.mount.path) return { status: 455 };
@@ -295,15 +300,6 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
     }
   }
 
-  private authorize(mount: RtspMount, req: RtspRequest): RtspResponse | undefined {
-    const auth = mount.authenticator;
-    if (!auth) return undefined;
-    const result = auth.check(req.method, req.headers['authorization']);
-    if (result.ok) return undefined;
-    if (result.reason !== 'missing') this.log?.info({ path: mount.path, reason: result.reason }, 'authentication failed');
-    return { status: 401, headers: { 'WWW-Authenticate': auth.challenges(result.reason === 'stale-nonce') } };
-  }
-
   private async describe(conn: RtspConnection, target: Resolved & { kind: 'mount' }): Promise<RtspResponse> {
     const { mount } = target;
     if (!mount.ready) await mount.waitReady(this.opts.describeWaitMs);
@@ -326,7 +322,7 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
     if (this.sessions.size >= this.opts.maxSessions || conn.sessions.size >= MAX_SESSIONS_PER_CONNECTION) return { status: 453 };
     const header = req.headers['transport'];
     if (header === undefined) return { status: 461 };
-    const transport = this.chooseTransport(conn, parseTransport(header));
+    const transport = chooseTransport(conn, parseTransport(header), this.udp);
     if (!transport) return { status: 461 };
 
     const id = randomBytes(8).toString('hex').toUpperCase();
@@ -374,69 +370,11 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
     };
   }
 
-  private chooseTransport(conn: RtspConnection, specs: TransportSpec[]): RtpTransport | undefined {
-    for (const t of specs) {
-      if (t.protocol !== 'RTP/AVP' || t.multicast) continue;
-      if (t.mode !== undefined && t.mode !== 'PLAY') continue;
-      if (t.lower === 'TCP') {
-        let ch = t.interleaved;
-        if (!ch || ch[1] !== ch[0] + 1 || conn.channels.has(ch[0]) || conn.channels.has(ch[1])) {
-          // Pick a free even/odd pair when the client left it to us or asked for one in use.
-          let c = 0;
-          while (c < 254 && (conn.channels.has(c) || conn.channels.has(c + 1))) c += 2;
-          if (c >= 254) continue;
-          ch = [c, c + 1];
-        }
-        return new TcpTransport(conn, ch);
-      }
-      if (!t.clientPort || !this.udp || t.clientPort[0] === 0) continue;
-      // Packets go to the address the request came from (never to a third party named in destination=).
-      return new UdpTransport(this.udp.rtp, this.udp.rtcp, conn.remoteAddress, t.clientPort, this.udp.ports);
-    }
-    return undefined;
-  }
-
   private sessionOf(conn: RtspConnection, id: string | undefined): RtspSession | undefined {
     if (id === undefined) return undefined;
     const s = this.sessions.get(id);
     // Sessions belong to the connection that set them up.
     return s && s.ownerId === conn.id ? s : undefined;
-  }
-
-  /** Maps a request URI to a mount (and whether it names the track) or to nothing. undefined: unparseable. */
-  private resolve(uri: string, conn: RtspConnection): Resolved | undefined {
-    if (uri === '*') return { kind: 'none' };
-    let path: string;
-    let origin: string;
-    try {
-      if (uri.startsWith('/')) {
-        path = new URL(uri, 'rtsp://x').pathname;
-        const host = net.isIPv6(conn.localAddress) ? `[${conn.localAddress}]` : conn.localAddress || this.host;
-        origin = `rtsp://${host}:${conn.localPort}`;
-      } else {
-        const u = new URL(uri);
-        // rtsps: the server behind a TLS terminator (stunnel, a proxy) sees its clients' rtsps:// URIs.
-        if (u.protocol !== 'rtsp:' && u.protocol !== 'rtspt:' && u.protocol !== 'rtsps:') return undefined;
-        path = u.pathname;
-        origin = `${u.protocol}//${u.host}`;
-      }
-      path = decodeURI(path);
-    } catch {
-      return undefined;
-    }
-    const p = normalizePath(path);
-    const at = (mount: RtspMount, track: boolean): Resolved => {
-      const base = `${origin}${encodeURI(mount.path === '/' ? '' : mount.path)}/`;
-      return { kind: 'mount', mount, track, base, trackUrl: `${base}${mount.control}` };
-    };
-    const exact = this.mounts.get(p);
-    if (exact) return at(exact, false);
-    const slash = p.lastIndexOf('/');
-    if (slash >= 0) {
-      const parent = this.mounts.get(p.slice(0, slash));
-      if (parent && p.slice(slash + 1) === parent.control) return at(parent, true);
-    }
-    return { kind: 'unknown', path: p };
   }
 
   // ---- Sessions ---------------------------------------------------------------------------
@@ -500,6 +438,13 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
       socket.destroy();
       return;
     }
+    const client = clientAddress(socket.remoteAddress);
+    if (!this.perAddress.take(client)) {
+      this.log?.debug({ client }, 'connection refused: too many from this address');
+      socket.destroy();
+      return;
+    }
+    socket.once('close', () => this.perAddress.release(client));
     const conn = new RtspConnection(this.nextConnectionId++, socket, this, this.limits);
     this.connections.set(conn.id, conn);
     this.log?.debug({ conn: conn.id, client: conn.remoteAddress }, 'connection');
@@ -517,7 +462,8 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
     const addr = this.tcp.address() as net.AddressInfo;
     this.boundPort = addr.port;
     try {
-      this.udp = await this.bindUdp(addr.family === 'IPv6' ? 'udp6' : 'udp4', addr.address);
+      this.udp = await bindRtpPair(addr.family === 'IPv6' ? 'udp6' : 'udp4', addr.address, this.rtpPortOption, this.log);
+      this.wireUdp(this.udp.rtp, this.udp.rtcp);
     } catch (err) {
       await new Promise<void>((r) => this.tcp.close(() => r()));
       throw err;
@@ -525,41 +471,6 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
     this.housekeeping = setInterval(() => this.tick(), 1000);
     this.housekeeping.unref();
     this.log?.info({ url: this.url('/'), rtpPorts: this.udp.ports }, 'RTSP server listening');
-  }
-
-  private async bindUdp(type: 'udp4' | 'udp6', address: string) {
-    const bindOne = (port: number) =>
-      new Promise<dgram.Socket>((resolve, reject) => {
-        const s = dgram.createSocket({ type, reuseAddr: false });
-        s.once('error', (err) => {
-          s.close();
-          reject(err);
-        });
-        s.bind(port, address, () => {
-          s.removeAllListeners('error');
-          s.on('error', (err) => this.log?.debug({ err: err.message }, 'UDP socket error'));
-          resolve(s);
-        });
-      });
-    const closeQuiet = (s: dgram.Socket) => new Promise<void>((r) => s.close(() => r()));
-    for (let attempt = 0; attempt < 50; attempt++) {
-      let rtp: dgram.Socket | undefined;
-      try {
-        rtp = await bindOne(this.rtpPortOption ?? 0);
-        const p = rtp.address().port;
-        if (p % 2 !== 0) {
-          await closeQuiet(rtp);
-          continue;
-        }
-        const rtcp = await bindOne(p + 1);
-        this.wireUdp(rtp, rtcp);
-        return { rtp, rtcp, ports: [p, p + 1] as [number, number] };
-      } catch (err) {
-        if (rtp) await closeQuiet(rtp);
-        if (this.rtpPortOption !== undefined) throw new Error(`RTSP server cannot bind UDP ${this.rtpPortOption}-${this.rtpPortOption + 1}: ${(err as Error).message}`);
-      }
-    }
-    throw new Error('RTSP server found no free UDP port pair for RTP/RTCP');
   }
 
   private wireUdp(rtp: dgram.Socket, rtcp: dgram.Socket): void {
@@ -571,27 +482,4 @@ export class RTSPServer extends EventEmitter implements ConnectionHandler, Mount
       if (s && parseRtcp(msg)) s.lastSeen = Date.now();
     });
   }
-}
-
-function normalizePath(path: string): string {
-  let p = path.startsWith('/') ? path : `/${path}`;
-  while (p.length > 0 && p.endsWith('/')) p = p.slice(0, -1);
-  return p;
-}
-
-function peerKey(address: string, port: number): string {
-  return `${address.replace(/^::ffff:/, '')}|${port}`;
-}
-
-function sessionHeaders(s: RtspSession | undefined, timeoutSec: number): Record<string, string> {
-  return s ? { Session: `${s.id};timeout=${timeoutSec}` } : {};
-}
-
-function withServerHeaders(r: RtspResponse): RtspResponse {
-  return { ...r, headers: { ...(r.headers ?? {}), Server: SERVER_NAME, Date: new Date().toUTCString() } };
-}
-
-/** Drops user:password@ from a client's request URI before it is logged (any password, not only ours). */
-function redactUri(uri: string): string {
-  return uri.replace(/^([a-z]+:\/\/)[^/@]*@/i, '$1****@');
 }

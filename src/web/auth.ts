@@ -33,7 +33,13 @@ export class WebAuth {
   private readonly basic: RtspAuthenticator | undefined;
   private readonly tokenHash: Buffer | undefined;
 
-  constructor(opts: WebAuthOptions, readonly path: string, private readonly now: () => number = Date.now) {
+  constructor(
+    opts: WebAuthOptions,
+    readonly path: string,
+    private readonly now: () => number = Date.now,
+    /** Mark the cookie Secure (sent only over https): for servers behind a TLS terminator. */
+    private readonly secureCookie = false,
+  ) {
     this.realm = opts.realm ?? 'gst-skyline';
     if (/["\\\r\n]/.test(this.realm)) throw new TypeError('auth realm must not contain quotes, backslashes or newlines');
     if ('token' in opts) {
@@ -59,6 +65,11 @@ export class WebAuth {
     return this.checkAuthorization(req.headers.authorization);
   }
 
+  /** A request carrying a valid session cookie of this stream. */
+  hasSession(req: IncomingMessage): boolean {
+    return this.validCookie(req.headers.cookie);
+  }
+
   /** Authorization header only (the session endpoint trades it for a cookie). */
   checkAuthorization(header: string | undefined): WebAuthResult {
     if (header === undefined || header.trim() === '') return 'missing';
@@ -72,7 +83,7 @@ export class WebAuth {
   sessionCookie(): string {
     const expires = Math.floor(this.now() / 1000) + COOKIE_LIFETIME_S;
     const value = `${expires}.${this.sign(String(expires))}`;
-    return `${this.cookieName}=${value}; Path=${this.path}; Max-Age=${COOKIE_LIFETIME_S}; HttpOnly; SameSite=Strict`;
+    return `${this.cookieName}=${value}; Path=${this.path}; Max-Age=${COOKIE_LIFETIME_S}; HttpOnly; SameSite=Strict${this.secureCookie ? '; Secure' : ''}`;
   }
 
   private validCookie(header: string | undefined): boolean {

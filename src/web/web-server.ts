@@ -10,7 +10,9 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { WebAuth, type WebAuthOptions } from './auth.js';
+import { AuthFailures, clientAddress, ConnectionsPerAddress, type AuthLimitOptions } from '../rtsp/guard.js';
+import { WebAuth, type WebAuthOptions, type WebAuthResult } from './auth.js';
+import { OriginPolicy } from './origin.js';
 import { renderIndex, renderPage } from './page.js';
 import { WebStream, type WebStreamStats } from './stream.js';
 import { MAX_CLIENT_MESSAGE_BYTES, VIEWER_MODES, type ViewerMode } from './wire.js';
@@ -27,6 +29,8 @@ export interface WebServerOptions {
   auth?: WebAuthOptions;
   /** Most simultaneous TCP connections (pages, WebSockets, half-finished requests). Default 256. */
   maxConnections?: number;
+  /** Most simultaneous TCP connections from one client address (one host cannot take them all). Default 32. */
+  maxConnectionsPerAddress?: number;
   /** Most WebSocket viewers over all streams. Default 200. */
   maxViewers?: number;
   /** Time to send a whole request or upgrade, ms. Default 10000. */
@@ -37,6 +41,20 @@ export interface WebServerOptions {
   maxViewerBacklogBytes?: number;
   /** A viewer behind for this long is disconnected, ms. Default 10000. */
   stallTimeoutMs?: number;
+  /**
+   * Names the server is reached by, accepted in the Host header besides IP addresses, localhost and
+   * `host` (e.g. ["cam.example"]). Other names are refused (421): DNS rebinding. Default none.
+   */
+  allowedHosts?: string[];
+  /**
+   * Origins of pages on other hosts or ports allowed to open streams (e.g. ["https://app.example"]).
+   * The server's own pages are always allowed; other sites are refused (403). Default none.
+   */
+  allowedOrigins?: string[];
+  /** Wrong passwords or tokens per client address before it gets 429 for a while. Default 10 per 60 s. */
+  authLimit?: AuthLimitOptions;
+  /** Session cookies marked Secure (browsers send them only over https): set it behind a TLS terminator. Default false. */
+  secureCookies?: boolean;
   logger?: Logger;
 }
 
@@ -60,7 +78,10 @@ export class WebServer {
   private readonly http: http.Server;
   private readonly wss: WebSocketServer;
   private readonly streams = new Map<string, WebStream>();
-  private readonly opts: Required<Omit<WebServerOptions, 'auth' | 'logger'>>;
+  private readonly opts: Required<Omit<WebServerOptions, 'auth' | 'logger' | 'allowedHosts' | 'allowedOrigins' | 'authLimit' | 'maxConnectionsPerAddress' | 'secureCookies'>>;
+  private readonly perAddress: ConnectionsPerAddress;
+  private readonly failures: AuthFailures;
+  private readonly origins: OriginPolicy;
   private readonly sockets = new Set<Socket>();
   private listening: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -83,6 +104,9 @@ export class WebServer {
       maxViewerBacklogBytes: options.maxViewerBacklogBytes ?? 2 ** 20,
       stallTimeoutMs: options.stallTimeoutMs ?? 10_000,
     };
+    this.failures = new AuthFailures(options.authLimit);
+    this.perAddress = new ConnectionsPerAddress(options.maxConnectionsPerAddress ?? 32);
+    this.origins = new OriginPolicy({ bindHost: this.opts.host, allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins });
     this.http = http.createServer({
       requestTimeout: this.opts.requestTimeoutMs,
       headersTimeout: this.opts.requestTimeoutMs,
@@ -91,6 +115,13 @@ export class WebServer {
     });
     this.http.maxConnections = this.opts.maxConnections;
     this.http.on('connection', (s: Socket) => {
+      const client = clientAddress(s.remoteAddress);
+      if (!this.perAddress.take(client)) {
+        this.refused++;
+        s.destroy();
+        return;
+      }
+      s.once('close', () => this.perAddress.release(client));
       this.sockets.add(s);
       // Our own deadline for the first request or upgrade: Node's headersTimeout check runs
       // on a shared interval and was seen to leave half-sent requests open for many seconds.
@@ -168,7 +199,7 @@ export class WebServer {
     }
     if (this.streams.has(path)) throw new Error(`web path ${path} is already mounted`);
     const authOpts = options.auth ?? this.options.auth;
-    const auth = authOpts ? new WebAuth(authOpts, path) : undefined;
+    const auth = authOpts ? new WebAuth(authOpts, path, Date.now, this.options.secureCookies ?? false) : undefined;
     const stream = new WebStream(path, options.name ?? path.slice(1), auth, {
       maxBacklogBytes: this.opts.maxViewerBacklogBytes,
       stallTimeoutMs: this.opts.stallTimeoutMs,
@@ -207,6 +238,35 @@ export class WebServer {
       this.http.closeAllConnections();
       for (const s of this.sockets) s.destroy();
     });
+  }
+
+  /**
+   * A valid session cookie, else the Authorization header, counting wrong ones per client address:
+   * past authLimit.maxFailures the address gets the seconds to wait (429) and its header is not
+   * even checked, so guessing goes no faster than maxFailures per lockoutMs. Cookies still pass:
+   * they cannot be guessed, and viewers behind the same address keep watching.
+   */
+  private authorize(req: IncomingMessage, s: WebStream, auth: WebAuth): WebAuthResult | number {
+    if (auth.hasSession(req)) return 'ok';
+    const client = clientAddress(req.socket.remoteAddress);
+    const wait = this.failures.retryAfterSec(client);
+    if (wait > 0) {
+      this.failures.refused++;
+      return wait;
+    }
+    const result = auth.checkAuthorization(req.headers.authorization);
+    if (result === 'ok') this.failures.succeed(client);
+    if (result === 'denied') {
+      const failures = this.failures.fail(client);
+      const locked = failures === this.failures.maxFailures;
+      this.options.logger?.warn({ client, path: s.path, failures, ...(locked ? { lockedForMs: this.failures.lockoutMs } : {}) }, locked ? 'web login failed: too many, address locked out' : 'web login failed');
+    }
+    return result;
+  }
+
+  /** Logs a refused Host or Origin (names only: neither carries a secret). */
+  private refuse(req: IncomingMessage, why: 'host' | 'origin'): void {
+    this.options.logger?.warn({ host: String(req.headers.host ?? '').slice(0, 100), origin: String(req.headers.origin ?? '').slice(0, 100), client: req.socket.remoteAddress }, `web request refused: foreign ${why}`);
   }
 
   private beat(): void {
@@ -248,9 +308,14 @@ export class WebServer {
     if (!r) return send(400, 'bad request\n', { 'Content-Type': 'text/plain' });
     // Bodies are never read: a POST's body is discarded, so a large one costs nothing.
     req.resume();
+    if (!this.origins.hostAllowed(req.headers.host)) {
+      this.refuse(req, 'host');
+      return send(421, 'unknown host name (see allowedHosts)\n', { 'Content-Type': 'text/plain' });
+    }
     if (!r.stream) {
       if (r.rest === '/' && (method === 'GET' || method === 'HEAD')) {
-        const list = [...this.streams.values()].map((s) => ({ path: s.path, name: s.name, viewers: s.viewers.size, locked: s.auth !== undefined }));
+        // Streams behind credentials are not listed: their names and audiences are theirs to tell.
+        const list = [...this.streams.values()].filter((s) => !s.auth).map((s) => ({ path: s.path, name: s.name, viewers: s.viewers.size, locked: false }));
         return send(200, renderIndex(list), { 'Content-Type': 'text/html; charset=utf-8' });
       }
       if (r.rest === '/favicon.ico') return send(204);
@@ -259,8 +324,13 @@ export class WebServer {
     const s = r.stream;
     if (r.rest === '/session') {
       if (method !== 'POST') return send(405, 'POST only\n', { Allow: 'POST', 'Content-Type': 'text/plain' });
+      if (!this.origins.originAllowed(req.headers.origin, req.headers.host)) {
+        this.refuse(req, 'origin');
+        return send(403, 'forbidden origin\n', { 'Content-Type': 'text/plain' });
+      }
       if (!s.auth) return send(204);
-      const result = s.auth.check(req);
+      const result = this.authorize(req, s, s.auth);
+      if (typeof result === 'number') return send(429, 'too many failed logins\n', { 'Retry-After': String(result), 'Content-Type': 'text/plain' });
       if (result !== 'ok') return send(401, 'unauthorized\n', { 'WWW-Authenticate': s.auth.challenge(), 'Content-Type': 'text/plain' });
       return send(204, '', { 'Set-Cookie': s.auth.sessionCookie() });
     }
@@ -268,16 +338,20 @@ export class WebServer {
     if (method !== 'GET' && method !== 'HEAD') return send(405, 'GET only\n', { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' });
     // Basic: the browser's login prompt guards the page. Token: the page is a public shell that
     // carries no stream data; it asks for the token and trades it at /session.
-    if (s.auth?.scheme === 'basic' && s.auth.check(req) !== 'ok') {
+    // Token: an Authorization header on the page is checked (and counted) too; its cookie would tell.
+    const pageAuth = s.auth && (s.auth.scheme === 'basic' || req.headers.authorization !== undefined) ? this.authorize(req, s, s.auth) : undefined;
+    if (typeof pageAuth === 'number') return send(429, 'too many failed logins\n', { 'Retry-After': String(pageAuth), 'Content-Type': 'text/plain' });
+    if (s.auth?.scheme === 'basic' && pageAuth !== 'ok') {
       return send(401, 'unauthorized\n', { 'WWW-Authenticate': s.auth.challenge(), 'Content-Type': 'text/plain' });
     }
     const headers: Record<string, string> = {
       'Content-Type': 'text/html; charset=utf-8',
-      'Content-Security-Policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; media-src blob:; img-src data:",
+      // frame-ancestors: no other site may frame the page (clickjacking a login or a token form).
+      'Content-Security-Policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; media-src blob:; img-src data:; frame-ancestors 'none'",
+      'X-Frame-Options': 'DENY',
       'Referrer-Policy': 'no-referrer',
     };
-    if (s.auth) headers['Set-Cookie'] = s.auth.sessionCookie();
-    if (s.auth?.scheme === 'bearer' && s.auth.check(req) !== 'ok') delete headers['Set-Cookie'];
+    if (s.auth && (pageAuth === 'ok' || s.auth.hasSession(req))) headers['Set-Cookie'] = s.auth.sessionCookie();
     send(200, renderPage({ path: s.path, name: s.name, auth: s.auth?.scheme ?? 'none' }), headers);
   }
 
@@ -289,10 +363,20 @@ export class WebServer {
       else socket.destroy();
     };
     const r = this.route(req.url);
+    if (!this.origins.hostAllowed(req.headers.host)) {
+      this.refuse(req, 'host');
+      return reject(421);
+    }
+    // Any website may open a WebSocket to 127.0.0.1 and its cookies for this host go with it.
+    if (!this.origins.originAllowed(req.headers.origin, req.headers.host)) {
+      this.refuse(req, 'origin');
+      return reject(403);
+    }
     if (!r?.stream || r.rest !== '/ws') return reject(404);
     const s = r.stream;
     if (s.auth) {
-      const a = s.auth.check(req);
+      const a = this.authorize(req, s, s.auth);
+      if (typeof a === 'number') return reject(429, `Retry-After: ${a}\r\n`);
       if (a !== 'ok') return reject(401, `WWW-Authenticate: ${s.auth.challenge()}\r\n`);
     }
     if (this.wss.clients.size >= this.opts.maxViewers) return reject(503, 'Retry-After: 5\r\n');

@@ -168,6 +168,35 @@ test('web: Chromium shows the preview page of the republished source; the status
   }
 });
 
+test('web --token: the stream needs a token; a generated one is printed once, in the link; one from SKYLINE_WEB_TOKEN is never printed', async () => {
+  const run = cli(['web', '--port', '0', '--size', '160x120', '--token']);
+  try {
+    const [, page, token] = (await run.waitFor(/open (http:\/\/[^#\s]+)#token=([A-Za-z0-9_-]+) in a browser/)) as unknown as string[];
+    const ws = `${page}/ws`;
+    assert.equal((await fetch(`${page}/session`, { method: 'POST' })).status, 401, 'no token');
+    assert.equal((await fetch(`${page}/session`, { method: 'POST', headers: { authorization: 'Bearer wrong-token-0' } })).status, 401);
+    assert.equal((await fetch(`${page}/session`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status, 204);
+    assert.ok(ws.startsWith('http://127.0.0.1:'));
+    await run.waitFor(/"event":"status"/);
+    const exit = await run.interrupt();
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.equal(`${exit.stdout}${exit.stderr}`.split(token!).length - 1, 1, 'the token is shown exactly once');
+  } finally {
+    await run.interrupt();
+  }
+  const fixed = 'env-token-for-cli-test';
+  const run2 = cli(['web', '--port', '0', '--size', '160x120', '--token'], { SKYLINE_WEB_TOKEN: fixed });
+  try {
+    const page = String((await run2.waitFor(/"destination":"(http:[^"]+)"/))[1]);
+    assert.equal((await fetch(`${page}/session`, { method: 'POST' })).status, 401);
+    assert.equal((await fetch(`${page}/session`, { method: 'POST', headers: { authorization: `Bearer ${fixed}` } })).status, 204);
+  } finally {
+    const exit = await run2.interrupt();
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.ok(!`${exit.stdout}${exit.stderr}`.includes(fixed), 'a token the user set is not echoed');
+  }
+});
+
 test('on a terminal: one status line redrawn in place, never wider than the terminal', { skip: requireTool('script(1)', existsSync('/usr/bin/script'), 'Debian package bsdutils') }, async () => {
   // script(1) gives the command a pseudo-terminal 40 columns wide.
   const r = spawnSync('script', ['-qec', `stty cols 40; ${process.execPath} ${BIN} rtsp --port 0 --size 320x240 --duration 2.5`, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
@@ -233,6 +262,20 @@ test('an unreachable source: a clear message naming it (password masked) and exi
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /"event":"failed".*rtsp:\/\/viewer:\*\*\*\*@127\.0\.0\.1:9\/cam/);
   assert.ok(!(r.stdout + r.stderr).includes('hunter2'));
+});
+
+test('an unreachable source whose URL holds a key before a slash or a token in its query: masked in every line', async () => {
+  const cases = [
+    ['rtmp://127.0.0.1:9/live/slashKey42/', 'slashKey42', /cannot read rtmp:\/\/127\.0\.0\.1:9\/live\/\*\*\*\*/],
+    ['rtmp://127.0.0.1:9/live/stream?key=queryKey42', 'queryKey42', /cannot read rtmp:\/\/127\.0\.0\.1:9\/live\/\*\*\*\*/],
+    ['rtsp://127.0.0.1:9/cam?token=rtspToken42', 'rtspToken42', /cannot read rtsp:\/\/127\.0\.0\.1:9\/cam\?token=\*\*\*\*/],
+  ] as const;
+  for (const [url, secret, shown] of cases) {
+    const r = await cli(['record', join(dir, 'never.mkv'), '--from', url]).exited;
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, shown);
+    assert.ok(!(r.stdout + r.stderr).includes(secret), `${secret} printed:\n${r.stdout}${r.stderr}`);
+  }
 });
 
 test('record --from a file: every frame of the file is republished, then the command ends by itself', async () => {

@@ -27,6 +27,9 @@ test('Redactor masks the URL-encoded form and the longest secret first', () => {
   assert.equal(r.scrub('x p%40ss%20word y'), 'x **** y');
   assert.equal(r.scrub('p@ss word and more'), '<masked>');
   assert.equal(r.scrub('abc'), 'abc');
+  // A short secret is still a secret (a password "abc").
+  r.add('abc');
+  assert.equal(r.scrub('login abc failed'), 'login **** failed');
 });
 
 // Defect 5 (issue 9): scrubbing wrapped the logger's methods, so log.child() escaped it.

@@ -8,6 +8,7 @@ import { SourceError } from '../../src/ingest/errors.js';
 import { captureFromSr, readSenderReport } from '../../src/ingest/rtsp-reader.js';
 import { senderReportCompound } from '../../src/rtp/rtcp.js';
 import { H264Normalizer, parseCaps } from '../../src/ingest/units.js';
+import { Redactor } from '../../src/log.js';
 
 test('rtsp: credentials split off, masked, listed as secrets', () => {
   const s = parseSourceUrl('rtsp://admin:p%40ss%20word@10.0.0.5:8554/cam/1');
@@ -117,4 +118,36 @@ test('arrival clock: PTS-spaced, never in the future, never backwards when a uni
       });
     }),
   );
+});
+
+test('masked output for each URL shape: userinfo, query tokens, RTMP keys before a slash or in the query; scrubbed from error text', () => {
+  const session = 'CiAbCdEf-SessionToken-0123456789';
+  const shapes: Array<{ url: string; masked: string; secret: string }> = [
+    { url: 'rtsp://admin:abc@10.0.0.5/cam', masked: 'rtsp://admin:****@10.0.0.5/cam', secret: 'abc' },
+    { url: 'rtsp://10.0.0.5/cam?token=rtsp-query-token', masked: 'rtsp://10.0.0.5/cam?token=****', secret: 'rtsp-query-token' },
+    { url: 'http://cam.local/video.mjpg?user=admin&pwd=httpPass9', masked: 'http://cam.local/video.mjpg?user=****&pwd=****', secret: 'httpPass9' },
+    {
+      url: `https://b-1234.kinesisvideo.eu-west-1.amazonaws.com/hls/v1/getHLSMasterPlaylist.m3u8?SessionToken=${session}`,
+      masked: 'https://b-1234.kinesisvideo.eu-west-1.amazonaws.com/hls/v1/getHLSMasterPlaylist.m3u8?SessionToken=****',
+      secret: session,
+    },
+    { url: 'rtmp://relay.example.com/live/slashKey42/', masked: 'rtmp://relay.example.com/live/****', secret: 'slashKey42' },
+    { url: 'rtmp://relay.example.com/live/stream?key=queryKey42', masked: 'rtmp://relay.example.com/live/****', secret: 'queryKey42' },
+  ];
+  for (const { url, masked, secret } of shapes) {
+    const s = parseSourceUrl(url);
+    assert.equal(s.masked, masked, url);
+    assert.ok(!s.secrets.includes(''), `${url}: no empty secret`);
+    const r = new Redactor();
+    for (const x of s.secrets) r.add(x);
+    const text = r.scrub(`could not open ${url}: ${secret} refused`);
+    assert.ok(!text.includes(secret), `${url}: ${text}`);
+  }
+});
+
+test('keyframeInterval is a number, never text for the launch string', () => {
+  for (const bad of ['30 ! filesink location=/tmp/pwn', '30', 0, 1.5, -1, NaN]) {
+    assert.throws(() => parseSourceUrl('testsrc://ball', { keyframeInterval: bad as number }), RangeError, String(bad));
+  }
+  assert.match(parseSourceUrl('testsrc://ball', { keyframeInterval: 15 }).launch!, /key-int-max=15 /);
 });

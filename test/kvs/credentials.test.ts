@@ -73,3 +73,40 @@ test('kvssink launch string: names the credential file, carries no secret, refus
   assert.throws(() => kvssinkLaunch({ streamName: 'a b', region: 'eu-west-1', credentialPath: '/tmp/c' }));
   assert.throws(() => kvssinkLaunch({ streamName: 'ok', region: 'eu-west-1 ! fakesink', credentialPath: '/tmp/c' }));
 });
+
+test('a credential file left by a process that died is swept at the next start; one that exits with an error removes its own', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { pathToFileURL } = await import('node:url');
+  // A pid that is gone: a child that already exited.
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+  const stale = join(tmpdir(), `skyline-kvs-${dead}-sweeptest`);
+  mkdirSync(stale, { recursive: true, mode: 0o700 });
+  writeFileSync(join(stale, 'credentials'), 'CREDENTIALS\tAKIASTALE\tstale-secret\n', { mode: 0o600 });
+  const mine = join(tmpdir(), `skyline-kvs-${process.pid}-sweeptest`);
+  mkdirSync(mine, { recursive: true, mode: 0o700 });
+  const file = new KvssinkCredentialFile(new CredentialSource(STATIC), (e) => assert.fail(e));
+  try {
+    await file.start();
+    assert.equal(existsSync(stale), false, 'the dead process\'s keys are gone');
+    assert.equal(existsSync(mine), true, 'a live process\'s directory is kept');
+  } finally {
+    await file.dispose();
+    rmSync(mine, { recursive: true, force: true });
+    rmSync(stale, { recursive: true, force: true });
+  }
+  // A process that writes its file, then ends on an error (process.exit, an uncaught exception).
+  const script = `
+    import { CredentialSource, KvssinkCredentialFile } from ${JSON.stringify(pathToFileURL(join(import.meta.dirname, '../../src/kvs/credentials.ts')).href)};
+    const f = new KvssinkCredentialFile(new CredentialSource(${JSON.stringify(STATIC)}), () => undefined);
+    console.log(await f.start());
+    process.exit(3);
+  `;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 3, r.stderr);
+  const left = r.stdout.trim();
+  assert.match(left, /skyline-kvs-\d+-/);
+  assert.equal(existsSync(dirname(left)), false, 'removed at exit');
+});

@@ -121,9 +121,18 @@ describe('maskSecrets', () => {
     assert.equal(maskSecrets(text, t), "Could not open rtmp://u:****@h:1935/live/****; stream '****' refused for u:****");
   });
 
-  it('leaves secrets under 4 characters alone in free text but still masks the URL', () => {
+  it('masks a short key too, in the URL and in free text: what is known to be a secret is one', () => {
     const t = parseRtmpUrl('rtmp://h/live/abc');
-    assert.equal(maskSecrets(`open ${t.url}: abc`, t), 'open rtmp://h:1935/live/****: abc');
+    assert.equal(maskSecrets(`open ${t.url}: abc`, t), 'open rtmp://h:1935/live/****: ****');
+  });
+
+  it('a key before a trailing slash or in the query is masked, and so is the query value alone', () => {
+    const slash = parseRtmpUrl('rtmp://h/live/slashKey42/');
+    assert.equal(slash.masked, 'rtmp://h:1935/live/****');
+    assert.equal(maskSecrets('refused slashKey42', slash), 'refused ****');
+    const query = parseRtmpUrl('rtmp://h/live/stream?key=queryKey42');
+    assert.equal(query.masked, 'rtmp://h:1935/live/****');
+    assert.equal(maskSecrets('bad key queryKey42', query), 'bad key ****');
   });
 
   it('masks a longer secret whole when a shorter one is part of it', () => {

@@ -10,17 +10,22 @@ function nonceOf(challenge: string): string {
   return parseAuthParams(challenge.replace(/^Digest /, ''))!['nonce']!;
 }
 
-test('challenges offer Digest (MD5) then Basic with the realm', () => {
+test('challenges offer Digest (MD5), and Basic only over TLS (rtsps://) or when asked', () => {
   const a = new RtspAuthenticator({ username: 'u', password: 'p', realm: 'cams' });
-  const [digest, basic] = a.challenges();
-  assert.match(digest!, /^Digest realm="cams", nonce="[0-9a-f]{60}", algorithm="MD5"$/);
-  assert.equal(basic, 'Basic realm="cams"');
+  const [digest, ...rest] = a.challenges();
+  assert.match(digest!, /^Digest realm="cams", nonce="[0-9a-f]{76}", algorithm="MD5"$/);
+  assert.deepEqual(rest, [], 'no Basic over plain rtsp://');
+  assert.deepEqual(a.challenges(false, { uri: 'rtsps://cam.example/live' }).slice(1), ['Basic realm="cams"']);
+  const basic = 'Basic ' + Buffer.from('u:p').toString('base64');
+  assert.deepEqual(a.check('DESCRIBE', basic, { uri: 'rtsp://cam.example/live' }), { ok: false, reason: 'unsupported-scheme' });
+  assert.equal(a.check('DESCRIBE', basic, { uri: 'rtsps://cam.example/live' }).ok, true);
+  assert.equal(new RtspAuthenticator({ username: 'u', password: 'p', realm: 'cams', schemes: ['digest', 'basic'] }).challenges()[1], 'Basic realm="cams"');
   assert.match(a.challenges(true)[0]!, /stale=TRUE/);
   assert.deepEqual(new RtspAuthenticator({ username: 'u', password: 'p', schemes: ['basic'] }).challenges(), ['Basic realm="gst-skyline"']);
 });
 
 test('Basic (RFC 7617)', () => {
-  const a = new RtspAuthenticator({ username: 'user', password: 'pa:ss' });
+  const a = new RtspAuthenticator({ username: 'user', password: 'pa:ss', schemes: ['digest', 'basic'] });
   const b = (s: string) => 'Basic ' + Buffer.from(s).toString('base64');
   assert.deepEqual(a.check('DESCRIBE', b('user:pa:ss')), { ok: true, username: 'user' });
   assert.equal(a.check('DESCRIBE', b('user:wrong')).ok, false);
@@ -66,6 +71,19 @@ test('nonces are signed and expire as stale', () => {
   assert.equal(a.check('OPTIONS', mk(nonceOf(other.challenges()[0]!))).ok, false, 'nonce from another server');
   now += 61_000;
   assert.deepEqual(a.check('OPTIONS', mk(nonce)), { ok: false, reason: 'stale-nonce' });
+});
+
+test('replay: a digest for another URI is refused; a nonce issued for another scope (connection) is stale; nonces live 5 minutes by default', () => {
+  let now = 1_700_000_000_000;
+  const a = new RtspAuthenticator({ username: 'u', password: 'p' }, () => now);
+  const nonce = nonceOf(a.challenges(false, { scope: 'conn-1' })[0]!);
+  const h = (uri: string) => digestAuthorization({ username: 'u', password: 'p', realm: a.realm, nonce, method: 'DESCRIBE', uri });
+  assert.equal(a.check('DESCRIBE', h('rtsp://h/live'), { uri: 'rtsp://h/live', scope: 'conn-1' }).ok, true);
+  assert.equal(a.check('DESCRIBE', h('/live'), { uri: 'rtsp://h/live', scope: 'conn-1' }).ok, true, 'the same path, relative');
+  assert.deepEqual(a.check('DESCRIBE', h('rtsp://h/other'), { uri: 'rtsp://h/live', scope: 'conn-1' }), { ok: false, reason: 'bad-credentials' });
+  assert.deepEqual(a.check('DESCRIBE', h('rtsp://h/live'), { uri: 'rtsp://h/live', scope: 'conn-2' }), { ok: false, reason: 'stale-nonce' });
+  now += 5 * 60_000 + 1;
+  assert.deepEqual(a.check('DESCRIBE', h('rtsp://h/live'), { uri: 'rtsp://h/live', scope: 'conn-1' }), { ok: false, reason: 'stale-nonce' });
 });
 
 test('malformed Digest headers are rejected, never thrown', () => {

@@ -351,8 +351,8 @@ test('a TCP client that stops reading skips pictures, then is dropped; another c
   });
 });
 
-test('auth: 401 with Digest and Basic challenges; right credentials play, wrong ones do not; OPTIONS is open', async () => {
-  const auth = { username: 'viewer', password: 'correct horse battery', realm: 'cams' };
+test('auth: 401 with Digest and (asked for) Basic challenges; right credentials play, wrong ones do not; OPTIONS is open', async () => {
+  const auth = { username: 'viewer', password: 'correct horse battery', realm: 'cams', schemes: ['digest', 'basic'] as Array<'digest' | 'basic'> };
   const log = captureLogger('debug');
   await withServer({ auth, logger: log.logger }, async ({ port, url }) => {
     const c = await RawRtspClient.connect(port);

@@ -73,3 +73,68 @@ test('maxViewers: upgrades beyond it get 503; a freed place is taken again', asy
     await server.close();
   }
 });
+
+test('token guessing: after 10 wrong tokens from one address the next answer is 429, even with the right token, on /session, the page and the WebSocket; each failure is a warn line without the token', async () => {
+  const log = captureLogger('warn');
+  const token = 'right-token-0123';
+  const server = new WebServer({ port: 0, auth: { token }, logger: log.logger });
+  server.mount('/live');
+  try {
+    await server.listen();
+    const session = server.url('/live/session');
+    const post = (t: string) => fetch(session, { method: 'POST', headers: { authorization: `Bearer ${t}` } });
+    assert.equal((await post(token)).status, 204, 'the right token works');
+    for (let i = 0; i < 10; i++) assert.equal((await post(`wrong-token-${i}`)).status, 401, `guess ${i}`);
+    const locked = await post(token);
+    assert.equal(locked.status, 429, 'locked out: the right token is not even checked');
+    assert.ok(Number(locked.headers.get('retry-after')) >= 1);
+    assert.equal((await fetch(server.url('/live'), { headers: { authorization: `Bearer ${token}` } })).status, 429, 'the page');
+    assert.equal(await upgrade(server.url('/live/ws').replace('http:', 'ws:'), { authorization: `Bearer ${token}` }), 429, 'the WebSocket');
+    const lines = log.text().split('\n').filter((l) => l.includes('web login failed'));
+    assert.equal(lines.length, 10);
+    assert.ok(lines.every((l) => l.includes('"level":40') && l.includes('"client":"127.0.0.1"')));
+    assert.ok(!log.text().includes('wrong-token') && !log.text().includes(token));
+  } finally {
+    await server.close();
+  }
+});
+
+test('Basic guessing on the web preview: 429 after 10 wrong passwords; a viewer holding a session cookie keeps watching', async () => {
+  const password = 'web-basic-pass';
+  const server = new WebServer({ port: 0, auth: { username: 'cam', password } });
+  server.mount('/live');
+  try {
+    await server.listen();
+    const page = server.url('/live');
+    const ok = await fetch(`${page}/session`, { method: 'POST', headers: { authorization: basic('cam', password) } });
+    const cookie = ok.headers.get('set-cookie')!.split(';')[0]!;
+    for (let i = 0; i < 10; i++) assert.equal((await fetch(page, { headers: { authorization: basic('cam', `nope${i}`) } })).status, 401);
+    assert.equal((await fetch(page, { headers: { authorization: basic('cam', password) } })).status, 429);
+    assert.equal(await upgrade(`${page.replace('http:', 'ws:')}/ws`, { cookie }), 101, 'the cookie cannot be guessed: it still opens the stream');
+  } finally {
+    await server.close();
+  }
+});
+
+test('the index lists only streams without credentials; secureCookies marks the session cookie Secure', async () => {
+  const token = 'index-test-token';
+  const server = new WebServer({ port: 0 });
+  server.mount('/open');
+  server.mount('/hidden-cam', { name: 'Back office', auth: { token } });
+  const tls = new WebServer({ port: 0, secureCookies: true, auth: { token } });
+  tls.mount('/live');
+  try {
+    await server.listen();
+    await tls.listen();
+    const index = await (await fetch(server.url('/'))).text();
+    assert.match(index, /href="\/open"/);
+    assert.ok(!index.includes('hidden-cam') && !index.includes('Back office'), index);
+    const plain = await fetch(server.url('/hidden-cam/session'), { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    assert.doesNotMatch(plain.headers.get('set-cookie')!, /Secure/);
+    const secure = await fetch(tls.url('/live/session'), { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    assert.match(secure.headers.get('set-cookie')!, /; HttpOnly; SameSite=Strict; Secure$/);
+  } finally {
+    await server.close();
+    await tls.close();
+  }
+});

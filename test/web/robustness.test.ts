@@ -30,7 +30,8 @@ before(async () => {
   // Snow at a high bitrate: frames of tens of kilobytes, so a reader that stops fills its socket quickly.
   clip = await encodeClip({ width: 640, height: 480, fps: 30, frames: 60, keyInt: 30, pattern: 'snow', bitrateKbps: 8000 });
   browser = await launchBrowser();
-  server = new WebServer({ port: 0, maxViewerBacklogBytes: BACKLOG, stallTimeoutMs: 3000, requestTimeoutMs: 2000, heartbeatMs: 60_000 });
+  // Every bad client here comes from 127.0.0.1, as the browser does: no per-address limit.
+  server = new WebServer({ port: 0, maxViewerBacklogBytes: BACKLOG, stallTimeoutMs: 3000, requestTimeoutMs: 2000, heartbeatMs: 60_000, maxConnectionsPerAddress: 1000 });
   await server.listen();
   stream = server.mount('/live', { onKeyframeRequest: () => player.requestKeyframe() });
   player = new ClipPlayer(clip, 30, (au) => stream.pushAccessUnit(au));

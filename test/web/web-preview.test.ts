@@ -31,7 +31,8 @@ before(async () => {
   if (missing) return;
   browser = await launchBrowser();
   // Keyframes only every 1000 frames: a page that shows a picture got a keyframe because it asked.
-  sky = new WebSkyLine({ port: 0, keyframeInterval: 1000, ...common });
+  // lan.test: the LAN-address test reaches the server by that name.
+  sky = new WebSkyLine({ port: 0, keyframeInterval: 1000, serverOptions: { allowedHosts: ['lan.test'] }, ...common });
   sky.on('error', () => undefined);
   await sky.startStreaming({ fps: FPS, width: W, height: H });
   feed = feedIndexed(sky, { fps: FPS, width: W, height: H });
