@@ -20,8 +20,11 @@ export class CaptureTimes {
     this.capture[i] = captureMs;
   }
 
-  /** The capture time of the frame with this PTS, or `fallback` when it is not known. */
-  take(ptsNs: number, fallback: number): number {
+  /**
+   * The frame whose PTS is within RTP rounding of `ptsNs`: fills `out` with its exact PTS and
+   * capture time; leaves `out` as it is (the caller's estimate) when it is not known.
+   */
+  take(ptsNs: number, out: { ptsNs: number; captureMs: number }): void {
     while (this.head < this.tail) {
       const i = this.head % SIZE;
       const p = this.pts[i]!;
@@ -29,11 +32,12 @@ export class CaptureTimes {
         this.head++; // a frame the encoder dropped, or a unit we never saw
         continue;
       }
-      if (p > ptsNs + SAME_NS) return fallback;
+      if (p > ptsNs + SAME_NS) return;
       this.head++;
-      return this.capture[i]!;
+      out.ptsNs = p;
+      out.captureMs = this.capture[i]!;
+      return;
     }
-    return fallback;
   }
 
   clear(): void {

@@ -878,7 +878,10 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       },
       failed: (err, retryable) => this.deliveryFailed(err, retryable),
       framesWaiting: () => this.framesHeld() > 0 || (this.run !== undefined && safeLevel(this.run.appsrc) > 0),
-      captureTimeOf: (ptsNs) => this.captures.take(ptsNs, this.originMs + ptsNs / 1e6),
+      frameOf: (frame) => {
+        this.captures.take(frame.ptsNs, frame);
+        if (Number.isNaN(frame.captureMs)) frame.captureMs = this.originMs + frame.ptsNs / 1e6;
+      },
     };
   }
 

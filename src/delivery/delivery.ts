@@ -18,8 +18,11 @@ export interface DeliveryHost {
   failed(err: Error, retryable: boolean): void;
   /** Tap watchdog: frames wait to go into the encoder (queue or appsrc). */
   framesWaiting(): boolean;
-  /** Capture time of the frame with this PTS (session clock), as it was put(). */
-  captureTimeOf(ptsNs: number): number;
+  /**
+   * The frame a unit came back for: `out` holds the PTS read from RTP (90 kHz, rounded) and the
+   * capture time that implies; the host sets the frame's exact PTS and its put() capture time.
+   */
+  frameOf(out: { ptsNs: number; captureMs: number }): void;
 }
 
 export interface Delivery {

@@ -45,6 +45,8 @@ export class TapDelivery implements Delivery {
   private lastPushedPts = -1;
   private lastUnitPts = -1;
   private runUnits = 0;
+  /** Filled in per unit by the host: the frame's exact PTS and capture time. */
+  private readonly frame = { ptsNs: 0, captureMs: 0 };
   private lastUnitAt = 0;
   private pushedSinceUnit = 0;
   // This session
@@ -148,7 +150,11 @@ export class TapDelivery implements Delivery {
 
   private onUnit(receiver: RtpStreamReceiver, u: DepacketizedUnit): void {
     if (receiver !== this.receiver) return;
-    const ptsNs = Math.round((u.timestamp * 1e9) / 90000) + this.offset;
+    const frame = this.frame;
+    frame.ptsNs = Math.round((u.timestamp * 1e9) / 90000) + this.offset;
+    frame.captureMs = Number.NaN;
+    this.host.frameOf(frame);
+    const ptsNs = frame.ptsNs;
     let bytes = 0;
     for (const n of u.nalus) bytes += n.length;
     this.units++;
@@ -157,7 +163,7 @@ export class TapDelivery implements Delivery {
     this.runUnits++;
     this.lastUnitAt = Date.now();
     this.pushedSinceUnit = 0;
-    this.host.unit({ nalus: u.nalus, ptsNs, captureMs: this.host.captureTimeOf(ptsNs), keyframe: u.keyframe });
+    this.host.unit({ nalus: u.nalus, ptsNs, captureMs: frame.captureMs, keyframe: u.keyframe });
     if (this.eos && this.allBack()) this.eos();
   }
 
