@@ -59,5 +59,6 @@ export type { WebAuthOptions, WebTokenAuth } from './web/auth.js';
 export type { WebStream, WebStreamStats } from './web/stream.js';
 export { LiveSource, type LiveSourceOptions, type LiveSourceState, type LiveSourceStats, type LiveSourceEvents, type SourceFrame, type ProbeInfo } from './ingest/live-source.js';
 export { SourceError, type SourceErrorCode } from './ingest/errors.js';
+export { SOURCE_TRANSITIONS } from './ingest/source-lifecycle.js';
 export type { RtspTlsOptions } from './ingest/rtsp-reader.js';
 export { OUTPUT_FORMATS as SOURCE_FORMATS, type OutputFormat as SourceFormat } from './ingest/decoder.js';

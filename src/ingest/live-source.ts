@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { withDefaults, type ReconnectOptions } from '../backoff.js';
 import { defaultLogger, Redactor, scrubbing } from '../log.js';
 import { SourceConnection } from './connection.js';
+import { checkSourceTransition } from './source-lifecycle.js';
 import { LiveDecoding } from './live-decoding.js';
 import { OUTPUT_FORMATS } from './decoder.js';
 import { decodeUnits } from './history.js';
@@ -350,6 +351,7 @@ export class LiveSource extends EventEmitter<LiveSourceEvents> {
   private setPhase(next: LiveSourceState): void {
     const prev = this.phase;
     if (prev === next) return;
+    checkSourceTransition(prev, next);
     this.phase = next;
     // The stream is over for the destinations too: files are finalized, connections closed.
     if (next === 'stopped' || next === 'ended' || next === 'error') this.relayEnd = this.relay?.end();

@@ -18,12 +18,14 @@ import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { NAL_IDR, NAL_PPS, NAL_SPS, nalType, splitAnnexB } from '../../src/h264/nal.js';
 import { FileDestination } from '../../src/destinations/file/file-destination.js';
 import { KvsDestination } from '../../src/destinations/kvs/kvs-destination.js';
+import { RtspDestination } from '../../src/destinations/rtsp/rtsp-destination.js';
 import { LiveSource } from '../../src/ingest/live-source.js';
 import { RelayUnits } from '../../src/ingest/relay-units.js';
 import { RTSPServer } from '../../src/rtsp/server.js';
 import { decodeErrors, probeVideo } from '../support/ffprobe.js';
 import { assertWireCarries, startEmulator, TEST_KEY } from '../support/kvs/harness.js';
 import { captureLogger } from '../support/quiet.js';
+import { DECODE_ERRORS, ffmpegPlay } from '../support/rtsp-players.js';
 import { commandWorks, requireTool } from '../support/require-tool.js';
 import { ClipPlayer, encodeClip } from '../support/rtsp-source.js';
 import { waitFor } from '../support/wait.js';
@@ -180,6 +182,14 @@ test('RTSP camera → LiveSource → destinations: the camera\'s own H.264, no d
     await source.attach(mp4);
     await source.start();
     await waitFor(() => first.units.length >= 45, 20_000, '45 units relayed');
+    // Re-served over our RTSP server, as MediaMTX's proxy does: a real player decodes it.
+    const reserve = new RtspDestination({ port: 0, path: '/relayed', logger: captureLogger('warn').logger });
+    await source.attach(reserve);
+    const played = await ffmpegPlay(reserve.url, { transport: 'tcp', frames: 20, width: W, height: H, timeoutMs: 20_000 });
+    assert.equal(played.frames, 20, `ffmpeg decodes the re-served camera: ${played.stderr.slice(-300)}`);
+    assert.doesNotMatch(played.stderr, DECODE_ERRORS);
+    await source.detach(reserve);
+    await reserve.dispose();
     // Joining mid-stream: starts at once at the newest keyframe of the buffer.
     await source.attach(late);
     assert.equal(late.state, 'streaming');
