@@ -17,6 +17,7 @@ import { assertWireCarries, startEmulator, TEST_KEY } from '../support/kvs/harne
 import { NginxRtmp } from '../support/nginx-rtmp.js';
 import { captureLogger } from '../support/quiet.js';
 import { ffmpegPlay } from '../support/rtsp-players.js';
+import { RawRtspClient } from '../support/rtsp-client.js';
 import { waitFor } from '../support/wait.js';
 import { readFrames } from '../rtmp/read-back.js';
 
@@ -213,6 +214,41 @@ test('a pre-roll clip starts at the keyframe at or before now - preRollMs, decod
     assert.equal(rows.length, indices.length);
     rows.forEach((r, i) => assert.equal(Math.round(r.captureTimeUs / 1000), Math.round(T0 + ((firstIndex + i) * 1000) / FPS), `sidecar row ${i}: the frame's capture time`));
     assert.equal(rows[0]!.ptsUs, 0, 'the clip timeline starts at 0');
+    assert.deepEqual(errors, []);
+  } finally {
+    await sky.close();
+  }
+});
+
+test('viewers reconnecting in a loop get the shared encoder at most one keyframe per keyframeGapMs: a recording beside them keeps its GOPs', async () => {
+  const { sky, errors } = multi({ keyframeInterval: 1000, keyframeGapMs: 1000 });
+  const rec = new FileDestination({ path: join(dir, 'gop.mp4') });
+  const rtsp = new RtspDestination({ port: 0, path: '/gop' });
+  const T0 = Date.now();
+  const SECONDS = 3;
+  let joins = 0;
+  try {
+    await sky.attach(rec);
+    await sky.attach(rtsp);
+    await sky.startStreaming({ fps: FPS, width: W, height: H });
+    const url = rtsp.url;
+    const port = Number(new URL(url).port);
+    await putFrames(sky, 0, SECONDS * FPS, T0, async (i) => {
+      if (i % 5 !== 0) return;
+      // A viewer that joins and leaves at once, five times a second: each join asks for a keyframe.
+      const c = await RawRtspClient.connect(port);
+      const d = await c.request('DESCRIBE', url, { Accept: 'application/sdp' });
+      const control = /a=control:(\S+)/.exec(d.body.toString().split('m=video')[1] ?? '')?.[1] ?? 'track1';
+      const s = await c.request('SETUP', `${url}/${control}`, { Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1' });
+      await c.request('PLAY', url, { Session: String(s.headers.session).split(';')[0]! });
+      joins++;
+      c.socket.destroy();
+    });
+    await sky.stopStreaming();
+    const keyframes = (await frameInfo(join(dir, 'gop.mp4'))).filter((f) => f.keyframe).length;
+    assert.equal(joins, (SECONDS * FPS) / 5, 'every viewer joined');
+    // The first keyframe, then at most one per second of the session: not one per viewer.
+    assert.ok(keyframes >= 2 && keyframes <= 1 + SECONDS + 1, `${keyframes} keyframes for ${joins} joins in ${SECONDS} s`);
     assert.deepEqual(errors, []);
   } finally {
     await sky.close();
