@@ -5,6 +5,9 @@ import type { EncodersResult } from './figures/encoders.js';
 import type { FanoutResult } from './figures/fanout.js';
 import type { IngestResult } from './figures/ingest.js';
 import { ingestSection } from './report-ingest.js';
+import { destinationsSection } from './report-destinations.js';
+import type { DestinationsResult } from './figures/destinations.js';
+import type { RelayResult } from './figures/relay.js';
 import type { LatencyResult, LatencyRow } from './figures/latency.js';
 import type { ManyStreamsResult } from './figures/many-streams.js';
 import type { MemoryResult } from './figures/memory.js';
@@ -36,6 +39,9 @@ export interface Results {
   capacity: R<CapacityResult>;
   growth: R<GrowthResult>;
   encoders: R<EncodersResult>;
+  destinations: R<DestinationsResult>;
+  /** The relay figure run alone on a tree with LiveSource.attach (before it is merged), if any. */
+  relayPreview?: RelayResult;
 }
 
 const ok = <T>(r: R<T>): r is T => r !== undefined && !(r as Failed).error;
@@ -415,6 +421,17 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
       return [mt.size, fmt(mt.putCopyMs, 3), fmt(mt.convertMs, 3), fmt(mt.pushMs, 3), fmt(total, 3), fmt(1000 / (30 * total), 0)];
     })));
   } else body.push(failure('Encoders', r.encoders));
+
+  // 12. one encode, many destinations; a camera relayed
+  if (ok(r.destinations)) {
+    const s = destinationsSection(r.destinations, table, m?.cores ?? 2, r.relayPreview);
+    targets.push(...s.targets);
+    body.push(...s.lines);
+    Object.assign(charts, s.charts);
+  } else {
+    body.push('## 12. One encode, many destinations\n');
+    body.push(failure('One encode, many destinations', r.destinations));
+  }
 
   out.push('## Targets\n');
   out.push(table(['figure', 'target', 'measured', ''], targets.map((t) => [t.figure, t.target, t.measured, yes(t.holds)])));
