@@ -39,9 +39,10 @@ export function destinationsSection(r: DestinationsResult, table: Table, cores: 
     targets.push({ figure: '12', target: `${s.label}30: CPU per frame of one MultiSkyLine (file+RTSP+RTMP+KVS) ≤ 0.35 × four SkyLines`, measured: `${x(s.ratios.aOverB)} (paired ${x(s.ratios.aOverBPaired)})`, holds: holdsB });
     targets.push({ figure: '12', target: `${s.label}30: … and ≤ 1.25 × a FileSkyLine alone`, measured: `${x(s.ratios.aOverC)} (paired ${x(s.ratios.aOverCPaired)})`, holds: holdsC });
   }
-  lines.push(table(['size', 'a / b (goal ≤ 0.35)', 'a / b paired', 'a / c (goal ≤ 1.25)', 'a / c paired', 'a / b with relay + emulator CPU'], r.sizes.map((s) => [
-    s.label, x(s.ratios.aOverB), x(s.ratios.aOverBPaired), x(s.ratios.aOverC), x(s.ratios.aOverCPaired), x(s.ratios.aOverBWithPeers),
+  lines.push(table(['size', 'a / b (goal ≤ 0.35)', 'a / b paired', 'a / b per frame kept', 'a / b with relay + emulator CPU', 'a / c (goal ≤ 1.25)', 'a / c paired'], r.sizes.map((s) => [
+    s.label, x(s.ratios.aOverB), x(s.ratios.aOverBPaired), x(s.ratios.aOverBPerKept), x(s.ratios.aOverBWithPeers), x(s.ratios.aOverC), x(s.ratios.aOverCPaired),
   ])));
+  lines.push('"Per frame kept" divides by the frames each SkyLine kept rather than the frames put: when the four encoders of (b) fall behind real time their SkyLines drop frames at put() and encode fewer, which flatters (b) per frame put.\n');
   const rows: Array<Array<string | number>> = [];
   for (const s of r.sizes) {
     for (const k of s.contenders) {
@@ -54,6 +55,16 @@ export function destinationsSection(r: DestinationsResult, table: Table, cores: 
     }
   }
   lines.push(table(['size', 'contender', 'CPU ms / frame (median)', 'cores busy', 'start-up CPU s', 'relay + emulator CPU ms / frame', 'CPU ms / frame of each run', 'frames dropped / units dropped', 'outputs: got / expected (median run)'], rows));
+  const threadRows: Array<Array<string | number>> = [];
+  for (const s of r.sizes) {
+    for (const k of s.contenders.filter((c) => c.key !== 'b' && c.median.threads)) {
+      threadRows.push([s.label, `(${k.key})`, k.median.threads.slice(0, 8).map((t) => `${t.name}${t.threads > 1 ? ` ×${t.threads}` : ''} ${fmt(t.msPerFrame, 2)}`).join(', ')]);
+    }
+  }
+  if (threadRows.length) {
+    lines.push("Where (a)'s and (c)'s CPU went, median run, ms per frame by thread name from the first put() to the last (GStreamer names a thread after the element that started it; x264's threads inherit the name of the thread that created them; Node's main thread does put()'s copy, the BGR → I420 conversion, RTP packetization for RTSP and the KVS producer's MKV and HTTP):\n");
+    lines.push(table(['size', 'contender', 'threads, ms per frame'], threadRows));
+  }
   const all = r.sizes.flatMap((s) => s.contenders.flatMap((k) => k.runs.map((run) => ({ s, k, run }))));
   const short = all.filter(({ run }) => !delivered(run));
   lines.push(
@@ -105,7 +116,8 @@ function relaySection(rl: RelayResult, isPreview: boolean, table: Table, targets
     ]));
     lines.push(table(['contender', 'CPU ms / frame (median)', 'frames in file', 'CPU ms / frame of each run', 'notes'], rl.contenders.map((k) => [
       `(${k.key}) ${k.name}`, fmt(k.median.cpuPerFrameMs, 3), k.median.framesInFile, k.runs.map((run) => fmt(run.cpuPerFrameMs, 2)).join(', '),
-      [k.median.framesDecoded !== undefined ? `frames decoded ${k.median.framesDecoded}` : '', k.median.dropped !== undefined ? `dropped ${k.median.dropped}` : '', k.median.errors.join(' | ')].filter(Boolean).join('; '),
+      [k.median.framesDecoded !== undefined ? `frames decoded ${k.median.framesDecoded}` : '',
+        k.median.threads ? `threads (ms/frame): ${k.median.threads.slice(0, 5).map((t) => `${t.name}${t.threads > 1 ? ` ×${t.threads}` : ''} ${fmt(t.msPerFrame, 2)}`).join(', ')}` : '', k.median.dropped !== undefined ? `dropped ${k.median.dropped}` : '', k.median.errors.join(' | ')].filter(Boolean).join('; '),
     ])));
   }
 }

@@ -23,7 +23,7 @@ import { CONFIG, quietLogger, skylineOptions, workDir } from '../lib/config.js';
 import { noisyFrames } from '../lib/frames.js';
 import { startPeer, type Peer } from '../lib/peer.js';
 import { countFrames } from '../lib/probe.js';
-import { cpuSeconds, procCpuSplit, sleep } from '../lib/proc.js';
+import { cpuSeconds, procCpuSplit, sleep, threadCpuSeconds, threadsByName } from '../lib/proc.js';
 import { median } from '../lib/stats.js';
 import relayFigure, { type RelayResult } from './relay.js';
 
@@ -78,6 +78,13 @@ export interface DestRun {
   unitsDropped: number;
   /** Encoder runs: frames encoded per SkyLine. */
   framesEncoded: number[];
+  /** cpuS per frame the contender's SkyLines kept on average (put less dropped): what each encoder did. */
+  cpuPerKeptFrameMs: number;
+  /**
+   * Where the CPU went from the first put() to the last (threads read before stopping: the
+   * encoder's end with the session), by thread name, busiest first.
+   */
+  threads: Array<{ name: string; threads: number; msPerFrame: number }>;
   outputs: OutputCheck[];
   errors: string[];
   loadAverage: number;
@@ -105,6 +112,8 @@ export interface DestSize {
     aOverCPaired: number;
     /** With the relay's and emulator's CPU added to (a) and (b). */
     aOverBWithPeers: number;
+    /** Per frame each SkyLine kept (b's SkyLines drop frames when the four encoders fall behind): medians. */
+    aOverBPerKept: number;
   };
 }
 
@@ -200,6 +209,7 @@ async function runOnce(key: DestKey, env: Env, frames: Buffer[], size: { label: 
       : Promise.resolve('');
 
     const relay0 = cpuOf(env.relayPid), emu0 = cpuOf(env.emulator.pid), view0 = cpuOf(env.viewer.pid);
+    const th0 = threadCpuSeconds();
     const c0 = cpuSeconds();
     const t0 = performance.now();
     const origin = Date.now();
@@ -208,6 +218,7 @@ async function runOnce(key: DestKey, env: Env, frames: Buffer[], size: { label: 
       for (const s of c.skies) s.put(frame, { timestamp: origin + (i * 1000) / FPS });
       await sleep(Math.max(0, t0 + ((i + 1) * 1000) / FPS - performance.now()));
     }
+    const threads = threadsByName(th0, threadCpuSeconds(), n);
     const stats = c.skies.map((s) => s.stats());
     const destStats = c.destinations.map((d) => d.stats());
     const rtspEncodedEnd = c.rtspSky ? c.rtspSky.stats().framesEncoded : 0;
@@ -251,6 +262,8 @@ async function runOnce(key: DestKey, env: Env, frames: Buffer[], size: { label: 
     return {
       key, frames: n, cpuS, cpuPerFrameMs: (cpuS * 1000) / n, startCpuS, relayCpuS, emulatorCpuS, viewerCpuS,
       cpuPerFrameWithPeersMs: ((cpuS + relayCpuS + emulatorCpuS) * 1000) / n,
+      cpuPerKeptFrameMs: (cpuS * 1000) / (n - stats.reduce((a, st) => a + st.framesDropped, 0) / stats.length),
+      threads,
       wallS,
       framesDropped: stats.reduce((a, s) => a + s.framesDropped, 0),
       unitsDropped: [...destStats, ...stats.flatMap((s) => s.destinations)].reduce((a, d) => a + d.unitsDropped, 0),
@@ -308,6 +321,7 @@ export default async function destinations(): Promise<DestinationsResult> {
           aOverBPaired: median(runs.a.map((r, k) => r.cpuPerFrameMs / runs.b[k]!.cpuPerFrameMs)),
           aOverCPaired: median(runs.a.map((r, k) => r.cpuPerFrameMs / runs.c[k]!.cpuPerFrameMs)),
           aOverBWithPeers: median(runs.a.map((r) => r.cpuPerFrameWithPeersMs)) / median(runs.b.map((r) => r.cpuPerFrameWithPeersMs)),
+          aOverBPerKept: median(runs.a.map((r) => r.cpuPerKeptFrameMs)) / median(runs.b.map((r) => r.cpuPerKeptFrameMs)),
         },
       });
     }

@@ -4,8 +4,8 @@
 //   (f) ffmpeg -rtsp_transport tcp -i rtsp://… -c copy -f mp4 (fragmented, as ours): the usual tool.
 // The camera (bench/peers/rtsp-camera.ts) is our RTSP server in a child process, looping a clip of
 // the benchmark's noisy frames that ffmpeg encoded once. CPU: this process's for (r) and (d), from
-// before start() to the file closed; ffmpeg's own from the kernel (/usr/bin/time) for (f), its
-// start-up included. Per frame in the file (ffprobe). Contenders alternate; medians are reported.
+// before start() to the file closed, after an untimed warm-up run of each (plugin loading); ffmpeg's
+// own from the kernel (/usr/bin/time) for (f), its start-up included. Per frame in the file (ffprobe). Contenders alternate; medians are reported.
 // LiveSource.attach comes with branch kvs-relay: without it (r) is skipped and said so.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { FileDestination, FileSkyLine, LiveSource, type Destination } from '../.
 import { CONFIG, quietLogger, skylineOptions, workDir } from '../lib/config.js';
 import { startPeer, type Peer } from '../lib/peer.js';
 import { countFrames } from '../lib/probe.js';
-import { cpuSeconds, sleep, spawnTimed } from '../lib/proc.js';
+import { cpuSeconds, sleep, spawnTimed, threadCpuSeconds, threadsByName } from '../lib/proc.js';
 import { median } from '../lib/stats.js';
 
 const FPS = 30;
@@ -37,6 +37,8 @@ export interface RelayRun {
   framesDecoded?: number;
   /** (d): frames the SkyLine dropped, and frames the source's iterator dropped. */
   dropped?: number;
+  /** (r), (d): this process's CPU by thread name, ms per frame in the file (threads alive at the end of the window). */
+  threads?: Array<{ name: string; threads: number; msPerFrame: number }>;
   errors: string[];
   loadAverage: number;
 }
@@ -78,7 +80,7 @@ export function relayAvailable(): boolean {
 
 type Attachable = LiveSource & { attach(d: Destination): Promise<void>; stats(): { framesDecoded: number } };
 
-async function runAttach(url: string, out: string): Promise<RelayRun> {
+async function runAttach(url: string, out: string, seconds = CONFIG.relaySeconds): Promise<RelayRun> {
   const loadAverage = loadavg()[0]!;
   const errors: string[] = [];
   const c0 = cpuSeconds(), t0 = performance.now();
@@ -87,11 +89,14 @@ async function runAttach(url: string, out: string): Promise<RelayRun> {
   const file = new FileDestination({ path: out, sidecar: true });
   file.on('error', (e: Error) => errors.push(e.message));
   let framesDecoded = NaN;
+  const th0 = threadCpuSeconds();
+  let th1 = th0;
   try {
     await source.attach(file);
     await source.start();
-    await sleep(CONFIG.relaySeconds * 1000);
+    await sleep(seconds * 1000);
     framesDecoded = source.stats().framesDecoded;
+    th1 = threadCpuSeconds();
   } finally {
     // close() detaches and disposes the destinations: the file is complete when it resolves.
     await source.close();
@@ -100,10 +105,10 @@ async function runAttach(url: string, out: string): Promise<RelayRun> {
   const framesInFile = await countFrames(file.path ?? out);
   rmSync(file.path ?? out, { force: true });
   rmSync(`${file.path ?? out}.timestamps.csv`, { force: true });
-  return { key: 'r', cpuS, wallS, framesInFile, cpuPerFrameMs: (cpuS * 1000) / framesInFile, framesDecoded, errors, loadAverage };
+  return { key: 'r', cpuS, wallS, framesInFile, cpuPerFrameMs: (cpuS * 1000) / framesInFile, framesDecoded, threads: threadsByName(th0, th1, framesInFile), errors, loadAverage };
 }
 
-async function runReencode(url: string, out: string): Promise<RelayRun> {
+async function runReencode(url: string, out: string, seconds = CONFIG.relaySeconds): Promise<RelayRun> {
   const loadAverage = loadavg()[0]!;
   const errors: string[] = [];
   const c0 = cpuSeconds(), t0 = performance.now();
@@ -112,16 +117,19 @@ async function runReencode(url: string, out: string): Promise<RelayRun> {
   const sky = new FileSkyLine({ path: out, ...skylineOptions() });
   sky.on('error', (e: Error) => errors.push(e.message));
   let dropped = 0;
+  const th0 = threadCpuSeconds();
+  let th1 = th0;
   try {
     await sky.startStreaming({ fps: FPS, width: RELAY_SIZE.width, height: RELAY_SIZE.height });
     await source.start();
-    const end = performance.now() + CONFIG.relaySeconds * 1000;
+    const end = performance.now() + seconds * 1000;
     for await (const f of source) {
       // Annotate nothing: the decoded frame goes straight back to an encoder.
       sky.put(f, { timestamp: f.timestamp });
       if (performance.now() >= end) break;
     }
     dropped = sky.stats().framesDropped;
+    th1 = threadCpuSeconds();
     await sky.stopStreaming();
   } finally {
     await source.close();
@@ -131,7 +139,7 @@ async function runReencode(url: string, out: string): Promise<RelayRun> {
   const framesInFile = await countFrames(sky.path ?? out);
   rmSync(sky.path ?? out, { force: true });
   rmSync(`${sky.path ?? out}.timestamps.csv`, { force: true });
-  return { key: 'd', cpuS, wallS, framesInFile, cpuPerFrameMs: (cpuS * 1000) / framesInFile, dropped, errors, loadAverage };
+  return { key: 'd', cpuS, wallS, framesInFile, cpuPerFrameMs: (cpuS * 1000) / framesInFile, dropped, threads: threadsByName(th0, th1, framesInFile), errors, loadAverage };
 }
 
 const ffmpegArgs = (url: string, out: string) => [
@@ -157,6 +165,10 @@ export default async function relay(): Promise<RelayResult> {
     const dir = workDir();
     const keys: RelayKey[] = attach ? ['r', 'd', 'f'] : ['d', 'f'];
     const runs: Record<RelayKey, RelayRun[]> = { r: [], d: [], f: [] };
+    // Untimed, short: the first pipelines of a process load GStreamer's plugins (the muxer, the
+    // decoder, x264), once per process; ffmpeg pays its start-up in every run and it is counted.
+    if (attach) await runAttach(url, join(dir, 'relay-warm-r.mp4'), 2);
+    await runReencode(url, join(dir, 'relay-warm-d.mp4'), 2);
     for (let k = 0; k < CONFIG.relayRepeats; k++) {
       const order = keys.map((_, i) => keys[(i + k) % keys.length]!);
       for (const key of order) {
@@ -182,7 +194,7 @@ export default async function relay(): Promise<RelayResult> {
       ratios: { ...(attach ? { rOverD: m('r') / m('d'), rOverF: m('r') / m('f') } : {}), dOverF: m('d') / m('f') },
       ffmpegArgs: ffmpegArgs('rtsp://…', 'out.mp4'),
       counted:
-        "(r), (d): this Node process's CPU (all threads) from before LiveSource.start() to the file closed, per frame in the file; " +
+        "(r), (d): this Node process's CPU (all threads) from before LiveSource.start() to the file closed, per frame in the file, after one untimed 2 s run of each (the process's first pipelines load GStreamer's plugins); " +
         "(f): ffmpeg's CPU from the kernel's rusage, its start-up included. The camera (a child process) is not counted.",
     };
   } catch (err) {
