@@ -1,6 +1,7 @@
 // `npm run bench`: runs every figure in a process of its own, keeps the raw results in
 // bench/results/, draws the charts into bench/charts/ and writes BENCHMARKS.md.
 //   BENCH_ONLY=put,throughput   run only these figures (the others keep their last results)
+//   node --import tsx bench/run.ts destinations   the same, figures named on the command line
 //   --report                    only rewrite BENCHMARKS.md and the charts from bench/results/
 // Scale with BENCH_* variables (bench/lib/config.ts); docs/bench.md explains the method.
 import { spawn } from 'node:child_process';
@@ -39,6 +40,12 @@ const JOBS: Job[] = [
   { key: 'capacity', figure: 'capacity', env: { UV_THREADPOOL_SIZE: String(CONFIG.capacityMax + 4) }, timeoutMs: 20 * 60_000 },
   { key: 'encoders', figure: 'encoders', timeoutMs: 10 * 60_000 },
   { key: 'growth', figure: 'growth', env: { UV_THREADPOOL_SIZE: '16' }, timeoutMs: (CONFIG.growthSeconds + 120) * 1000 },
+  // One encode, many destinations (issue 20), then the camera relay (bench/figures/relay.ts):
+  // 3 contenders × 2 sizes × repeats runs of destSeconds, each with about 4 s of start, stop and read-back.
+  {
+    key: 'destinations', figure: 'destinations',
+    timeoutMs: ((CONFIG.destSeconds + 6) * (3 * 2 * CONFIG.destRepeats + 1) + (CONFIG.relaySeconds + 6) * 3 * CONFIG.relayRepeats + 180) * 1000,
+  },
 ];
 
 function runJob(job: Job): Promise<void> {
@@ -103,7 +110,9 @@ async function machine(): Promise<Results['machine']> {
 
 function load(): Results {
   const r: Partial<Results> = {};
-  for (const key of ['machine', ...JOBS.map((j) => j.key)] as Array<keyof Results>) {
+  // relayPreview: the relay figure run alone on a tree that has LiveSource.attach before it is
+  // merged (node --import tsx bench/child.ts relay bench/results/relayPreview.json).
+  for (const key of ['machine', ...JOBS.map((j) => j.key), 'relayPreview'] as Array<keyof Results>) {
     const f = join(resultsDir, `${key}.json`);
     if (existsSync(f)) (r as Record<string, unknown>)[key] = JSON.parse(readFileSync(f, 'utf8'));
   }
@@ -112,9 +121,18 @@ function load(): Results {
 
 const reportOnly = process.argv.includes('--report');
 if (!reportOnly) {
-  const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+  const named = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const only = named.length > 0 ? named : process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = (only ?? []).filter((o) => !JOBS.some((j) => j.key === o || j.figure === o));
+  if (unknown.length) {
+    process.stderr.write(`[bench] unknown figure(s) ${unknown.join(', ')}; one of ${[...new Set(JOBS.flatMap((j) => [j.key, j.figure]))].join(', ')}\n`);
+    process.exit(2);
+  }
   const t0 = Date.now();
-  writeFileSync(join(resultsDir, 'machine.json'), JSON.stringify(await machine(), null, 2));
+  // A partial run keeps the machine record of the full run the other figures came from (each
+  // partial figure records its own date and load average).
+  const machineFile = join(resultsDir, 'machine.json');
+  if (!only || !existsSync(machineFile)) writeFileSync(machineFile, JSON.stringify(await machine(), null, 2));
   for (const job of JOBS) {
     if (only && !only.includes(job.key) && !only.includes(job.figure)) continue;
     await runJob(job);

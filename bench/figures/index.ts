@@ -1,5 +1,6 @@
 // The figures, by name. Each runs in a process of its own (bench/child.ts).
 import { capacity, growth } from './capacity.js';
+import destinations from './destinations.js';
 import encoders from './encoders.js';
 import fanout from './fanout.js';
 import ingest from './ingest.js';
@@ -7,6 +8,7 @@ import latency from './latency.js';
 import manyStreams from './many-streams.js';
 import memory from './memory.js';
 import putCost from './put-cost.js';
+import relay from './relay.js';
 import throughput from './throughput.js';
 import web from './web.js';
 
@@ -22,6 +24,8 @@ export const FIGURES = {
   capacity,
   growth,
   encoders,
+  destinations,
+  relay,
 } as const;
 
 export type FigureName = keyof typeof FIGURES;

@@ -45,6 +45,12 @@ export const CONFIG = {
   capacitySeconds: num('BENCH_CAPACITY_SECONDS', 10),
   /** Seconds of the 4-stream RSS growth run (the figure is 600; shorter for routine runs). */
   growthSeconds: num('BENCH_GROWTH_SECONDS', 120),
+  /** Seconds of video per run of the one-encode-many-destinations figure, and runs per contender. */
+  destSeconds: num('BENCH_DEST_SECONDS', 8),
+  destRepeats: num('BENCH_DEST_REPEATS', 3),
+  /** Seconds measured per run of the camera relay figure, and runs per contender. */
+  relaySeconds: num('BENCH_RELAY_SECONDS', 8),
+  relayRepeats: num('BENCH_RELAY_REPEATS', 3),
 };
 
 export const quietLogger = () => pino({ level: process.env.SKYLINE_LOG_LEVEL ?? 'warn' });

@@ -128,3 +128,35 @@ export function waitSeconds(): number {
   }
   return ns / 1e9;
 }
+
+/** CPU seconds of every thread of this process alive now, by thread id, with its name (/proc/self/task). */
+export function threadCpuSeconds(): Map<number, { name: string; cpuS: number }> {
+  const out = new Map<number, { name: string; cpuS: number }>();
+  for (const t of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(t), { name: Number(t) === process.pid ? 'node (main thread)' : name, cpuS: (Number(f[11]) + Number(f[12])) / CLOCK_TICKS });
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU per frame by thread name between two threadCpuSeconds() snapshots, busiest first (threads
+ * of one name summed: GStreamer names a thread after the element that started it).
+ */
+export function threadsByName(before: Map<number, { name: string; cpuS: number }>, after: Map<number, { name: string; cpuS: number }>, frames: number): Array<{ name: string; threads: number; msPerFrame: number }> {
+  const by = new Map<string, { threads: number; s: number }>();
+  for (const [tid, t] of after) {
+    const d = t.cpuS - (before.get(tid)?.cpuS ?? 0);
+    const e = by.get(t.name) ?? { threads: 0, s: 0 };
+    e.threads++;
+    e.s += d;
+    by.set(t.name, e);
+  }
+  return [...by].map(([name, e]) => ({ name, threads: e.threads, msPerFrame: (e.s * 1000) / frames })).filter((t) => t.msPerFrame >= 0.05).sort((a, b) => b.msPerFrame - a.msPerFrame);
+}
