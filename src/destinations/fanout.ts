@@ -4,7 +4,6 @@
 // encoder, and opens, drains and closes destinations as streams begin and end. Destinations
 // stay attached across streams: the next stream opens them again.
 import type { Logger } from 'pino';
-import { aborted } from '../delivery/delivery.js';
 import type { AccessUnit } from '../h264/access-unit.js';
 import type { Redactor } from '../log.js';
 import { DestinationError, type Destination, type DestinationLink, type DestinationState, type DestinationStats, type VideoInfo } from './destination.js';
@@ -161,7 +160,7 @@ export class Fanout {
     await Promise.all(
       [...this.entries.keys()].map(async (d) => {
         await this.detach(d, signal);
-        await Promise.race([d.dispose().catch((err: Error) => this.o.error(new DestinationError(d.name, err))), aborted(signal)]);
+        await until(d.dispose().catch((err: Error) => this.o.error(new DestinationError(d.name, err))), signal);
       }),
     );
   }
@@ -226,7 +225,7 @@ export class Fanout {
     try {
       if (!opening) await outlet.drain(signal);
       outlet.discard();
-      await Promise.race([entry.destination.close(signal), aborted(signal)]);
+      await until(entry.destination.close(signal), signal);
     } catch (err) {
       this.o.error(err instanceof DestinationError ? err : new DestinationError(entry.destination.name, err as Error));
     }
@@ -260,4 +259,26 @@ export class Fanout {
     this.keyframePending = setTimeout(send, wait);
     this.keyframePending.unref();
   }
+}
+
+/**
+ * `p`, or nothing once `signal` aborts, whichever comes first; the abort listener goes when `p`
+ * settles, so many destinations closing under one stop signal leave none behind.
+ */
+function until<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }

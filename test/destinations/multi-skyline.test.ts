@@ -64,6 +64,9 @@ test('file + RTSP + RTMP + KVS from one encoder: the relay dies and returns; eve
   const kvs = new KvsDestination({ streamName: 'cam-all', region: emu.region, credentials: TEST_KEY, endpoint: emu.endpoint, createStream: true, fragmentSeconds: 1 });
   const T0 = Date.now();
   const N = 8 * FPS;
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
   try {
     for (const d of [file, rtsp, rtmp, kvs]) await sky.attach(d);
     await sky.startStreaming({ fps: FPS, width: W, height: H });
@@ -97,7 +100,10 @@ test('file + RTSP + RTMP + KVS from one encoder: the relay dies and returns; eve
     assert.ok(errors.some((e) => (e as { destination?: string }).destination === rtmp.name), 'the relay loss is reported, named');
     assert.ok(errors.every((e) => (e as { destination?: string }).destination === rtmp.name), errors.map((e) => e.message).join('; '));
     assert.equal(sky.stats().destinations.find((d) => d.name === rtmp.name)!.reconnects >= 1, true);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(warnings.filter((w) => w.startsWith('MaxListeners')), [], 'the stop leaves no listener behind on its signal');
   } finally {
+    process.off('warning', onWarning);
     await sky.close();
     await relay.dispose();
     await emu.close();

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { AccessUnit } from '../../h264/access-unit.js';
-import { defaultLogger } from '../../log.js';
+import { defaultLogger, Redactor, REDACT_PATHS, scrubbing } from '../../log.js';
 import type { RtspAuthOptions } from '../../rtsp/auth.js';
 import type { MountStats, RtspMount } from '../../rtsp/mount.js';
 import { RTSPServer, type RTSPServerOptions } from '../../rtsp/server.js';
@@ -49,9 +49,13 @@ export class RtspDestination extends EventEmitter<DestinationEvents> implements 
     const path = options.path ?? '/live';
     if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError(`RTSP path must start with "/", got ${JSON.stringify(path)}`);
     this.ownsServer = options.server === undefined;
+    // The server logs request URIs and headers: whatever a client puts there, the password is masked.
+    const redactor = new Redactor();
+    redactor.add(options.auth?.password);
+    const logger = scrubbing((options.logger ?? defaultLogger()).child({ component: 'gst-skyline' }, { redact: REDACT_PATHS }), redactor);
     this.server =
       options.server ??
-      new RTSPServer({ ...options.serverOptions, host: options.host ?? '127.0.0.1', port: options.port ?? 8554, logger: options.logger ?? defaultLogger() });
+      new RTSPServer({ ...options.serverOptions, host: options.host ?? '127.0.0.1', port: options.port ?? 8554, logger });
     this.mount = this.server.mount(path, {
       ...(options.auth ? { auth: options.auth } : {}),
       onKeyframeRequest: () => this.link?.requestKeyframe(),

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { AccessUnit } from '../../h264/access-unit.js';
-import { defaultLogger } from '../../log.js';
+import { defaultLogger, Redactor, REDACT_PATHS, scrubbing } from '../../log.js';
 import { WebPreview, webSecrets, type WebPreviewOptions } from '../../web/preview.js';
 import type { WebServer } from '../../web/web-server.js';
 import type { WebStreamStats } from '../../web/stream.js';
@@ -28,7 +28,11 @@ export class WebDestination extends EventEmitter<DestinationEvents> implements D
   constructor(options: WebDestinationOptions = {}, who = 'WebDestination') {
     super();
     const { logger, ...rest } = options;
-    this.preview = new WebPreview(rest, logger ?? defaultLogger(), () => this.link?.requestKeyframe(), who);
+    // The server logs what clients send: the password or token is masked wherever it appears.
+    const redactor = new Redactor();
+    for (const s of webSecrets(options.auth)) redactor.add(s);
+    const scrubbed = scrubbing((logger ?? defaultLogger()).child({ component: 'gst-skyline' }, { redact: REDACT_PATHS }), redactor);
+    this.preview = new WebPreview(rest, scrubbed, () => this.link?.requestKeyframe(), who);
     this.#secrets = webSecrets(options.auth);
     this.status = new DestinationStatus(this, this.kind, `web:${this.preview.path}`);
   }
