@@ -4,7 +4,7 @@
 // command chain: lifecycle.ts), the queue (frame-queue.ts), warmup (warmup.ts), and the
 // delivery strategy with its attempt-and-backoff loop (delivery/). Subclasses only say where the
 // encoded video goes (sink()) and hook into the session through the protected methods below.
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { applyEnvironment, type EnvOptions } from './config.js';
 import { withDefaults, type ReconnectOptions } from './backoff.js';
@@ -174,6 +174,8 @@ interface Run {
 /** A timer that aborts a signal: the deadline of a stop. */
 function deadline(ms: number): { signal: AbortSignal; clear(): void } {
   const c = new AbortController();
+  // Every destination waits on it at once (a flush, an EOS, KVS acks): more than Node's default 10.
+  setMaxListeners(256, c.signal);
   const t = setTimeout(() => c.abort(new Error(`stopTimeoutMs (${ms} ms) reached`)), ms);
   return { signal: c.signal, clear: () => clearTimeout(t) };
 }
