@@ -175,11 +175,21 @@ test('stream deleted while streaming: state error with a clear message', async (
   }
 });
 
-test("sink 'auto' uses PutMedia when kvssink is absent; sink 'kvssink' says how to get it", async (t) => {
+test("sink 'auto' uses PutMedia when kvssink is absent; sink 'kvssink' says how to get it", async () => {
+  // Never skipped: a kvssink found through GST_PLUGIN_PATH is hidden from the plugin probe (a
+  // gst-inspect-1.0 child, asked once per process; no other test in this file asks it) with an
+  // empty GST_PLUGIN_PATH and a registry file of its own.
+  const saved = { path: process.env.GST_PLUGIN_PATH, registry: process.env.GST_REGISTRY };
+  process.env.GST_PLUGIN_PATH = '';
+  process.env.GST_REGISTRY = join(dir, 'registry-without-kvssink.bin');
   const { kvssinkAvailable } = await import('../../src/kvs/kvssink.js');
-  if (await kvssinkAvailable()) {
-    t.skip('kvssink is installed on this machine');
-    return;
+  try {
+    assert.equal(await kvssinkAvailable(), false, 'kvssink is hidden (a kvssink in a system plugin directory cannot be: install it under GST_PLUGIN_PATH)');
+  } finally {
+    if (saved.path === undefined) delete process.env.GST_PLUGIN_PATH;
+    else process.env.GST_PLUGIN_PATH = saved.path;
+    if (saved.registry === undefined) delete process.env.GST_REGISTRY;
+    else process.env.GST_REGISTRY = saved.registry;
   }
   const emu = await startEmulator();
   const auto = skyline(emu, { sink: 'auto' });

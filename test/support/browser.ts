@@ -3,6 +3,7 @@
 // (bench/lib/frames.ts) out of every picture the page shows.
 import { existsSync } from 'node:fs';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { underCi } from './require-tool.js';
 import { INDEX_BITS, readIndex, stampIndex } from '../../bench/lib/frames.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -12,11 +13,11 @@ export const CHROMIUM_ARGS = [
   '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
 ];
 
-/** Is Chromium here? Under CI=true a missing browser is a failure, not a skip. */
+/** Is Chromium here? Under CI (the shared rule, underCi()) a missing browser is a failure, not a skip. */
 export function chromiumMissing(): string | undefined {
   if (existsSync(CHROMIUM)) return undefined;
   const why = `${CHROMIUM} not found (Debian package chromium; scripts/bootstrap.mjs installs it)`;
-  if (process.env.CI === 'true') throw new Error(why);
+  if (underCi()) throw new Error(`${why}: required under CI`);
   return why;
 }
 
