@@ -372,7 +372,7 @@ export class PutMediaProducer extends EventEmitter<ProducerEvents> {
       this.active = a;
       conn.on('ack', (ack) => this.onAck(conn, ack));
       conn.once('close', (err) => this.onClose(conn, err));
-      conn.write(streamHeader(again.track, { segmentUuid: randomBytes(16) }));
+      this.write(a, streamHeader(again.track, { segmentUuid: randomBytes(16) })); // counted in bytesSent: it is on the wire
       this.log.debug({ connection: conn.id, fromTimecode: again.timecodeMs }, 'KVS: PutMedia connection opening');
       this.pump();
       await conn.open();
