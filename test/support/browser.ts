@@ -121,6 +121,8 @@ export interface IndexedFeed {
   readonly puts: number;
   /** Frame index -> time just before put(), epoch ms (high resolution). */
   readonly putTimes: Map<number, number>;
+  /** Frame index -> the capture time given to put() (epoch ms), for the frames put() accepted. */
+  readonly accepted: Map<number, number>;
 }
 
 /** Puts BGR frames carrying their index in the band, in real time, until stopped. */
@@ -129,6 +131,7 @@ export function feedIndexed(sky: { put(frame: { data: Buffer; width: number; hei
   // A mid-grey picture with a moving bar below the band: some motion for the encoder.
   frame.data.fill(110);
   const putTimes = new Map<number, number>();
+  const accepted = new Map<number, number>();
   let puts = 0;
   let timer: NodeJS.Timeout | undefined;
   const t0 = performance.now();
@@ -144,7 +147,9 @@ export function feedIndexed(sky: { put(frame: { data: Buffer; width: number; hei
     stampIndex(frame.data, o.width, i);
     const t = performance.timeOrigin + performance.now();
     putTimes.set(i, t);
-    sky.put(frame, { timestamp: Date.now() });
+    const captureMs = Date.now();
+    if (sky.put(frame, { timestamp: captureMs })) accepted.set(i, captureMs);
+    else accepted.delete(i);
     puts++;
     timer = setTimeout(tick, Math.max(1, t0 + (puts * 1000) / o.fps - performance.now()));
   };
@@ -158,5 +163,6 @@ export function feedIndexed(sky: { put(frame: { data: Buffer; width: number; hei
       return puts;
     },
     putTimes,
+    accepted,
   };
 }
