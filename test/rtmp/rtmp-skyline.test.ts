@@ -11,7 +11,7 @@ import { inspect } from 'node:util';
 import { RtmpSkyLine, type RtmpSkyLineOptions } from '../../src/rtmp/rtmp-skyline.js';
 import { RtmpError } from '../../src/rtmp/errors.js';
 import { RtmpUrlError } from '../../src/rtmp/url.js';
-import { solid, type Rgb } from '../support/frames.js';
+import { noise, solid, type Rgb } from '../support/frames.js';
 import { NginxRtmp } from '../support/nginx-rtmp.js';
 import { freePort } from '../support/ports.js';
 import { captureLogger } from '../support/quiet.js';
@@ -167,6 +167,57 @@ describe('RtmpSkyLine', { skip: requireTool('nginx with the RTMP module', NginxR
       assert.ok(firstPicture?.keyframe, `${file}: first picture is a keyframe`);
     }
     assertNoKey(h);
+  });
+
+  it('a relay that hangs mid-stream (frozen: connection open, nothing read) is reported and left; once it thaws, frames are read back', async () => {
+    const r = await relay();
+    cleanups.push(() => r.thaw()); // a frozen nginx ignores the TERM of dispose()
+    // Noise at a high bitrate (about 2 MB/s): the frozen relay's socket buffers fill in seconds,
+    // and the sink's writes stop making progress.
+    const h = skyline(r.url(KEY), { connectTimeoutMs: 2000, bitrate: 16_000, keyframeInterval: 25 });
+    await h.sky.startStreaming({ fps: FPS, width: W, height: H });
+    const grain = Array.from({ length: 8 }, (_, k) => noise(W, H, k + 1));
+    let band: Rgb = [255, 0, 0];
+    let puts = 0;
+    const t0 = Date.now();
+    const timer = setInterval(() => {
+      // Noise above, a solid band below (rows 160..239) whose colour says which part this is.
+      const f = grain[puts % grain.length]!;
+      const bgr = [band[2], band[1], band[0]];
+      for (let i = 160 * W * 3; i < f.data.length; i += 3) { f.data[i] = bgr[0]!; f.data[i + 1] = bgr[1]!; f.data[i + 2] = bgr[2]!; }
+      h.sky.put(f, { timestamp: t0 + (puts++ * 1000) / FPS });
+    }, 1000 / FPS);
+    cleanups.push(() => clearInterval(timer));
+    const bandColour = (fr: { bgr: Buffer }) => meanBgr(fr.bgr.subarray(176 * W * 3, 232 * W * 3));
+    try {
+      const before = await readFrames(r.url(KEY), 5, 15_000);
+      assert.equal(before.length, 5);
+      assert.equal(h.sky.state, 'streaming');
+      const errorsBefore = h.errors.length;
+
+      r.freeze();
+      await waitFor(() => h.errors.length > errorsBefore && h.sky.state !== 'streaming', 60_000, 'the hung relay reported');
+      const lost = h.errors.slice(errorsBefore) as RtmpError[];
+      assert.ok(lost.every((e) => e instanceof RtmpError), lost.map((e) => e.message).join('; '));
+      assert.equal(lost[0]!.code, 'RTMP_CONNECTION_LOST', lost[0]!.message);
+      assert.match(lost[0]!.message, /stopped taking data \(the connection timed out\): relay hung/);
+      assert.equal(h.sky.state, 'reconnecting');
+      assert.equal(h.sky.connected, false);
+      assert.ok(h.reconnects.length >= 1, 'a reconnect is scheduled');
+
+      band = [0, 0, 255];
+      r.thaw();
+      await waitFor(() => h.sky.state === 'streaming' && h.sky.connected, 60_000, 'publishing again once the relay thawed');
+      const after = await readFrames(r.url(KEY), 10, 15_000);
+      assert.equal(after.length, 10);
+      for (const fr of after) assert.deepEqual([fr.width, fr.height], [W, H]);
+      const [b, g, red] = bandColour(after.at(-1)!);
+      assert.ok(b > 200 && g < 50 && red < 50, `the band after the thaw is blue: ${[b, g, red].map(Math.round)}`);
+      assertNoKey(h);
+    } finally {
+      clearInterval(timer);
+      r.thaw();
+    }
   });
 
   it('connects once a relay that was down at start comes up', async () => {
