@@ -95,6 +95,19 @@ test('frames put() reach KVS: stored fragments decode to exactly those frames, c
     assert.deepEqual(wire!.map((p) => p.ptsMs), Array.from({ length: n }, (_, i) => T0 + (i * 1000) / FPS));
     assert.deepEqual(wire!.map((p) => p.size), frags.flatMap((f) => f.frames.map((fr) => fr.data.length)));
     assert.deepEqual(wire!.filter((p) => p.keyframe).map((p) => p.ptsMs), frags.map((f) => f.timecode));
+    // The pixels of what was sent, independent of our MKV reader and writer: ffmpeg decodes the
+    // concatenated PutMedia body as it came off the wire.
+    const sent = join(dir, 'colours-wire.mkv');
+    await writeFile(sent, Buffer.concat(emu.connections.filter((c) => c.streamName === 'cam-1').flatMap((c) => c.wire)));
+    const onTheWire = await decodeRgb(sent);
+    assert.equal(onTheWire.frames.length, n, 'every frame put decodes from the wire bytes');
+    assert.deepEqual([onTheWire.width, onTheWire.height], [W, H]);
+    assert.equal(await decodeErrors(sent), '');
+    for (let i = 0; i < n; i++) {
+      const want = COLOURS[Math.floor(i / FPS)]!;
+      const got = centreColour(onTheWire.frames[i]!, W, H);
+      for (let c = 0; c < 3; c++) assert.ok(Math.abs(got[c]! - want[c]!) < 30, `wire frame ${i}: ${got.map(Math.round)} vs ${want}`);
+    }
     const { frames, width, height } = await decodeRgb(file);
     for (const i of [5, 30, 60]) {
       const want = COLOURS[Math.floor(i / FPS)]!;
