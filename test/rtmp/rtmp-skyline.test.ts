@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { RtmpSkyLine, type RtmpSkyLineOptions } from '../../src/rtmp/rtmp-skyline.js';
@@ -95,14 +95,29 @@ function assertNoKey(h: Harnessed, key = KEY): void {
 const codes = (h: Harnessed) => h.errors.map((e) => (e as RtmpError).code);
 
 describe('RtmpSkyLine', { skip: requireTool('nginx with the RTMP module', NginxRtmp.available(), 'apt-get install nginx libnginx-mod-rtmp'), timeout: 120_000 }, () => {
-  it('publishes frames that decode back from the relay at the right size, rate and colour', async () => {
+  it('publishes frames that decode back from the relay at the right size, rate and colour; bytesOut is what went on the wire', async () => {
     const r = await relay();
-    const h = skyline(r.url(KEY));
+    // A pass-through proxy in front of the relay counts the bytes the SkyLine sends.
+    let wire = 0;
+    let open = 0;
+    const proxy = createServer((client: Socket) => {
+      open++;
+      const up = createConnection({ host: '127.0.0.1', port: r.port });
+      client.on('data', (d: Buffer) => { wire += d.length; up.write(d); });
+      up.pipe(client);
+      const done = () => { client.destroy(); up.destroy(); };
+      client.on('close', () => { open--; done(); });
+      client.on('error', done);
+      up.on('error', done);
+    });
+    const proxyPort = await new Promise<number>((res) => proxy.listen(0, '127.0.0.1', () => res((proxy.address() as { port: number }).port)));
+    cleanups.push(() => new Promise<void>((res) => proxy.close(() => res())));
+    const h = skyline(`rtmp://127.0.0.1:${proxyPort}/live/${KEY}`);
     await h.sky.startStreaming({ fps: FPS, width: W, height: H });
     assert.equal(h.sky.state, 'streaming');
     assert.equal(h.sky.connected, true);
     assert.equal(h.sky.sinkElement, 'rtmp2sink');
-    assert.equal(h.sky.destination, `rtmp://127.0.0.1:${r.port}/live/****`);
+    assert.equal(h.sky.destination, `rtmp://127.0.0.1:${proxyPort}/live/****`);
     const f = feed(h.sky, [200, 100, 50]);
 
     const frames = await readFrames(r.url(KEY), 30, 15_000);
@@ -117,7 +132,9 @@ describe('RtmpSkyLine', { skip: requireTool('nginx with the RTMP module', NginxR
     const s = h.sky.stats();
     assert.equal(s.state, 'stopped');
     assert.ok(s.framesAccepted > 30);
-    assert.ok(s.bytesOut > 0);
+    await waitFor(() => open === 0, 10_000, 'the publish connection closed');
+    // rtmp2sink's counter starts after the handshake: C0 + C1 + C2 = 1 + 1536 + 1536 bytes.
+    assert.equal(s.bytesOut + 3073, wire, `bytesOut ${s.bytesOut}, ${wire} bytes on the wire`);
     assert.equal(h.errors.length, 0, h.errors.map((e) => e.message).join('; '));
     assertNoKey(h);
   });
