@@ -88,7 +88,10 @@ export class WebStream {
     this.viewers.add(v);
     ws.on('message', (data, isBinary) => this.onMessage(v, data as Buffer, isBinary));
     ws.on('close', () => this.removeViewer(v));
-    ws.on('error', () => ws.terminate());
+    ws.on('error', (e: Error & { code?: string }) => {
+      if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.counters.badMessages++; // over maxPayload: closed 1009
+      ws.terminate();
+    });
     if (this.config) v.sendText(this.config.text, true);
     this.sendStats(v);
     this.requestKeyframe();

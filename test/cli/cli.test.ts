@@ -18,6 +18,7 @@ import { requireTool } from '../support/require-tool.js';
 import { browserShows } from '../support/browser-shows.js';
 import { chromiumMissing } from '../support/browser.js';
 import { startEmulator, TEST_KEY } from '../support/kvs/harness.js';
+import { waitFor } from '../support/wait.js';
 
 const BIN = join(ROOT, 'dist/cli/bin.js');
 let dir: string;
@@ -121,7 +122,8 @@ test('record: the file holds every frame the command reports, at the asked size,
   assert.ok(events.some((e) => e.event === 'status' && typeof e.fps === 'number' && typeof e.kbps === 'number'));
   const stopped = events.find((e) => e.event === 'stopped')!;
   const n = stopped.framesEncoded as number;
-  assert.ok(n >= 15, `${n} frames`);
+  // 2 s at 15 fps: 30 frames, give or take the frames in flight at either end (seen: 30, 31).
+  assert.ok(n >= 24 && n <= 32, `${n} frames for 2 s at 15 fps`);
   const probe = await probeVideo(out);
   assert.deepEqual([probe.width, probe.height, probe.frames], [320, 240, n]);
 
@@ -244,6 +246,35 @@ test('kvs: against the KVS emulator the stream is created and the stored fragmen
     assert.deepEqual([probe.width, probe.height, probe.frames], [320, 240, stopped.framesEncoded]);
     assert.ok(!(r.stdout + r.stderr).includes(TEST_KEY.secretAccessKey));
   } finally {
+    await emu.close();
+  }
+});
+
+test('Ctrl-C stops gracefully; a second Ctrl-C while it stops quits at once (exit 130)', async () => {
+  // KVS acknowledges persistence only after 10 minutes: the first stop waits for it (up to
+  // stopTimeoutMs, 15 s), so the second Ctrl-C surely lands while the stop is under way.
+  const emu = await startEmulator({ streams: [], persistDelayMs: 600_000 });
+  const run = cli(['kvs', 'ctrl-c-cam', '--region', emu.region, '--endpoint', emu.endpoint, '--create', '--size', '160x120', '--fps', '25'], {
+    AWS_ACCESS_KEY_ID: TEST_KEY.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TEST_KEY.secretAccessKey,
+    AWS_SESSION_TOKEN: undefined,
+    AWS_PROFILE: undefined,
+  });
+  try {
+    await run.waitFor(/"event":"started"/, 30_000);
+    const sent = () => emu.connections.filter((c) => c.streamName === 'ctrl-c-cam').reduce((n, c) => n + c.wire.length, 0);
+    await waitFor(() => sent() > 10, 30_000, 'video reaching the emulator');
+    run.child.kill('SIGINT');
+    await run.waitFor(/"event":"stopping"/, 10_000);
+    assert.match(run.stdout, /Ctrl-C again to quit at once/);
+    run.child.kill('SIGINT');
+    const exit = await run.exited;
+    assert.equal(exit.code, 130, exit.stderr + exit.stdout);
+    assert.ok(!lines(exit.stdout).some((e) => e.event === 'stopped'), 'quit before the stop finished');
+    assert.equal(emu.fragments('ctrl-c-cam').length, 0, 'nothing was persisted yet: the stop was under way');
+  } finally {
+    run.child.kill('SIGKILL');
+    await run.exited;
     await emu.close();
   }
 });

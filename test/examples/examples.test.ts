@@ -73,6 +73,26 @@ test('rtsp-preview: GStreamer rtspsrc decodes the preview at 1280x720, and Ctrl-
   }
 });
 
+test('npm start (examples/demo.ts): rtspsrc decodes 1280x720 from the printed URL, the stats line counts the viewer, Ctrl-C exits 0', async () => {
+  // What `npm start` runs after its bootstrap (which the test harness has already done).
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  assert.match(pkg.scripts['start']!, /&& node --import tsx examples\/demo\.ts$/);
+  const run = runNode('examples/demo.ts', [], { SKYLINE_RTSP_PORT: '0', SKYLINE_WEB_PORT: '0' });
+  try {
+    const url = (await run.waitFor(/streaming 1280x720@30 at (rtsp:\/\/\S+)/))[1]!;
+    assert.match((await run.waitFor(/watch it in a browser: (http:\/\/\S+)/))[1]!, /^http:\/\/127\.0\.0\.1:\d+\//);
+    const playing = gstPlay(url, { transport: 'tcp', frames: 30, width: 1280, height: 720 });
+    await run.waitFor(/clients 1 \| browsers 0 \| frames \d+/);
+    const played = await playing;
+    assert.equal(played.frames, 30, played.stderr);
+  } finally {
+    const exit = await run.interrupt();
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.match(exit.stdout, /Ctrl-C: stopping…/);
+    assert.match(exit.stdout, /stopped after \d+ frames/);
+  }
+});
+
 test('web-preview: headless Chromium opens the printed page and shows 1280x720 pictures', { skip: chromiumMissing() }, async () => {
   const run = runNode('examples/web-preview.ts', [], { SKYLINE_WEB_PORT: '0' });
   try {

@@ -1,11 +1,11 @@
 // FileSkyLine against real GStreamer: every recording is decoded back with ffprobe/ffmpeg.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileSkyLine, USE_LAST_VALUE, parseSidecar, type FileSkyLineOptions } from '../../src/index.js';
-import { centreColour, decodeRgb, frameTimes, probeVideo } from '../support/ffprobe.js';
+import { centreColour, decodeRgb, elementaryStreamRate, frameTimes, probeVideo } from '../support/ffprobe.js';
 import { level, solid, type Rgb } from '../support/frames.js';
 import { captureLogger } from '../support/quiet.js';
 
@@ -49,7 +49,7 @@ test('a 3-second 640x360@30 recording decodes to exactly the frames put', async 
   assert.equal(s.framesAccepted, 90);
   assert.equal(s.framesDropped, 0);
   assert.equal(s.framesEncoded, 90);
-  assert.ok(s.bytesOut > 0);
+  assert.equal(s.bytesOut, statSync(sky.path!).size, 'bytesOut: the size of the file written');
   await sky.close();
 });
 
@@ -145,10 +145,11 @@ for (const fps of [15, 30]) {
     assert.equal(sky.state, 'warmup');
     await feed(sky, 130, fps, (i) => level(320, 240, i % 200));
     await sky.stopStreaming();
-    assert.ok(Math.abs(sky.videoFps! - fps) / fps < 0.05, `measured ${sky.videoFps}`);
+    assert.equal(sky.videoFps, fps, 'capture times exactly 1/fps apart');
     assert.deepEqual([sky.videoWidth, sky.videoHeight], [320, 240]);
     const p = await probeVideo(sky.path!);
     assert.equal(p.frames, 130, 'the 100 warmup frames are in the video too');
+    assert.equal(p.rateFraction, `${fps}/1`);
     assert.ok(Math.abs(p.duration - 130 / fps) < 0.1, `duration ${p.duration}`);
     await sky.close();
   });
@@ -160,7 +161,7 @@ test('a full warmup memory budget ends warmup early instead of dropping frames',
   await sky.startStreaming();
   await feed(sky, 40, 20, (i) => level(320, 240, i * 5));
   await sky.stopStreaming();
-  assert.ok(Math.abs(sky.videoFps! - 20) < 1, `measured ${sky.videoFps}`);
+  assert.equal(sky.videoFps, 20, 'capture times 50 ms apart');
   assert.equal(sky.stats().framesDropped, 0);
   assert.equal((await probeVideo(sky.path!)).frames, 40);
   await sky.close();
@@ -172,7 +173,7 @@ test('USE_LAST_VALUE restart skips warmup and keeps the values; a new session ge
   await feed(sky, 20, 20, () => solid(200, 100, [0, 0, 255]));
   await sky.stopStreaming();
   const first = sky.path!;
-  assert.ok(Math.abs(sky.videoFps! - 20) < 0.5);
+  assert.equal(sky.videoFps, 20, 'capture times 50 ms apart');
   await sky.startStreaming({ fps: USE_LAST_VALUE, width: USE_LAST_VALUE, height: USE_LAST_VALUE });
   assert.equal(sky.state, 'streaming', 'no warmup the second time');
   await feed(sky, 10, 20, () => solid(200, 100, [0, 255, 0]));
@@ -250,6 +251,24 @@ test('fractional fps gives valid caps and a 29.97 fps stream', async () => {
   const p = await probeVideo(sky.path!);
   assert.equal(p.frames, 30);
   assert.ok(Math.abs(p.rate - 29.97) < 0.01, `rate ${p.rate}`);
+  await sky.close();
+});
+
+test('fps measured at 29.97 (a camera\'s whole-millisecond capture times) stays fractional: the file is 30000/1001, as ffprobe reads it', async () => {
+  // The backpack bug the README contrasts with: a measured 29.97 rounded to 30 makes a file that
+  // runs 0.1 % fast. Default warmup (100 frames), capture times rounded to the millisecond.
+  const sky = recorder('measured-ntsc.mp4');
+  await sky.startStreaming({ fps: null, width: 160, height: 120 });
+  const t0 = 1_700_000_000_000;
+  for (let i = 0; i < 150; i++) assert.equal(await sky.putAsync(level(160, 120, i), { timestamp: t0 + Math.round((i * 1001) / 30) }), true);
+  await sky.stopStreaming();
+  // 99 intervals over 3303 ms: 29.973, within 0.01 % of 30000/1001.
+  assert.equal(sky.videoFps, 29.973);
+  const p = await probeVideo(sky.path!);
+  assert.equal(p.frames, 150);
+  assert.equal(p.rateFraction, '30000/1001', 'the container: timestamps');
+  assert.equal(await elementaryStreamRate(sky.path!, join(dir, 'measured-ntsc.h264')), '30000/1001', 'the H.264 stream: the rate the encoder was given');
+  assert.match(sky.pipelineDescription!, /framerate=30000\/1001/);
   await sky.close();
 });
 

@@ -167,7 +167,7 @@ test('wrong password → UNAUTHORIZED, wrong path → NOT_FOUND, closed port →
   assert.equal(wrong.s.state, 'error');
   assert.ok(!wrong.log.text().includes('not-the-password'));
   const none = source(sky.url.replace('/live', '/nothing-here').replace('rtsp://', `rtsp://viewer:${PASSWORD}@`));
-  await assert.rejects(none.s.start(), (e: Error & { code?: string }) => e.code === 'NOT_FOUND' || e.code === 'UNAUTHORIZED');
+  await assert.rejects(none.s.start(), (e: Error & { code?: string }) => e.code === 'NOT_FOUND' && /DESCRIBE answered 404/.test(e.message));
   const noCreds = source(sky.url);
   await assert.rejects(noCreds.s.start(), (e: Error & { code?: string }) => e.code === 'UNAUTHORIZED' && /wants credentials/.test(e.message));
   const { freePort } = await import('../support/ports.js');

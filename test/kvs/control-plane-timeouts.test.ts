@@ -82,8 +82,9 @@ test('an endpoint that never answers: startStreaming() rejects naming the endpoi
 
 test('stopStreaming() and close() return while a control-plane call hangs, and the start settles', async () => {
   const server = await silentServer();
-  // The default timeouts are long: stop and close must not wait for them.
-  const { sky } = skyline(server.port);
+  // A control-plane timeout of 10 minutes: stop and close return long before it, or the bounds
+  // below (a minute, for a loaded machine) fail the test; no timing is asserted.
+  const { sky } = skyline(server.port, { networkTimeoutMs: 600_000 });
   const start = sky.startStreaming({ fps: 25, width: 320, height: 240 }).then(() => 'resolved', (e: Error) => e.message);
   try {
     await within(
@@ -93,10 +94,10 @@ test('stopStreaming() and close() return while a control-plane call hangs, and t
       10_000,
       'the first control-plane request',
     );
-    await within(sky.stopStreaming(), 5_000, 'stopStreaming()');
-    await within(sky.close(), 5_000, 'close()');
+    await within(sky.stopStreaming(), 60_000, 'stopStreaming()');
+    await within(sky.close(), 60_000, 'close()');
     // The start settles too: given up by the stop (resolved, nothing streaming) or failed.
-    await within(start, 5_000, 'startStreaming()');
+    await within(start, 60_000, 'startStreaming()');
     assert.equal(sky.state, 'closed');
     assert.equal(sky.put(level(320, 240, 1)), false, 'nothing is accepted');
   } finally {

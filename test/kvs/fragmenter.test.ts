@@ -12,26 +12,33 @@ before(async () => {
 
 function run(aus: AccessUnit[], opts: { fragmentMs?: number } = {}) {
   const frags: Fragment[] = [];
-  let keyframeRequests = 0;
+  const requestedAt: number[] = []; // index of the unit being pushed when a keyframe was asked for
+  let pushing = -1;
   const f = new Fragmenter(
-    { width: 320, height: 240, requestKeyframe: () => keyframeRequests++, ...opts },
+    { width: 320, height: 240, requestKeyframe: () => requestedAt.push(pushing), ...opts },
     { fragmentStart: (x) => frags.push(x), frame: () => {}, fragmentEnd: () => {} },
   );
-  for (const au of aus) f.push(au, au.captureMs); // arrival time = capture time: deterministic
+  aus.forEach((au, i) => {
+    pushing = i;
+    f.push(au, au.captureMs); // arrival time = capture time: deterministic
+  });
   f.flush();
-  return { frags, f, keyframeRequests: () => keyframeRequests };
+  return { frags, f, requestedAt };
 }
 
 test('a keyframe is requested when the fragment reaches fragmentSeconds; none reaches 10 s', () => {
-  const { frags, f, keyframeRequests } = run(gop250, { fragmentMs: 2000 });
+  const { frags, f, requestedAt } = run(gop250, { fragmentMs: 2000 });
   assert.equal(frags.length, 1, 'only one keyframe in the input');
-  assert.ok(keyframeRequests() >= 1);
+  // 25 fps: the fragment is 2000 ms old at unit 50; asked again each 26 units (1040 ms, the first
+  // step over 1 s) while no keyframe comes; the 9500 ms cap is reached at unit 238 (9520 ms),
+  // where the fragment is closed, the rest dropped and a keyframe asked for once more.
+  assert.deepEqual(requestedAt.slice(0, 9), [50, 76, 102, 128, 154, 180, 206, 232, 238]);
   const frag = frags[0]!;
   const span = frag.frames[frag.frames.length - 1]!.timecodeMs - frag.timecodeMs;
   assert.ok(span < 9500, `fragment spans ${span} ms`);
   assert.ok(frag.complete);
-  assert.equal(f.framesDropped + frag.frames.length, 300, 'frames past the cap are dropped and counted');
-  assert.ok(f.framesDropped > 0);
+  assert.equal(frag.frames.length, 238, 'units 0..237 fit under the cap');
+  assert.equal(f.framesDropped, 62, 'frames past the cap are dropped and counted');
 });
 
 test('fragments start at keyframes, carry SPS/PPS in avcC, and get strictly increasing timecodes', () => {

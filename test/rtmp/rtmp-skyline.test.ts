@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { RtmpSkyLine, type RtmpSkyLineOptions } from '../../src/rtmp/rtmp-skyline.js';
 import { RtmpError } from '../../src/rtmp/errors.js';
 import { RtmpUrlError } from '../../src/rtmp/url.js';
-import { solid, type Rgb } from '../support/frames.js';
+import { noise, solid, type Rgb } from '../support/frames.js';
 import { NginxRtmp } from '../support/nginx-rtmp.js';
 import { freePort } from '../support/ports.js';
 import { captureLogger } from '../support/quiet.js';
@@ -95,14 +95,29 @@ function assertNoKey(h: Harnessed, key = KEY): void {
 const codes = (h: Harnessed) => h.errors.map((e) => (e as RtmpError).code);
 
 describe('RtmpSkyLine', { skip: requireTool('nginx with the RTMP module', NginxRtmp.available(), 'apt-get install nginx libnginx-mod-rtmp'), timeout: 120_000 }, () => {
-  it('publishes frames that decode back from the relay at the right size, rate and colour', async () => {
+  it('publishes frames that decode back from the relay at the right size, rate and colour; bytesOut is what went on the wire', async () => {
     const r = await relay();
-    const h = skyline(r.url(KEY));
+    // A pass-through proxy in front of the relay counts the bytes the SkyLine sends.
+    let wire = 0;
+    let open = 0;
+    const proxy = createServer((client: Socket) => {
+      open++;
+      const up = createConnection({ host: '127.0.0.1', port: r.port });
+      client.on('data', (d: Buffer) => { wire += d.length; up.write(d); });
+      up.pipe(client);
+      const done = () => { client.destroy(); up.destroy(); };
+      client.on('close', () => { open--; done(); });
+      client.on('error', done);
+      up.on('error', done);
+    });
+    const proxyPort = await new Promise<number>((res) => proxy.listen(0, '127.0.0.1', () => res((proxy.address() as { port: number }).port)));
+    cleanups.push(() => new Promise<void>((res) => proxy.close(() => res())));
+    const h = skyline(`rtmp://127.0.0.1:${proxyPort}/live/${KEY}`);
     await h.sky.startStreaming({ fps: FPS, width: W, height: H });
     assert.equal(h.sky.state, 'streaming');
     assert.equal(h.sky.connected, true);
     assert.equal(h.sky.sinkElement, 'rtmp2sink');
-    assert.equal(h.sky.destination, `rtmp://127.0.0.1:${r.port}/live/****`);
+    assert.equal(h.sky.destination, `rtmp://127.0.0.1:${proxyPort}/live/****`);
     const f = feed(h.sky, [200, 100, 50]);
 
     const frames = await readFrames(r.url(KEY), 30, 15_000);
@@ -117,7 +132,9 @@ describe('RtmpSkyLine', { skip: requireTool('nginx with the RTMP module', NginxR
     const s = h.sky.stats();
     assert.equal(s.state, 'stopped');
     assert.ok(s.framesAccepted > 30);
-    assert.ok(s.bytesOut > 0);
+    await waitFor(() => open === 0, 10_000, 'the publish connection closed');
+    // rtmp2sink's counter starts after the handshake: C0 + C1 + C2 = 1 + 1536 + 1536 bytes.
+    assert.equal(s.bytesOut + 3073, wire, `bytesOut ${s.bytesOut}, ${wire} bytes on the wire`);
     assert.equal(h.errors.length, 0, h.errors.map((e) => e.message).join('; '));
     assertNoKey(h);
   });
@@ -167,6 +184,57 @@ describe('RtmpSkyLine', { skip: requireTool('nginx with the RTMP module', NginxR
       assert.ok(firstPicture?.keyframe, `${file}: first picture is a keyframe`);
     }
     assertNoKey(h);
+  });
+
+  it('a relay that hangs mid-stream (frozen: connection open, nothing read) is reported and left; once it thaws, frames are read back', async () => {
+    const r = await relay();
+    cleanups.push(() => r.thaw()); // a frozen nginx ignores the TERM of dispose()
+    // Noise at a high bitrate (about 2 MB/s): the frozen relay's socket buffers fill in seconds,
+    // and the sink's writes stop making progress.
+    const h = skyline(r.url(KEY), { connectTimeoutMs: 2000, bitrate: 16_000, keyframeInterval: 25 });
+    await h.sky.startStreaming({ fps: FPS, width: W, height: H });
+    const grain = Array.from({ length: 8 }, (_, k) => noise(W, H, k + 1));
+    let band: Rgb = [255, 0, 0];
+    let puts = 0;
+    const t0 = Date.now();
+    const timer = setInterval(() => {
+      // Noise above, a solid band below (rows 160..239) whose colour says which part this is.
+      const f = grain[puts % grain.length]!;
+      const bgr = [band[2], band[1], band[0]];
+      for (let i = 160 * W * 3; i < f.data.length; i += 3) { f.data[i] = bgr[0]!; f.data[i + 1] = bgr[1]!; f.data[i + 2] = bgr[2]!; }
+      h.sky.put(f, { timestamp: t0 + (puts++ * 1000) / FPS });
+    }, 1000 / FPS);
+    cleanups.push(() => clearInterval(timer));
+    const bandColour = (fr: { bgr: Buffer }) => meanBgr(fr.bgr.subarray(176 * W * 3, 232 * W * 3));
+    try {
+      const before = await readFrames(r.url(KEY), 5, 15_000);
+      assert.equal(before.length, 5);
+      assert.equal(h.sky.state, 'streaming');
+      const errorsBefore = h.errors.length;
+
+      r.freeze();
+      await waitFor(() => h.errors.length > errorsBefore && h.sky.state !== 'streaming', 60_000, 'the hung relay reported');
+      const lost = h.errors.slice(errorsBefore) as RtmpError[];
+      assert.ok(lost.every((e) => e instanceof RtmpError), lost.map((e) => e.message).join('; '));
+      assert.equal(lost[0]!.code, 'RTMP_CONNECTION_LOST', lost[0]!.message);
+      assert.match(lost[0]!.message, /stopped taking data \(the connection timed out\): relay hung/);
+      assert.equal(h.sky.state, 'reconnecting');
+      assert.equal(h.sky.connected, false);
+      assert.ok(h.reconnects.length >= 1, 'a reconnect is scheduled');
+
+      band = [0, 0, 255];
+      r.thaw();
+      await waitFor(() => h.sky.state === 'streaming' && h.sky.connected, 60_000, 'publishing again once the relay thawed');
+      const after = await readFrames(r.url(KEY), 10, 15_000);
+      assert.equal(after.length, 10);
+      for (const fr of after) assert.deepEqual([fr.width, fr.height], [W, H]);
+      const [b, g, red] = bandColour(after.at(-1)!);
+      assert.ok(b > 200 && g < 50 && red < 50, `the band after the thaw is blue: ${[b, g, red].map(Math.round)}`);
+      assertNoKey(h);
+    } finally {
+      clearInterval(timer);
+      r.thaw();
+    }
   });
 
   it('connects once a relay that was down at start comes up', async () => {

@@ -246,10 +246,14 @@ test('RTP over UDP: server_port pair, packets to client_port, SR to client_port+
       assert.deepEqual(got.rtp.map(nalTypeOf).filter((t) => t !== 6).slice(0, 3), [7, 8, 5]);
       assert.equal(parseRtcp(got.rtcp[0]!)![0]!.type, RTCP_SR);
 
-      // A receiver report every 500 ms (as players send them) keeps the session past its 2 s timeout.
+      // A receiver report every 250 ms (players send them) keeps the session past its 2 s timeout:
+      // counted in video received, not in time slept. 120 more packets at 30 fps (one or more per
+      // frame) cover over 2 timeouts of the clip's frames.
       const rr = Buffer.from([0x80, 201, 0, 1, 0, 0, 0, 7]);
-      rrTimer = setInterval(() => rtcpSock.send(rr, Number(sp[2]), '127.0.0.1'), 500);
-      await new Promise((r) => setTimeout(r, 3500));
+      let rrs = 0;
+      rrTimer = setInterval(() => { rtcpSock.send(rr, Number(sp[2]), '127.0.0.1'); rrs++; }, 250);
+      const packets = got.rtp.length;
+      await waitFor(() => got.rtp.length >= packets + 120 && rrs >= 16, 30_000, 'video while receiver reports come');
       assert.equal(server.stats().sessions, 1, 'alive thanks to receiver reports');
       clearInterval(rrTimer);
       rrTimer = undefined;
@@ -389,17 +393,23 @@ test('auth: 401 with Digest and (asked for) Basic challenges; right credentials 
 });
 
 test('DESCRIBE waits for a stream that has not started, and answers 503 when it does not start', async () => {
-  await withServer({ describeWaitMs: 300, start: false }, async ({ port, url, player }) => {
+  // A wait far longer than a loaded machine needs to start the player: no race decides the answer.
+  await withServer({ describeWaitMs: 3000, start: false }, async ({ port, url, player }) => {
     const c = await RawRtspClient.connect(port);
     try {
       assert.equal((await c.request('DESCRIBE', url)).status, 503);
-      const pending = c.request('DESCRIBE', url);
+      let answered = false;
+      const pending = c.request('DESCRIBE', url).finally(() => (answered = true));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(answered, false, 'DESCRIBE waits while the stream has not started');
       player.start();
-      // With the wait longer than the time to the first picture, the answer is the SDP.
+      // The stream starts within the wait: the waiting DESCRIBE is answered with the SDP.
+      const waited = await pending;
+      assert.equal(waited.status, 200);
+      assert.match(waited.body.toString(), /a=rtpmap:96 H264\/90000/);
       const slow = await RawRtspClient.connect(port);
       const later = await slow.request('DESCRIBE', url);
       slow.close();
-      assert.ok([200, 503].includes((await pending).status));
       assert.equal(later.status, 200);
     } finally {
       c.close();
@@ -451,10 +461,11 @@ test('session timeouts: a TCP session set up but never played ends; a playing on
       const s = await busy.request('SETUP', `${url}/track1`, { Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1' });
       assert.equal((await busy.request('PLAY', url, { Session: s.headers['session']!.split(';')[0]! })).status, 200);
       await waitFor(() => server.stats().sessions === 1, 5000, 'the idle session to time out');
+      // The playing one outlives its 1 s timeout: counted in video received (90 more interleaved
+      // frames, over 2 s of the clip at 30 fps), not in time slept.
       const before = busy.frames.length;
-      await new Promise((r) => setTimeout(r, 1500));
+      await waitFor(() => busy.frames.length >= before + 90, 30_000, 'the playing session still receiving video');
       assert.equal(server.stats().sessions, 1);
-      assert.ok(busy.frames.length > before, 'the playing session still receives video');
     } finally {
       idle.close();
       busy.close();

@@ -3,6 +3,7 @@
 // (bench/lib/frames.ts) out of every picture the page shows.
 import { existsSync } from 'node:fs';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { underCi } from './require-tool.js';
 import { INDEX_BITS, readIndex, stampIndex } from '../../bench/lib/frames.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -12,11 +13,11 @@ export const CHROMIUM_ARGS = [
   '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
 ];
 
-/** Is Chromium here? Under CI=true a missing browser is a failure, not a skip. */
+/** Is Chromium here? Under CI (the shared rule, underCi()) a missing browser is a failure, not a skip. */
 export function chromiumMissing(): string | undefined {
   if (existsSync(CHROMIUM)) return undefined;
   const why = `${CHROMIUM} not found (Debian package chromium; scripts/bootstrap.mjs installs it)`;
-  if (process.env.CI === 'true') throw new Error(why);
+  if (underCi()) throw new Error(`${why}: required under CI`);
   return why;
 }
 
@@ -120,6 +121,8 @@ export interface IndexedFeed {
   readonly puts: number;
   /** Frame index -> time just before put(), epoch ms (high resolution). */
   readonly putTimes: Map<number, number>;
+  /** Frame index -> the capture time given to put() (epoch ms), for the frames put() accepted. */
+  readonly accepted: Map<number, number>;
 }
 
 /** Puts BGR frames carrying their index in the band, in real time, until stopped. */
@@ -128,6 +131,7 @@ export function feedIndexed(sky: { put(frame: { data: Buffer; width: number; hei
   // A mid-grey picture with a moving bar below the band: some motion for the encoder.
   frame.data.fill(110);
   const putTimes = new Map<number, number>();
+  const accepted = new Map<number, number>();
   let puts = 0;
   let timer: NodeJS.Timeout | undefined;
   const t0 = performance.now();
@@ -143,7 +147,9 @@ export function feedIndexed(sky: { put(frame: { data: Buffer; width: number; hei
     stampIndex(frame.data, o.width, i);
     const t = performance.timeOrigin + performance.now();
     putTimes.set(i, t);
-    sky.put(frame, { timestamp: Date.now() });
+    const captureMs = Date.now();
+    if (sky.put(frame, { timestamp: captureMs })) accepted.set(i, captureMs);
+    else accepted.delete(i);
     puts++;
     timer = setTimeout(tick, Math.max(1, t0 + (puts * 1000) / o.fps - performance.now()));
   };
@@ -157,5 +163,6 @@ export function feedIndexed(sky: { put(frame: { data: Buffer; width: number; hei
       return puts;
     },
     putTimes,
+    accepted,
   };
 }

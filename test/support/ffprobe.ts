@@ -21,6 +21,10 @@ export interface VideoProbe {
   duration: number;
   /** r_frame_rate as a number. */
   rate: number;
+  /** r_frame_rate as ffprobe wrote it, e.g. "30000/1001". */
+  rateFraction: string;
+  /** avg_frame_rate as ffprobe wrote it (frames over duration). */
+  avgRateFraction: string;
   pixFmt: string;
 }
 
@@ -28,7 +32,7 @@ export interface VideoProbe {
 export async function probeVideo(input: string, extra: string[] = [], timeoutMs = 60_000): Promise<VideoProbe> {
   const out = await run('ffprobe', [
     '-v', 'error', ...extra, '-select_streams', 'v:0', '-count_frames',
-    '-show_entries', 'stream=codec_name,profile,width,height,nb_read_frames,r_frame_rate,duration,pix_fmt:format=duration',
+    '-show_entries', 'stream=codec_name,profile,width,height,nb_read_frames,r_frame_rate,avg_frame_rate,duration,pix_fmt:format=duration',
     '-of', 'json', input,
   ], timeoutMs);
   const j = JSON.parse(out.stdout.toString());
@@ -43,6 +47,8 @@ export async function probeVideo(input: string, extra: string[] = [], timeoutMs 
     frames: Number(s.nb_read_frames),
     duration: Number(j.format?.duration ?? s.duration),
     rate: n! / (d || 1),
+    rateFraction: String(s.r_frame_rate),
+    avgRateFraction: String(s.avg_frame_rate),
     pixFmt: s.pix_fmt,
   };
 }
@@ -113,4 +119,15 @@ export async function packets(input: string): Promise<PacketInfo[]> {
   const out = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,size,flags', '-of', 'json', input]);
   const j = JSON.parse(out.stdout.toString()) as { packets?: Array<{ pts_time?: string; size?: string; flags?: string }> };
   return (j.packets ?? []).map((p) => ({ ptsMs: Math.round(Number(p.pts_time) * 1000), size: Number(p.size), keyframe: (p.flags ?? '').includes('K') }));
+}
+
+/**
+ * The frame rate the H.264 stream itself declares (its SPS timing info, written by the encoder
+ * from the caps), not the container's timestamps: the video track copied out as an Annex B
+ * elementary stream to `scratch` and probed there.
+ */
+export async function elementaryStreamRate(input: string, scratch: string): Promise<string> {
+  await run('ffmpeg', ['-v', 'error', '-y', '-i', input, '-map', '0:v:0', '-c', 'copy', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', scratch]);
+  const out = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=r_frame_rate', '-of', 'csv=p=0', scratch]);
+  return out.stdout.toString().trim();
 }

@@ -528,7 +528,7 @@ export class KvsEmulator {
       req.resume();
       // End the response once the last PERSISTED has been written.
       const end = (): void => {
-        if (pendingPersists > 0) setTimeout(end, 5);
+        if (pendingPersists > 0) setTimeout(end, 5).unref();
         else res.end();
       };
       end();
@@ -591,7 +591,7 @@ export class KvsEmulator {
         rec.persisted++;
         ack({ EventType: 'PERSISTED', FragmentTimecode: f.timecode, FragmentNumber: f.number });
         if (reset && rec.persisted >= reset.at) finish('reset');
-      }, this.persistDelayMs);
+      }, this.persistDelayMs).unref(); // a long persist delay does not keep a finished test alive
     };
 
     const reader = new MkvReader({
