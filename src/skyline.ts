@@ -1,9 +1,8 @@
-// SkyLine: the public class every destination extends. Frames go put() -> warmup or bounded
-// queue -> appsrc -> scale/convert -> H.264 encoder -> the destination's delivery. This class
-// composes the parts, each in a module of its own: the lifecycle (states, transition table,
-// command chain: lifecycle.ts), the queue (frame-queue.ts), warmup (warmup.ts), and the
-// delivery strategy with its attempt-and-backoff loop (delivery/). Subclasses only say where the
-// encoded video goes (sink()) and hook into the session through the protected methods below.
+// SkyLine: the public base class. Frames go put() -> warmup or bounded queue -> appsrc ->
+// scale/convert -> H.264 encoder -> the tap back into Node -> the fanout to every destination.
+// This class composes the parts, each in a module of its own: the lifecycle (states, transition
+// table, command chain: lifecycle.ts), the queue (frame-queue.ts), warmup (warmup.ts), the tap
+// with its attempt-and-backoff loop (delivery/) and the destinations (destinations/).
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { applyEnvironment, type EnvOptions } from './config.js';
@@ -13,17 +12,15 @@ import { fpsFraction } from './fps.js';
 import type { RgbToI420 } from './convert/rgb-to-i420.js';
 import { FrameQueue, type Slot } from './frame-queue.js';
 import { adaptFrame, checkFrameSize, copyToGst, layoutOf, rawCaps, type FrameInput, type Layout, type RawFrame } from './frame.js';
-import { APPSRC_DEPTH, describePipeline, type SinkSpec } from './pipeline-description.js';
+import { APPSRC_DEPTH, describePipeline } from './pipeline-description.js';
 import { Warmup } from './warmup.js';
 import { CaptureTimes } from './capture-times.js';
-import { activeBusWatches, Pipeline, type AppSrc, type GstError } from './gst/pipeline.js';
-import type { AccessUnit } from './h264/access-unit.js';
+import { activeBusWatches, Pipeline, type AppSrc } from './gst/pipeline.js';
 import { defaultLogger, Redactor, REDACT_PATHS, scrubbing } from './log.js';
 import { CommandChain, Lifecycle, type SkyLineState } from './lifecycle.js';
 import { attemptUntilReady } from './delivery/attempts.js';
-import type { Delivery, DeliveryHost } from './delivery/delivery.js';
-import { GstSinkDelivery } from './delivery/gst-sink.js';
-import { TapDelivery } from './delivery/tap.js';
+import { TapDelivery, type TapHost } from './delivery/tap.js';
+import { aborted, deadline } from './abort.js';
 import { DestinationError, type Destination, type DestinationState, type DestinationStats } from './destinations/destination.js';
 import { Fanout, type AttachOptions } from './destinations/fanout.js';
 
@@ -41,7 +38,6 @@ const PUT_ASYNC_DEPTH = 2;
 
 export type { SkyLineState } from './lifecycle.js';
 export type { ReconnectOptions } from './backoff.js';
-export type { SinkSpec } from './pipeline-description.js';
 
 /** How frames get their presentation times. */
 export type TimestampMode = 'capture' | 'frame-rate';
@@ -171,22 +167,26 @@ interface Run {
   delivering: boolean;
 }
 
-/** A timer that aborts a signal: the deadline of a stop. */
-function deadline(ms: number): { signal: AbortSignal; clear(): void } {
-  const c = new AbortController();
-  const t = setTimeout(() => c.abort(new Error(`stopTimeoutMs (${ms} ms) reached`)), ms);
-  return { signal: c.signal, clear: () => clearTimeout(t) };
+/** What a subclass adds to the SkyLine it builds on. */
+export interface BuiltInParts {
+  /**
+   * Its own destination (FileSkyLine's file, RtmpSkyLine's relay). Its reconnects are the
+   * SkyLine's ('reconnecting', put() drops), its final failure fails the session, and its
+   * errors are reported as they are.
+   */
+  destination?: Destination;
+  /** Secrets masked in every log line and error: a string (shown as ****), or [secret, shown as]. */
+  secrets?: Iterable<string | undefined | readonly [secret: string, shownAs: string]>;
 }
 
 /**
  * `Events` is the subclass's event map (its error type, stats type, extra events), so listeners
  * are typed for the class at hand: `rtmp.on('error', (err) => err.code)` compiles under strict tsc.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events, any[]> = SkyLineEvents> extends EventEmitter<Events> {
-  protected readonly log: Logger;
-  protected readonly redactor = new Redactor();
-  protected session: SessionInfo | undefined;
+export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events, unknown[]> = SkyLineEvents> extends EventEmitter<Events> {
+  private readonly log: Logger;
+  private readonly redactor = new Redactor();
+  private session: SessionInfo | undefined;
 
   private readonly opts: Required<Omit<SkyLineOptions, 'logger' | keyof EnvOptions | 'reconnect' | 'destinations' | 'frameThreads'>> & { reconnect: Required<ReconnectOptions> };
   /** Given, or undefined: then x264 frame threads only while every destination is a file. */
@@ -213,9 +213,8 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
   private backlogHead = 0;
   private opening: Promise<void> | undefined;
   private failure: Error | undefined;
-  private destinationTaken = false;
   private releasing: Promise<void> | undefined;
-  private delivery: Delivery | undefined;
+  private delivery: TapDelivery | undefined;
   private run: Run | undefined;
   private queue = new FrameQueue(2);
   private originMs = NaN;
@@ -240,12 +239,13 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
   /** Its last error, already reported: the failure of the session when it gives up. */
   private builtInError: Error | undefined;
 
-  /**
-   * `builtIn`: a subclass's own destination. Its reconnects are the SkyLine's ('reconnecting',
-   * put() drops), its final failure fails the session, and its errors are reported as they are.
-   */
-  constructor(options: SkyLineOptions = {}, builtIn?: Destination) {
+  constructor(options: SkyLineOptions = {}, parts: BuiltInParts = {}) {
     super();
+    const builtIn = parts.destination;
+    for (const s of parts.secrets ?? []) {
+      if (typeof s === 'string' || s === undefined) this.redactor.add(s);
+      else this.redactor.add(s[0], s[1]);
+    }
     const late = applyEnvironment(options);
     this.log = scrubbing(
       (options.logger ?? defaultLogger()).child({ component: 'gst-skyline', skyline: new.target.name }, { redact: REDACT_PATHS }),
@@ -311,60 +311,6 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     const given = options.destinations ?? [];
     if (!Array.isArray(given)) throw new TypeError(`destinations must be an array of destinations, got ${typeof given}`);
     for (const d of given) this.fanout.attach(d).catch((err: Error) => this.reportError(err));
-  }
-
-  // ---- What subclasses provide -------------------------------------------------------
-
-  /** Where the encoded video goes for this session. */
-  protected abstract sink(session: SessionInfo): SinkSpec | Promise<SinkSpec>;
-
-  /** Tap destinations: one encoded picture, in decode order, on the event loop. */
-  protected onAccessUnit(_au: AccessUnit): void {}
-
-  /** Called before the pipeline plays (open files, connections, servers). Throwing fails startStreaming(). */
-  protected async openDestination(_session: SessionInfo): Promise<void> {}
-
-  /**
-   * Called once the session's pipeline has stopped (after a stop, a failure or a failed start):
-   * release what sink() and openDestination() took. `signal` aborts when stopTimeoutMs is up;
-   * the SkyLine does not wait longer either way.
-   */
-  protected async closeDestination(_signal?: AbortSignal): Promise<void> {}
-
-  /** Set properties that must not appear in a launch string (secrets), after the pipeline is parsed. */
-  protected configurePipeline(_pipeline: Pipeline): void {}
-
-  /** True when a GStreamer error of the tail is worth reconnecting after (network sinks). */
-  protected retryableSinkError(_err: GstError): boolean {
-    return false;
-  }
-
-  /**
-   * GStreamer tails that connect on their own after the pipeline started (rtmp2sink):
-   * resolve once the destination really takes data. Until then no frame is pushed, so
-   * the first frame a new connection gets is a keyframe. Rejecting counts as a failed
-   * start (retried when retryableSinkError() says so). `signal` aborts when the attempt
-   * is over (error, stop). Default: ready as soon as the pipeline plays.
-   */
-  protected destinationReady(_pipeline: Pipeline, _signal: AbortSignal): Promise<void> {
-    return Promise.resolve();
-  }
-
-  /**
-   * Turns a tail's GStreamer error into one the user can act on (e.g. "the relay refused
-   * the publish"). Return `err` itself to keep the default "<element>: <message>" text.
-   * Secrets are scrubbed from the result either way.
-   */
-  protected explainSinkError(err: GstError): GstError {
-    return err;
-  }
-
-  /** A frame was handed to the encoder (every such frame is encoded). */
-  protected onFramePushed(_captureMs: number, _ptsNs: number): void {}
-
-  /** Bytes delivered so far this session; default: encoded bytes received by a tap. */
-  protected bytesDelivered(): number {
-    return this.delivery?.bytes() ?? 0;
   }
 
   // ---- Public API --------------------------------------------------------------------
@@ -574,10 +520,10 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     return this.fanout.destinations;
   }
 
-  // ---- For subclasses ------------------------------------------------------------------
+  // ---- Lifecycle internals ------------------------------------------------------------
 
-  /** Asks the encoder for a keyframe now (late RTSP joiners, new connections). */
-  protected requestKeyframe(): void {
+  /** Asks the encoder for a keyframe now (the fanout rate-limits its destinations' requests). */
+  private requestKeyframe(): void {
     if (this.run?.delivering) this.run.pipeline.forceKeyUnit('parse');
   }
 
@@ -585,14 +531,14 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
    * Reports an error, secrets scrubbed: an 'error' event when someone listens, else a log line
    * at level error with the stack (an unheard error must not vanish, nor be printed twice).
    */
-  protected reportError(err: Error): void {
+  private reportError(err: Error): void {
     const clean = this.redactor.scrubError(err);
     if ((this as unknown as EventEmitter).listenerCount('error') > 0) this.emitEvent('error', clean);
     else this.log.error({ err: clean }, clean.message);
   }
 
   /** Fails the session: error reported, pipeline stopped, destination released, state 'error'. */
-  protected fail(err: Error, reported = false): void {
+  private fail(err: Error, reported = false): void {
     if (!this.lifecycle.is('warmup', 'opening', 'streaming', 'reconnecting')) return;
     // The built-in destination's failures read as the SkyLine's own (RtmpError, KvsError, a file error).
     if (err instanceof DestinationError && this.builtIn && err.destination === this.builtIn.name && err.cause instanceof Error) err = err.cause;
@@ -601,20 +547,8 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     this.sessionAbort?.abort(FAILED);
     this.stopRun();
     this.lifecycle.to('error');
-    this.releasing ??= this.releaseDestination();
+    this.releasing ??= this.releaseDestinations();
   }
-
-  /** Whether frames currently reach the destination; while false, frames wait in the queue. */
-  protected setDelivering(on: boolean): void {
-    if (!this.run) return;
-    this.run.delivering = on;
-    if (on) {
-      this.scheduleDrain(0);
-      this.releaseWaiters();
-    }
-  }
-
-  // ---- Lifecycle internals ------------------------------------------------------------
 
   private emitEvent<K extends keyof SkyLineEvents>(event: K, ...args: SkyLineEvents[K]): void {
     (this as unknown as EventEmitter).emit(event, ...args);
@@ -644,7 +578,6 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     this.opening = undefined;
     this.failure = undefined;
     this.releasing = undefined;
-    this.destinationTaken = false;
     this.queue.clear();
   }
 
@@ -665,27 +598,18 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       const session: SessionInfo = { fps, width, height, framerate: fpsFraction(fps), originMs: this.originMs, index: ++this.sessions, encoder };
       this.session = session;
       this.last = { fps, width, height };
-      this.destinationTaken = true;
-      const spec = await this.sink(session);
-      if (signal.aborted) return;
-      this.delivery = spec.kind === 'tap' ? new TapDelivery(this.deliveryHost(), { stallMs: TAP_STALL_MS }) : new GstSinkDelivery(this.deliveryHost(), spec.launch);
-      await this.openDestination(session);
-      if (signal.aborted) return;
-      if (spec.kind === 'gst' && this.fanout.destinations.length > 0) {
-        throw new Error(`${this.constructor.name} ends its pipeline in GStreamer, so it cannot feed destinations: attach them to a MultiSkyLine`);
-      }
+      this.delivery = new TapDelivery(this.tapHost(), { stallMs: TAP_STALL_MS });
       // A stop gives up on destinations still opening (a control plane that does not answer):
       // the fanout's end() closes them, which cancels what they wait on.
       await Promise.race([this.fanout.start({ width, height, fps, framerate: session.framerate }), aborted(signal)]);
       if (signal.aborted) return;
       // x264 frame threads (throughput) only when nobody watches live: they add frames of latency.
       const frameThreads = this.frameThreadsOption ?? (this.fanout.destinations.length > 0 && !this.fanout.live);
-      const pipeline = this.pipelineFor(describePipeline(session, { ...this.opts, frameThreads }, spec));
-      this.configurePipeline(pipeline);
+      const pipeline = this.pipelineFor(describePipeline(session, { ...this.opts, frameThreads }));
       const run: Run = { pipeline, appsrc: pipeline.appsrc('src'), caps: undefined, ptsOffset: 0, pushed: 0, delivering: false };
       this.run = run;
       this.log.info(
-        { fps, framerate: session.framerate, width, height, encoder, destination: this.redactor.scrub(spec.kind === 'gst' ? spec.launch : 'node') },
+        { fps, framerate: session.framerate, width, height, encoder, destination: 'node' },
         'opening session',
       );
       this.startStats();
@@ -775,11 +699,10 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     if (!this.lifecycle.is('reconnecting')) this.lifecycle.to('reconnecting');
   }
 
-  /** A delivering run failed (bus error, lost tap). */
-  private deliveryFailed(err: Error, retryable: boolean): void {
+  /** A delivering run lost its tap: reconnect. */
+  private deliveryFailed(err: Error): void {
     const run = this.run;
     if (!run || !this.lifecycle.is('streaming')) return;
-    if (!retryable) return this.fail(err);
     void this.connect(run, err);
   }
 
@@ -804,7 +727,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     }
     this.sessionAbort?.abort(STOPPED);
     this.stopRun();
-    this.releasing ??= this.releaseDestination(signal);
+    this.releasing ??= this.releaseDestinations(signal);
     await Promise.race([this.releasing, aborted(signal)]);
     this.stopRequested = false;
     this.lifecycle.to('stopped');
@@ -833,7 +756,7 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     }
     const run = this.run;
     if (run) {
-      this.settledEncoded = this.delivery!.encoded(this.counters.pushed, 0);
+      this.settledEncoded = this.delivery!.encoded();
       run.delivering = false;
       this.delivery!.stop(run.pipeline);
       this.run = undefined;
@@ -844,54 +767,20 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
     this.statsTimer = undefined;
   }
 
-  /** closeDestination() once per session, whatever happens, bounded by `signal` when given. */
-  private async releaseDestination(signal?: AbortSignal): Promise<void> {
+  /** Once per session, whatever happens: every destination delivers or finalizes what it took (a file complete, KVS persisted), bounded by `signal` when given. */
+  private async releaseDestinations(signal?: AbortSignal): Promise<void> {
     const d = signal ? undefined : deadline(this.opts.stopTimeoutMs);
-    const own = signal ?? d!.signal;
-    try {
-      if (this.destinationTaken) {
-        this.destinationTaken = false;
-        await Promise.race([this.closeDestination(own), aborted(own)]);
-        if (own.aborted) this.log.warn({ timeoutMs: this.opts.stopTimeoutMs }, 'the destination did not close in time; left behind');
-      }
-    } catch (err) {
-      this.reportError(err as Error);
-    }
-    // Every destination delivers or finalizes what it took (a file complete, KVS persisted).
-    await this.fanout.end(own);
+    await this.fanout.end(signal ?? d!.signal);
     d?.clear();
   }
 
-  private deliveryHost(): DeliveryHost {
+  private tapHost(): TapHost {
     return {
-      destinationReady: (pipeline, signal) => this.destinationReady(pipeline, signal),
-      describeError: (err) => this.describeGstError(err),
-      retryableSinkError: (err) => this.retryableSinkError(err),
-      unit: (au) => {
-        try {
-          this.onAccessUnit(au);
-        } catch (err) {
-          // A destination that throws fails the session with its own message.
-          this.fail(err instanceof Error ? err : new Error(String(err)));
-        }
-        this.fanout.write(au);
-      },
-      failed: (err, retryable) => this.deliveryFailed(err, retryable),
+      unit: (au) => this.fanout.write(au),
+      failed: (err) => this.deliveryFailed(err),
       framesWaiting: () => this.framesHeld() > 0 || (this.run !== undefined && safeLevel(this.run.appsrc) > 0),
       captureTimeOf: (ptsNs) => this.captures.take(ptsNs, this.originMs + ptsNs / 1e6),
     };
-  }
-
-  private describeGstError(err: GstError): GstError {
-    const explained = this.explainSinkError(err);
-    if (explained !== err) {
-      explained.message = this.redactor.scrub(explained.message);
-      if (explained.debug) (explained as { debug?: string }).debug = this.redactor.scrub(explained.debug);
-      return explained;
-    }
-    err.message = this.redactor.scrub(`${err.element}: ${err.message}`);
-    if (err.debug) (err as { debug?: string }).debug = this.redactor.scrub(err.debug);
-    return err;
   }
 
   /** The binding never frees a pipeline: reuse the last one when the description is the same. */
@@ -1035,7 +924,6 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
       this.counters.pushed++;
       this.delivery!.pushed(pts, run.ptsOffset);
       this.captures.add(pts, slot.captureMs);
-      this.onFramePushed(slot.captureMs, pts);
       if (fromBacklog) {
         this.backlog[this.backlogHead++] = undefined; // its memory goes now
         if (this.backlogHead === this.backlog.length) this.dropBacklog();
@@ -1084,25 +972,17 @@ export abstract class SkyLine<Events extends SkyLineEvents & Record<keyof Events
   private statsCounts(): Omit<SkyLineStats, 'state'> {
     const c = this.counters;
     const run = this.run;
-    const encoded = run && this.delivery ? this.delivery.encoded(c.pushed, safeLevel(run.appsrc)) : this.settledEncoded;
+    const encoded = run && this.delivery ? this.delivery.encoded() : this.settledEncoded;
     return {
       framesAccepted: c.accepted,
       framesDropped: c.dropped,
       framesEncoded: encoded,
-      bytesOut: this.builtIn ? this.builtIn.stats().bytesOut : this.bytesDelivered(),
+      bytesOut: this.builtIn ? this.builtIn.stats().bytesOut : (this.delivery?.bytes() ?? 0),
       measuredFps: Math.round(c.fps * 100) / 100,
       queued: this.framesHeld(),
       destinations: this.fanout.stats(),
     };
   }
-}
-
-/** Resolves when `signal` aborts. */
-function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
 }
 
 function safeLevel(appsrc: AppSrc): number {

@@ -4,7 +4,7 @@
 // encoder, and opens, drains and closes destinations as streams begin and end. Destinations
 // stay attached across streams: the next stream opens them again.
 import type { Logger } from 'pino';
-import { aborted } from '../delivery/delivery.js';
+import { aborted } from '../abort.js';
 import type { AccessUnit } from '../h264/access-unit.js';
 import type { Redactor } from '../log.js';
 import { DestinationError, type Destination, type DestinationLink, type DestinationState, type DestinationStats, type VideoInfo } from './destination.js';

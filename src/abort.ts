@@ -1,0 +1,22 @@
+// Small helpers around AbortSignal: every wait of a session obeys one, and stops have deadlines.
+
+/** Resolves when `signal` aborts; rejects never. */
+export function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+/** The reason a signal aborted, as an Error. */
+export function abortError(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r : new Error(typeof r === 'string' ? r : 'aborted');
+}
+
+/** A timer that aborts a signal: the deadline of a stop. */
+export function deadline(ms: number): { signal: AbortSignal; clear(): void } {
+  const c = new AbortController();
+  const t = setTimeout(() => c.abort(new Error(`stopTimeoutMs (${ms} ms) reached`)), ms);
+  return { signal: c.signal, clear: () => clearTimeout(t) };
+}
