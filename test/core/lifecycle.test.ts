@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as tick } from 'node:timers/promises';
-import { FileDestination, FileSkyLine, MultiSkyLine, SkyLine, parseSidecar } from '../../src/index.js';
+import { FileDestination, FileSkyLine, MultiSkyLine, parseSidecar } from '../../src/index.js';
 import { encoderPipelines } from '../support/encoder-pipelines.js';
 import { frameTimes, probeVideo } from '../support/ffprobe.js';
 import { level } from '../support/frames.js';
