@@ -67,7 +67,9 @@ export class EncoderRun {
   /** Session PTS of this run's first frame: each (re)started pipeline counts from 0. */
   private ptsOffset = 0;
   private pushed = 0;
+  /** A drain is scheduled: now (an Immediate) or after appsrc made room (a Timeout). */
   private drainTimer: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  private drainLater = false;
   /** Bound once: the drain is scheduled for nearly every frame. */
   private readonly drainBound = () => this.drain();
 
@@ -157,7 +159,8 @@ export class EncoderRun {
 
   scheduleDrain(delayMs: number): void {
     if (this.drainTimer || !this.delivering) return;
-    this.drainTimer = delayMs === 0 ? setImmediate(this.drainBound) : setTimeout(this.drainBound, delayMs);
+    this.drainLater = delayMs > 0;
+    this.drainTimer = this.drainLater ? setTimeout(this.drainBound, delayMs) : setImmediate(this.drainBound);
   }
 
   /** Moves frames (warmup backlog first, then the queue) into appsrc while it has room. */
@@ -216,11 +219,11 @@ export class EncoderRun {
 
   /** Stops the pipeline and the tap; frames no longer go in. */
   stop(): void {
-    if (this.drainTimer) {
-      clearImmediate(this.drainTimer as NodeJS.Immediate);
-      clearTimeout(this.drainTimer as NodeJS.Timeout);
-      this.drainTimer = undefined;
-    }
+    // Each kind cleared by its own function: clearImmediate() given a Timeout corrupts Node's
+    // count of pending immediates (no setImmediate() callback runs again in the process).
+    if (this.drainLater) clearTimeout(this.drainTimer as NodeJS.Timeout | undefined);
+    else clearImmediate(this.drainTimer as NodeJS.Immediate | undefined);
+    this.drainTimer = undefined;
     this.delivering = false;
     this.tap.stop(this.pipeline);
   }
