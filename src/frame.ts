@@ -205,3 +205,29 @@ export function checkFrameSize(frame: RawFrame, layout: Layout): void {
 export function rawCaps(layout: Layout, framerate: string): string {
   return `video/x-raw,format=${layout.format},width=${layout.width},height=${layout.height},framerate=${framerate},pixel-aspect-ratio=1/1`;
 }
+
+/**
+ * Reads frames as put() gets them, allocating nothing for plain frames: one RawFrame reused,
+ * and the layout of the last size and format kept.
+ */
+export class FrameReader {
+  private readonly scratch: RawFrame = { data: new Uint8Array(0), width: 0, height: 0, format: 'BGR' };
+  private cached: Layout | undefined;
+  /** The layout of the frame read last. */
+  layout: Layout | undefined;
+
+  /** Validates `input` (TypeError, RangeError) and describes it; `layout` is then its layout. */
+  read(input: unknown): RawFrame {
+    const f = adaptFrame(input, this.scratch);
+    let c = this.cached;
+    if (!c || c.width !== f.width || c.height !== f.height || c.format !== f.format) c = this.cached = layoutOf(f.format, f.width, f.height);
+    checkFrameSize(f, c);
+    this.layout = c;
+    return f;
+  }
+
+  /** Validates `input` only. */
+  check(input: unknown): void {
+    adaptFrame(input, this.scratch);
+  }
+}

@@ -9,7 +9,6 @@ export {
   type StartOptions,
   type PutOptions,
   type SessionInfo,
-  type SinkSpec,
   type ReconnectOptions,
   type ReconnectInfo,
   type TimestampMode,

@@ -5,17 +5,12 @@
  *   await sky.startStreaming({ fps: 30 });
  *   await sky.attach(new FileDestination({ path: 'clip.mp4' }), { preRollMs: 5000 });
  */
-import { SkyLine, type SinkSpec, type SkyLineOptions } from './skyline.js';
+import { SkyLine, type SkyLineOptions } from './skyline.js';
 
 export type MultiSkyLineOptions = SkyLineOptions;
 
 export class MultiSkyLine extends SkyLine {
   constructor(options: MultiSkyLineOptions = {}) {
     super(options);
-  }
-
-  protected sink(): SinkSpec {
-    // Encoded units come back to Node and the fanout hands them to each destination.
-    return { kind: 'tap' };
   }
 }

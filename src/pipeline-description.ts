@@ -1,5 +1,5 @@
 // The gst-launch description of a session's pipeline: raw frames in through appsrc,
-// scaled and converted to I420, encoded to H.264, parsed, then the destination's tail.
+// scaled and converted to I420, encoded to H.264, parsed, then the tap back into Node.
 import { encoderFragment, type EncoderName, type EncoderSettings } from './encoder.js';
 import { layoutOf, rawCaps } from './frame.js';
 import { TAP_TAIL } from './delivery/tap.js';
@@ -15,18 +15,10 @@ export interface PipelineShape {
   encoder: EncoderName;
 }
 
-/** Where the encoded video goes. */
-export type SinkSpec =
-  /** A GStreamer tail after `h264parse ! video/x-h264,stream-format=…,alignment=au !`. */
-  | { kind: 'gst'; launch: string; streamFormat?: 'avc' | 'byte-stream' }
-  /** Encoded access units are delivered to onAccessUnit() in Node. */
-  | { kind: 'tap' };
-
-export function describePipeline(s: PipelineShape, settings: EncoderSettings, sink: SinkSpec): string {
+export function describePipeline(s: PipelineShape, settings: EncoderSettings): string {
   const caps = rawCaps(layoutOf('BGR', s.width, s.height), s.framerate);
   // Constrained baseline: what every player, browser and ingest service decodes.
   const profile = s.encoder === 'x264enc' ? ',profile=constrained-baseline' : '';
-  const format = sink.kind === 'gst' ? (sink.streamFormat ?? 'avc') : 'byte-stream';
   return [
     `appsrc name=src is-live=true format=time do-timestamp=false block=false max-buffers=${APPSRC_DEPTH * 4} caps=${caps}`,
     'videoscale n-threads=0',
@@ -36,7 +28,7 @@ export function describePipeline(s: PipelineShape, settings: EncoderSettings, si
     `video/x-h264${profile}`,
     // SPS/PPS before every IDR: late joiners and new connections decode at once.
     'h264parse name=parse config-interval=-1',
-    `video/x-h264,stream-format=${format},alignment=au`,
-    sink.kind === 'gst' ? sink.launch : TAP_TAIL,
+    'video/x-h264,stream-format=byte-stream,alignment=au',
+    TAP_TAIL,
   ].join(' ! ');
 }

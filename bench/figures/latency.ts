@@ -96,11 +96,12 @@ async function ours(frames: Buffer[], kind: ViewerKind): Promise<{ row: LatencyR
   const putTimes = new Map<number, number>();
   // When each encoded picture came back into Node, by its capture time (= put()'s timestamp).
   const unitTimes = new Map<number, number>();
-  const proto = Object.getPrototypeOf(sky) as { onAccessUnit(au: AccessUnit): void };
-  const onAccessUnit = proto.onAccessUnit;
-  (sky as unknown as { onAccessUnit(au: AccessUnit): void }).onAccessUnit = function (this: unknown, au: AccessUnit) {
+  // The RTSP destination is handed each unit as the tap delivers it.
+  const rtsp = sky.destinations[0]!;
+  const write = rtsp.write.bind(rtsp);
+  rtsp.write = (au: AccessUnit) => {
     unitTimes.set(Math.round(au.captureMs), nowMs());
-    onAccessUnit.call(this, au);
+    return write(au);
   };
   const captureOf = new Map<number, number>();
   const c = collector(putTimes);

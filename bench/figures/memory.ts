@@ -1,11 +1,12 @@
-// Figure 5: memory. (1) RSS through a run whose destination stalls (a SkyLine whose tail
-// sleeps a second per buffer): the queue between put() and the encoder must stay within
+// Figure 5: memory. (1) RSS through a run whose encoder stalls (its pipeline paused right after
+// it plays; the tap's watchdog reconnects it every few seconds, to stall again): the queue between put() and the encoder must stay within
 // its budget and put() must keep dropping the oldest frames instead of growing. (2) RSS
 // across stopStreaming()/startStreaming() cycles: the binding never frees a pipeline, so the
 // base reuses it when the description is unchanged; what does a restart cost?
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileSkyLine, SkyLine, type SinkSpec } from '../../src/index.js';
+import { FileSkyLine, MultiSkyLine } from '../../src/index.js';
+import { encoderPipelines } from '../../test/support/encoder-pipelines.js';
 import { CONFIG, workDir, skylineOptions } from '../lib/config.js';
 import { noisyFrames } from '../lib/frames.js';
 import { countPipelines, pipelinesCreated } from '../lib/gst-count.js';
@@ -13,16 +14,6 @@ import { rssBytes, sleep } from '../lib/proc.js';
 import { median, slope } from '../lib/stats.js';
 
 const MiB = 2 ** 20;
-
-/** A destination that sleeps `sleepUs` per buffer: 1 s stalls it, 0 lets everything through. */
-class SleepySkyLine extends SkyLine {
-  constructor(private readonly sleepUs: number, options: ConstructorParameters<typeof SkyLine>[0]) {
-    super(options);
-  }
-  protected sink(): SinkSpec {
-    return { kind: 'gst', launch: `identity sleep-time=${this.sleepUs} ! fakesink sync=false`, streamFormat: 'byte-stream' };
-  }
-}
 
 export interface StallResult {
   seconds: number;
@@ -85,9 +76,11 @@ interface Fed {
   stats: { framesAccepted: number; framesDropped: number };
 }
 
-/** Feeds 720p30 into a SleepySkyLine for `seconds`, sampling RSS every second. */
-async function feed(sleepUs: number, seconds: number, queueBytes: number, frames: Buffer[], W: number, H: number, FPS: number): Promise<Fed> {
-  const sky = new SleepySkyLine(sleepUs, {
+/** Feeds 720p30 into a SkyLine for `seconds`, sampling RSS every second; `stalled`: its encoder never hands anything out. */
+async function feed(stalled: boolean, seconds: number, queueBytes: number, frames: Buffer[], W: number, H: number, FPS: number): Promise<Fed> {
+  const pipelines = encoderPipelines();
+  pipelines.stallPlays = stalled;
+  const sky = new MultiSkyLine({
     queueBytes,
     ...skylineOptions(),
     statsIntervalMs: 0,
@@ -121,8 +114,9 @@ async function feed(sleepUs: number, seconds: number, queueBytes: number, frames
     await sleep(Math.max(0, wait));
   }
   const stats = sky.stats();
-  // Stopping would wait for a stalled tail to take everything; the run is over, tear down.
+  // Stopping would wait for a stalled encoder to take everything; the run is over, tear down.
   await Promise.race([sky.close(), sleep(3000)]);
+  pipelines.restore();
   return { samples, baselineMiB: baseline / MiB, putUs, stats };
 }
 
@@ -133,8 +127,8 @@ async function stalled(): Promise<StallResult> {
   const queueBytes = 64 * MiB;
   const frames = noisyFrames(W, H, 8);
   const refSeconds = Math.min(30, CONFIG.stallSeconds);
-  const ref = await feed(0, refSeconds, queueBytes, frames, W, H, FPS);
-  const run = await feed(1_000_000, CONFIG.stallSeconds, queueBytes, frames, W, H, FPS);
+  const ref = await feed(false, refSeconds, queueBytes, frames, W, H, FPS);
+  const run = await feed(true, CONFIG.stallSeconds, queueBytes, frames, W, H, FPS);
   const second = secondHalf(run.samples, CONFIG.stallSeconds);
   const plateau = median(second.map((x) => x.rssMiB)) - run.baselineMiB;
   const refPlateau = median(secondHalf(ref.samples, refSeconds).map((x) => x.rssMiB)) - ref.baselineMiB;

@@ -1,8 +1,8 @@
-// The one attempt-and-backoff loop around either delivery: try, and on a retryable failure wait
+// The attempt-and-backoff loop around the encoder's tap: try, and on a retryable failure wait
 // (capped exponential backoff) and try again, until an attempt succeeds, a failure is final, or
 // the session's signal aborts. Each attempt has a time limit; every wait obeys the signal.
 import { backoffDelay, sleep, type ReconnectOptions } from '../backoff.js';
-import { abortError } from './delivery.js';
+import { abortError } from '../abort.js';
 
 export interface AttemptHooks {
   /** One try; resolves once delivering. Must reject when `signal` aborts. */
@@ -66,7 +66,7 @@ async function tryOnce(h: AttemptHooks, o: AttemptOptions, tries: number): Promi
   } finally {
     clearTimeout(timer);
     o.signal.removeEventListener('abort', onAbort);
-    // Ends whatever the attempt still waits on (destinationReady polls), success or not.
+    // Ends whatever the attempt still waits on, success or not.
     attempt.abort(new Error('attempt over'));
   }
 }

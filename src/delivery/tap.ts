@@ -9,7 +9,23 @@ import { randomInt } from 'node:crypto';
 import type { Pipeline } from '../gst/pipeline.js';
 import type { DepacketizedUnit } from '../rtp/depacketizer.js';
 import { RtpStreamReceiver } from '../rtp/stream-receiver.js';
-import { abortError, type Delivery, type DeliveryHost } from './delivery.js';
+import { abortError } from '../abort.js';
+import type { AccessUnit } from '../h264/access-unit.js';
+
+/** What the tap asks of the SkyLine that owns it. */
+export interface TapHost {
+  /** An encoded unit came back, PTS on the session's clock. */
+  unit(au: AccessUnit): void;
+  /** A delivering run failed (always worth a reconnect). */
+  failed(err: Error): void;
+  /** Frames wait to go into the encoder (queue or appsrc): a quiet tap then counts as stalled. */
+  framesWaiting(): boolean;
+  /**
+   * The frame a unit came back for: `out` holds the PTS read from RTP (90 kHz, rounded); the host
+   * sets the frame's exact PTS and its put() capture time.
+   */
+  frameOf(out: { ptsNs: number; captureMs: number }): void;
+}
 
 /** Element names in the tail. */
 const PAYLOADER = 'tappay';
@@ -32,9 +48,7 @@ export interface TapOptions {
 /** Frames pushed without a unit coming back before the tap counts as stalled (above any encoder's delay). */
 const STALL_FRAMES = 8;
 
-export class TapDelivery implements Delivery {
-  readonly kind = 'tap';
-  readonly tail = TAP_TAIL;
+export class TapDelivery {
   private receiver: RtpStreamReceiver | undefined;
   private delivering = false;
   private eos: (() => void) | undefined;
@@ -53,8 +67,12 @@ export class TapDelivery implements Delivery {
   private units = 0;
   private byteCount = 0;
 
-  constructor(private readonly host: DeliveryHost, private readonly options: TapOptions) {}
+  constructor(private readonly host: TapHost, private readonly options: TapOptions) {}
 
+  /**
+   * One attempt: plays the pipeline and resolves once its output connected back. Rejects when
+   * `signal` aborts (stop, close, timeout).
+   */
   async attempt(pipeline: Pipeline, signal: AbortSignal): Promise<void> {
     this.release();
     this.runPushed = 0;
@@ -93,12 +111,14 @@ export class TapDelivery implements Delivery {
     this.watchdog.unref();
   }
 
+  /** Whether a failed attempt is worth another (`tries`: attempts made, this one included). */
   retryable(_err: Error, tries: number): boolean {
     // A first attempt that fails is a broken encoder or pipeline: the start fails. Later ones
     // follow a tap that worked and was lost.
     return tries > 1;
   }
 
+  /** A frame went into appsrc: `ptsNs` on the session clock, `runOffsetNs` the run's PTS 0 on it. */
   pushed(ptsNs: number, runOffsetNs: number): void {
     this.offset = runOffsetNs;
     this.runPushed++;
@@ -106,6 +126,7 @@ export class TapDelivery implements Delivery {
     this.pushedSinceUnit++;
   }
 
+  /** Sends EOS; resolves once every unit pushed came back, or when `signal` aborts. */
   finish(pipeline: Pipeline, signal: AbortSignal): Promise<void> {
     if (this.runPushed === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
@@ -122,6 +143,7 @@ export class TapDelivery implements Delivery {
     });
   }
 
+  /** Stops the pipeline and releases what the attempt took (socket, watchdog). */
   stop(pipeline: Pipeline): void {
     this.delivering = false;
     this.eos?.();
@@ -129,10 +151,12 @@ export class TapDelivery implements Delivery {
     this.release();
   }
 
+  /** Units encoded this session. */
   encoded(): number {
     return this.units;
   }
 
+  /** Encoded bytes received this session. */
   bytes(): number {
     return this.byteCount;
   }
@@ -189,6 +213,6 @@ export class TapDelivery implements Delivery {
     this.delivering = false;
     clearInterval(this.watchdog);
     this.watchdog = undefined;
-    this.host.failed(err, true);
+    this.host.failed(err);
   }
 }

@@ -126,3 +126,15 @@ export interface Destination extends EventEmitter<DestinationEvents> {
   dispose(): Promise<void>;
   stats(): DestinationStats;
 }
+
+/** Whether `v` looks like a destination (what attach() checks before taking it). */
+export function isDestination(v: unknown): v is Destination {
+  return !!v && typeof (v as Partial<Destination>).write === 'function' && typeof (v as Partial<Destination>).open === 'function';
+}
+
+/** What `v` is, for an error message: its type, or its class. */
+export function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v !== 'object') return typeof v;
+  return (v as object).constructor?.name ?? 'an object';
+}

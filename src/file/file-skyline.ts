@@ -3,7 +3,7 @@
 // built-in FileDestination.
 import { FileDestination } from '../destinations/file/file-destination.js';
 import type { Container } from '../destinations/file/file-output.js';
-import { SkyLine, type SinkSpec, type SkyLineOptions, type TimestampMode } from '../skyline.js';
+import { SkyLine, type SkyLineOptions, type TimestampMode } from '../skyline.js';
 
 export type { Container };
 
@@ -41,7 +41,7 @@ export class FileSkyLine extends SkyLine {
       ...(fragmentMs !== undefined ? { fragmentMs } : {}),
     });
     // A file has no viewer waiting: x264 frame threads keep both cores busy (figure 2).
-    super({ ...rest, ...(typeof timestamps === 'string' ? { timestamps } : {}), frameThreads: options.frameThreads ?? true }, file);
+    super({ ...rest, ...(typeof timestamps === 'string' ? { timestamps } : {}), frameThreads: options.frameThreads ?? true }, { destination: file });
     this.file = file;
   }
 
@@ -57,9 +57,5 @@ export class FileSkyLine extends SkyLine {
   /** The sidecar of the current (or last) session. */
   get timestampsPath(): string | undefined {
     return this.file.timestampsPath;
-  }
-
-  protected sink(): SinkSpec {
-    return { kind: 'tap' };
   }
 }

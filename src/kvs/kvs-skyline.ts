@@ -5,7 +5,7 @@
  * kvssink found (GST_PLUGIN_PATH) and chosen, a kvssink pipeline of its own takes them.
  */
 import { KvsDestination } from '../destinations/kvs/kvs-destination.js';
-import { SkyLine, type SinkSpec, type SkyLineEvents, type SkyLineOptions, type SkyLineStats } from '../skyline.js';
+import { SkyLine, type SkyLineEvents, type SkyLineOptions, type SkyLineStats } from '../skyline.js';
 import type { StreamDescription } from './control-plane.js';
 import type { KvsError } from './errors.js';
 import type { KvsStreamOptions } from './kvs-stream.js';
@@ -43,7 +43,7 @@ export class KVSSkyLine extends SkyLine<KVSSkyLineEvents> {
     const sink = options.sink ?? 'auto';
     if (!['auto', 'putmedia', 'kvssink'].includes(sink)) throw new RangeError(`sink must be 'putmedia', 'kvssink' or 'auto', got ${JSON.stringify(sink)}`);
     const kvs = new KvsDestination({ ...options, mode: sink, retryStart: false });
-    super(options, kvs);
+    super(options, { destination: kvs });
     kvs.on('ack', (ack) => this.emit('ack', ack));
     this.kvs = kvs;
     this.streamName = kvs.streamName;
@@ -69,9 +69,5 @@ export class KVSSkyLine extends SkyLine<KVSSkyLineEvents> {
     const base = super.stats();
     const kvs = this.kvs.kvs;
     return kvs ? { ...base, kvs } : base;
-  }
-
-  protected sink(): SinkSpec {
-    return { kind: 'tap' };
   }
 }

@@ -7,10 +7,10 @@
  * every new connection starts at a keyframe.
  */
 import { RtmpDestination } from '../destinations/rtmp/rtmp-destination.js';
-import { SkyLine, type SinkSpec, type SkyLineEvents, type SkyLineOptions } from '../skyline.js';
+import { SkyLine, type SkyLineEvents, type SkyLineOptions } from '../skyline.js';
 import type { RtmpErrorCode } from './errors.js';
 import type { RtmpPublishOptions, RtmpSinkElement } from './publish.js';
-import { redactTarget, rtmpTarget, type RtmpTargetOptions } from './url.js';
+import { rtmpTarget, type RtmpTargetOptions } from './url.js';
 
 export type { RtmpSinkElement };
 
@@ -32,9 +32,8 @@ export class RtmpSkyLine extends SkyLine<RtmpSkyLineEvents> {
     const target = rtmpTarget(options);
     // The destination reads its own fields (target, publish settings, reconnect) from the options.
     const relay = new RtmpDestination(options);
-    super(options, relay);
     // The whole URL too: a key under 4 characters is not scrubbed on its own, but is inside the URL.
-    redactTarget(this.redactor, target);
+    super(options, { destination: relay, secrets: [[target.url, target.masked], ...target.secrets] });
     this.destination = target.masked;
     this.relay = relay;
   }
@@ -47,10 +46,6 @@ export class RtmpSkyLine extends SkyLine<RtmpSkyLineEvents> {
   /** The GStreamer element used (known after the first startStreaming()). */
   get sinkElement(): RtmpSinkElement | undefined {
     return this.relay.sinkElement;
-  }
-
-  protected sink(): SinkSpec {
-    return { kind: 'tap' };
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { RtspDestination } from '../destinations/rtsp/rtsp-destination.js';
 import { WebDestination } from '../destinations/web/web-destination.js';
-import { SkyLine, type SinkSpec, type SkyLineEvents, type SkyLineOptions, type SkyLineStats } from '../skyline.js';
+import { SkyLine, type SkyLineEvents, type SkyLineOptions, type SkyLineStats } from '../skyline.js';
 import type { RtspAuthOptions } from './auth.js';
 import type { MountStats } from './mount.js';
 import type { RTSPServer, RTSPServerOptions } from './server.js';
@@ -79,15 +79,14 @@ export class RTSPSkyLine extends SkyLine<RTSPSkyLineEvents> {
     }
     // The same access units go to the RTSP mount and the browser preview: one encode.
     try {
-      super({ ...options, destinations: [rtsp, ...(web ? [web] : []), ...(options.destinations ?? [])] });
+      const webAuth = options.web && !(options.web instanceof WebServer) ? (options.web.auth ?? options.auth) : options.auth;
+      super({ ...options, destinations: [rtsp, ...(web ? [web] : []), ...(options.destinations ?? [])] }, { secrets: [options.auth?.password, ...webSecrets(webAuth)] });
     } catch (err) {
       // Bad SkyLine options: the path must be free again for a corrected try.
       void rtsp.dispose();
       void web?.dispose();
       throw err;
     }
-    if (options.auth) this.redactor.add(options.auth.password);
-    for (const secret of webSecrets(options.web && !(options.web instanceof WebServer) ? (options.web.auth ?? options.auth) : options.auth)) this.redactor.add(secret);
     this.rtsp = rtsp;
     this.web = web;
     this.server = rtsp.server;
@@ -114,9 +113,5 @@ export class RTSPSkyLine extends SkyLine<RTSPSkyLineEvents> {
   override stats(): RTSPSkyLineStats {
     const m: MountStats = this.rtsp.mountStats();
     return { ...super.stats(), clients: m.clients, bytesSent: m.bytesSent, clientDrops: m.droppedUnits, droppedClients: m.droppedClients, webViewers: this.web?.previewStats().viewers ?? 0 };
-  }
-
-  protected sink(): SinkSpec {
-    return { kind: 'tap' };
   }
 }

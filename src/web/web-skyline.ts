@@ -4,7 +4,7 @@
  * built-in WebDestination.
  */
 import { WebDestination } from '../destinations/web/web-destination.js';
-import { SkyLine, type SinkSpec, type SkyLineEvents, type SkyLineOptions, type SkyLineStats } from '../skyline.js';
+import { SkyLine, type SkyLineEvents, type SkyLineOptions, type SkyLineStats } from '../skyline.js';
 import { webSecrets, type WebPreviewOptions } from './preview.js';
 import type { WebServer } from './web-server.js';
 
@@ -32,12 +32,11 @@ export class WebSkyLine extends SkyLine<WebSkyLineEvents> {
     const { port, host, path, server, auth, name, serverOptions } = options;
     const preview = new WebDestination({ port, host, path, server, auth, name, serverOptions, ...(options.logger ? { logger: options.logger } : {}) }, 'WebSkyLine');
     try {
-      super({ ...options, destinations: [preview, ...(options.destinations ?? [])] });
+      super({ ...options, destinations: [preview, ...(options.destinations ?? [])] }, { secrets: webSecrets(options.auth) });
     } catch (err) {
       void preview.dispose();
       throw err;
     }
-    for (const s of webSecrets(options.auth)) this.redactor.add(s);
     this.preview = preview;
   }
 
@@ -61,9 +60,5 @@ export class WebSkyLine extends SkyLine<WebSkyLineEvents> {
   override stats(): WebSkyLineStats {
     const w = this.preview.previewStats();
     return { ...super.stats(), viewers: w.viewers, bytesSent: w.bytesSent, viewerSkips: w.skippedUnits, droppedViewers: w.droppedViewers };
-  }
-
-  protected sink(): SinkSpec {
-    return { kind: 'tap' };
   }
 }

@@ -6,11 +6,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as tick } from 'node:timers/promises';
-import { FileSkyLine, SkyLine, parseSidecar, type FileSkyLineOptions, type SessionInfo, type SinkSpec } from '../../src/index.js';
+import { FileDestination, FileSkyLine, MultiSkyLine, parseSidecar } from '../../src/index.js';
+import { encoderPipelines } from '../support/encoder-pipelines.js';
 import { frameTimes, probeVideo } from '../support/ffprobe.js';
 import { level } from '../support/frames.js';
 import { listeningPorts, openFds } from '../support/proc.js';
 import { captureLogger } from '../support/quiet.js';
+import { RecordingDestination } from '../support/recording-destination.js';
 import { waitFor } from '../support/wait.js';
 
 let dir: string;
@@ -28,16 +30,17 @@ function gate(): { wait: Promise<void>; open(): void; reached: boolean } {
   return g;
 }
 
-/** A FileSkyLine whose destination takes until the test opens the gate. */
-class GatedFile extends FileSkyLine {
-  constructor(options: FileSkyLineOptions, readonly g = gate()) {
-    super(options);
-  }
-  protected override async openDestination(session: SessionInfo): Promise<void> {
-    this.g.reached = true;
-    await this.g.wait;
-    await super.openDestination(session);
-  }
+/** A destination that opens when the test opens the gate: the session stays 'opening' until then. */
+function gated(): { destination: RecordingDestination; g: ReturnType<typeof gate> } {
+  const g = gate();
+  const destination = new RecordingDestination('gated');
+  destination.openGate = g.wait;
+  const open = destination.open.bind(destination);
+  destination.open = (video, link) => {
+    g.reached = true;
+    return open(video, link);
+  };
+  return { destination, g };
 }
 
 test('defect 1: stopStreaming() and close() called together keep all 60 queued frames, and the MP4 plays', async () => {
@@ -54,51 +57,45 @@ test('defect 1: stopStreaming() and close() called together keep all 60 queued f
 });
 
 test('defect 2: put() while a session opens is accepted, state reads opening, and the frames are recorded', async () => {
-  const sky = new GatedFile({ path: join(dir, 'opening.mp4'), ...quiet() });
+  const file = new FileDestination({ path: join(dir, 'opening.mp4') });
+  const { destination, g } = gated();
+  const sky = new MultiSkyLine({ destinations: [file, destination], ...quiet() });
   sky.on('error', () => undefined);
   const starting = sky.startStreaming({ fps: 10, width: 64, height: 48 });
-  await waitFor(() => sky.g.reached, 10_000, 'openDestination to be called');
+  await waitFor(() => g.reached, 10_000, 'the destination to be opened');
   for (let i = 0; i < 5; i++) assert.equal(sky.put(level(64, 48, i * 40), { timestamp: 1_700_000_000_000 + i * 100 }), true);
   assert.equal(sky.state, 'opening');
-  sky.g.open();
+  g.open();
   await starting;
   assert.equal(sky.state, 'streaming');
   await sky.stopStreaming();
-  assert.equal((await probeVideo(sky.path!)).frames, 5);
+  assert.equal((await probeVideo(file.path!)).frames, 5);
   await sky.close();
 });
-
-/** Takes 50 ms per frame (far behind a tight put() loop) and opens when the test says so. */
-class StalledGated extends SkyLine {
-  readonly g = gate();
-  protected sink(): SinkSpec {
-    return { kind: 'gst', launch: 'identity sleep-time=50000 ! fakesink sync=false' };
-  }
-  protected override async openDestination(): Promise<void> {
-    this.g.reached = true;
-    await this.g.wait;
-  }
-}
 
 test('defect 3: frames put while a session opens stay within queueBytes + the warmup frames, and do not raise the limit', async () => {
   const frameBytes = 640 * 480 * 3;
   const queueBytes = 8 * 2 ** 20;
   const queueFrames = Math.floor(queueBytes / frameBytes); // 9
   const warmupFrames = 10;
-  const sky = new StalledGated({ ...quiet(), queueBytes, warmupFrames, stopTimeoutMs: 2000, statsIntervalMs: 0 });
+  // The destination opens when the test says so; the encoder takes frames and hands nothing out.
+  const { destination, g } = gated();
+  const pipelines = encoderPipelines();
+  pipelines.stallPlays = true;
+  const sky = new MultiSkyLine({ destinations: [destination], ...quiet(), queueBytes, warmupFrames, stopTimeoutMs: 2000, statsIntervalMs: 0 });
   sky.on('error', () => undefined);
   await sky.startStreaming({ fps: null, width: null, height: null });
   const frame = level(640, 480, 77);
   let t = 1_700_000_000_000;
   let peak = 0;
   for (let i = 0; i < warmupFrames; i++) sky.put(frame, { timestamp: (t += 33) });
-  await waitFor(() => sky.g.reached, 10_000, 'the session to open after warmup');
+  await waitFor(() => g.reached, 10_000, 'the session to open after warmup');
   for (let i = 0; i < 200; i++) {
     assert.equal(sky.put(frame, { timestamp: (t += 33) }), true);
     peak = Math.max(peak, sky.stats().queued);
   }
   assert.ok(peak <= warmupFrames + queueFrames, `${peak} frames held while opening, budget ${warmupFrames} warmup + ${queueFrames} queue`);
-  sky.g.open();
+  g.open();
   await waitFor(() => sky.state === 'streaming', 10_000, 'streaming');
   for (let i = 0; i < 100; i++) {
     sky.put(frame, { timestamp: (t += 33) });
@@ -108,35 +105,31 @@ test('defect 3: frames put while a session opens stay within queueBytes + the wa
   assert.ok(peak <= warmupFrames + queueFrames, `${peak} frames held while streaming into a stalled pipeline`);
   assert.ok(sky.stats().framesDropped > 0, 'the queue dropped the oldest frames');
   await sky.close();
+  pipelines.restore();
 });
 
 test('defect 8: failed starts leave no descriptor, sidecar or listener behind', async () => {
-  // The destination opened (sidecar file and all), then the pipeline cannot be set up.
-  class BadConfig extends FileSkyLine {
-    protected override configurePipeline(): void {
-      throw new Error('no such property');
-    }
-  }
-  const sky = new BadConfig({ path: join(dir, 'bad-config.mp4'), ...quiet() });
+  // The destination opened (sidecar file and all), then the encoder pipeline cannot start.
+  const pipelines = encoderPipelines();
+  pipelines.failPlays = true;
+  const sky = new FileSkyLine({ path: join(dir, 'bad-config.mp4'), ...quiet() });
   sky.on('error', () => undefined);
-  await assert.rejects(sky.startStreaming({ fps: 10, width: 64, height: 48 }));
-  await sky.stopStreaming(); // the first pipeline and GStreamer's own descriptors exist from now on
-  const fds = openFds();
-  for (let i = 0; i < 5; i++) await assert.rejects(sky.startStreaming({ fps: 10, width: 64, height: 48 }));
-  assert.equal(openFds(), fds, 'descriptors held after 5 failed starts');
-  await sky.close();
-
-  // A tap destination whose opening fails: the tap's listener goes with it.
-  class FailingTap extends SkyLine {
-    protected sink(): SinkSpec {
-      return { kind: 'tap' };
-    }
-    protected override async openDestination(): Promise<void> {
-      throw new Error('destination refused');
-    }
+  try {
+    await assert.rejects(sky.startStreaming({ fps: 10, width: 64, height: 48 }));
+    await sky.stopStreaming(); // the first pipeline and GStreamer's own descriptors exist from now on
+    const fds = openFds();
+    for (let i = 0; i < 5; i++) await assert.rejects(sky.startStreaming({ fps: 10, width: 64, height: 48 }));
+    assert.equal(openFds(), fds, 'descriptors held after 5 failed starts');
+    await sky.close();
+  } finally {
+    pipelines.restore();
   }
+
+  // A destination whose opening fails: the session's tap and listener go with it.
+  const refusing = new RecordingDestination('refusing');
+  refusing.openError = new Error('destination refused');
   const ports = listeningPorts();
-  const tap = new FailingTap(quiet());
+  const tap = new MultiSkyLine({ destinations: [refusing], ...quiet() });
   tap.on('error', () => undefined);
   for (let i = 0; i < 3; i++) await assert.rejects(tap.startStreaming({ fps: 10, width: 64, height: 48 }), /destination refused/);
   assert.deepEqual(listeningPorts(), ports, 'listening sockets after 3 failed starts');

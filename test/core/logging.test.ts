@@ -7,15 +7,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SkyLine, type SinkSpec } from '../../src/index.js';
+import { MultiSkyLine, type SkyLineOptions } from '../../src/index.js';
 import { captureLogger } from '../support/quiet.js';
+import { RecordingDestination } from '../support/recording-destination.js';
 
-class Refused extends SkyLine {
-  protected sink(): SinkSpec {
-    return { kind: 'gst', launch: 'fakesink' };
-  }
-  protected override async openDestination(): Promise<void> {
-    throw new Error('destination refused');
+/** A SkyLine whose destination refuses to open. */
+class Refused extends MultiSkyLine {
+  constructor(options: SkyLineOptions) {
+    const refusing = new RecordingDestination('refusing');
+    refusing.openError = new Error('destination refused');
+    super({ ...options, destinations: [refusing] });
   }
 }
 

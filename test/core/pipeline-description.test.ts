@@ -8,18 +8,18 @@ import { layoutOf } from '../../src/frame.js';
 const settings = { bitrate: 2000, keyframeInterval: 60, speedPreset: 'ultrafast' };
 const shape = { width: 640, height: 360, framerate: '30000/1001', encoder: 'x264enc' as const };
 
-test('a GStreamer tail follows h264parse with the stream format it asks for', () => {
-  const d = describePipeline(shape, settings, { kind: 'gst', launch: 'matroskamux ! filesink', streamFormat: 'avc' });
+test('raw frames are scaled, converted and encoded, then parsed into byte-stream access units for the tap', () => {
+  const d = describePipeline(shape, settings);
   const parts = d.split(' ! ');
   assert.match(parts[0]!, /^appsrc name=src is-live=true format=time .*caps=video\/x-raw,format=BGR,width=640,height=360,framerate=30000\/1001/);
   assert.ok(parts.includes('video/x-raw,format=I420,width=640,height=360,framerate=30000/1001,pixel-aspect-ratio=1/1'));
   assert.ok(parts.some((p) => p.startsWith('x264enc name=encoder tune=zerolatency speed-preset=ultrafast bitrate=2000 key-int-max=60 bframes=0')));
   assert.ok(parts.includes('video/x-h264,profile=constrained-baseline'));
-  assert.deepEqual(parts.slice(-4), ['h264parse name=parse config-interval=-1', 'video/x-h264,stream-format=avc,alignment=au', 'matroskamux', 'filesink']);
+  assert.deepEqual(parts.slice(-5, -3), ['h264parse name=parse config-interval=-1', 'video/x-h264,stream-format=byte-stream,alignment=au']);
 });
 
 test('a tap sends RTP over TCP to a loopback receiver, timestamps from PTS 0; port and SSRC are set per attempt, not described', () => {
-  const d = describePipeline(shape, settings, { kind: 'tap' });
+  const d = describePipeline(shape, settings);
   assert.match(d, /video\/x-h264,stream-format=byte-stream,alignment=au ! rtph264pay name=tappay .*timestamp-offset=0 ! rtpstreampay ! tcpclientsink name=tapclient host=127\.0\.0\.1 sync=false$/);
   assert.doesNotMatch(d, /port=|ssrc=/);
 });
@@ -54,10 +54,10 @@ test('warmup keeps every frame, measures fps, and ends early when its budget fil
 });
 
 test('frameThreads turns x264 slices into frame threads; other encoders ignore it', () => {
-  const sliced = describePipeline(shape, settings, { kind: 'tap' });
-  const framed = describePipeline(shape, { ...settings, frameThreads: true }, { kind: 'tap' });
+  const sliced = describePipeline(shape, settings);
+  const framed = describePipeline(shape, { ...settings, frameThreads: true });
   assert.doesNotMatch(sliced, /sliced-threads/);
   assert.match(framed, /x264enc name=encoder [^!]*bframes=0 sliced-threads=false ! /);
-  const openh264 = describePipeline({ ...shape, encoder: 'openh264enc' }, { ...settings, frameThreads: true }, { kind: 'tap' });
+  const openh264 = describePipeline({ ...shape, encoder: 'openh264enc' }, { ...settings, frameThreads: true });
   assert.doesNotMatch(openh264, /sliced-threads/);
 });

@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as tick } from 'node:timers/promises';
-import { FileSkyLine, SkyLine, parseSidecar, type SinkSpec } from '../../src/index.js';
+import { FileSkyLine, MultiSkyLine, parseSidecar } from '../../src/index.js';
+import { encoderPipelines } from '../support/encoder-pipelines.js';
 import { decodeRgb, frameTimes, probeVideo } from '../support/ffprobe.js';
 import { indexed, indexOf, level } from '../support/frames.js';
 import { captureLogger } from '../support/quiet.js';
@@ -68,16 +69,13 @@ for (const container of ['mp4', 'mkv'] as const) {
   });
 }
 
-/** A destination that takes 200 ms per frame: the encoder falls far behind put(). */
-class StalledSkyLine extends SkyLine {
-  protected sink(): SinkSpec {
-    return { kind: 'gst', launch: 'identity sleep-time=200000 ! fakesink sync=false' };
-  }
-}
-
 test('a stalled pipeline keeps memory bounded and counts drops; put() keeps returning', async () => {
-  const sky = new StalledSkyLine({ logger: captureLogger('error').logger, queueBytes: 8 * 2 ** 20, stopTimeoutMs: 3000 });
+  // The encoder takes frames and hands nothing out: it falls ever further behind put().
+  const pipelines = encoderPipelines();
+  pipelines.stallPlays = true;
+  const sky = new MultiSkyLine({ logger: captureLogger('error').logger, queueBytes: 8 * 2 ** 20, stopTimeoutMs: 3000 });
   await sky.startStreaming({ fps: 30, width: 640, height: 480 });
+  pipelines.restore();
   const frame = level(640, 480, 77);
   global.gc?.();
   const rss0 = process.memoryUsage().rss;
@@ -99,12 +97,8 @@ test('a stalled pipeline keeps memory bounded and counts drops; put() keeps retu
 });
 
 test('putAsync never drops: a slow pipeline slows the producer instead', async () => {
-  class Slow extends SkyLine {
-    protected sink(): SinkSpec {
-      return { kind: 'gst', launch: 'identity sleep-time=5000 ! fakesink sync=false' };
-    }
-  }
-  const sky = new Slow({ logger: captureLogger('error').logger, queueBytes: 1 });
+  // The smallest queue: each putAsync() waits for the encoder to take the frame before it.
+  const sky = new MultiSkyLine({ logger: captureLogger('error').logger, queueBytes: 1 });
   await sky.startStreaming({ fps: 30, width: 320, height: 240 });
   for (let i = 0; i < 60; i++) assert.equal(await sky.putAsync(level(320, 240, i)), true);
   await sky.stopStreaming();

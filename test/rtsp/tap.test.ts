@@ -4,9 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { RTSPSkyLine, SkyLine, type SinkSpec } from '../../src/index.js';
-import type { AccessUnit } from '../../src/h264/access-unit.js';
-import type { Pipeline } from '../../src/gst/pipeline.js';
+import { MultiSkyLine, RTSPSkyLine } from '../../src/index.js';
+import { encoderPipelines } from '../support/encoder-pipelines.js';
+import { RecordingDestination } from '../support/recording-destination.js';
 import { feedLive } from '../support/rtsp-source.js';
 import { ffmpegPlay, DECODE_ERRORS } from '../support/rtsp-players.js';
 import { captureLogger } from '../support/quiet.js';
@@ -103,24 +103,14 @@ test('a foreign local connection in the tap\'s window, sending RTP of another SS
   }
 });
 
-/** A tap destination that counts what comes back and lets the test get at its pipeline. */
-class Counting extends SkyLine {
-  units: AccessUnit[] = [];
-  pipeline: Pipeline | undefined;
-  protected sink(): SinkSpec {
-    return { kind: 'tap' };
-  }
-  protected override configurePipeline(pipeline: Pipeline): void {
-    this.pipeline = pipeline;
-  }
-  protected override onAccessUnit(au: AccessUnit): void {
-    this.units.push(au);
-  }
-}
 
 for (const fault of ['killed', 'stalled'] as const) {
   test(`a ${fault} tap is reported as an error and recovered`, async () => {
-    const sky = new Counting({ logger: captureLogger('error').logger, statsIntervalMs: 0, stopTimeoutMs: 3000, reconnect: { initialDelayMs: 100, maxDelayMs: 500 } });
+    // A destination keeps what comes back through the tap; the test gets at the encoder pipeline.
+    const d = new RecordingDestination();
+    const pipelines = encoderPipelines();
+    const sky = new MultiSkyLine({ destinations: [d], logger: captureLogger('error').logger, statsIntervalMs: 0, stopTimeoutMs: 3000, reconnect: { initialDelayMs: 100, maxDelayMs: 500 } });
+    const units = d.units;
     const errors: Error[] = [];
     const states: string[] = [];
     sky.on('error', (e) => errors.push(e));
@@ -128,19 +118,20 @@ for (const fault of ['killed', 'stalled'] as const) {
     await sky.startStreaming({ fps: FPS, width: W, height: H });
     const feed = feedLive(sky, { fps: FPS, width: W, height: H });
     try {
-      await waitFor(() => sky.units.length >= 10, 10_000, 'units to come back');
+      await waitFor(() => units.length >= 10, 10_000, 'units to come back');
       // The pipeline dies (to NULL: its socket closes) or stops moving (PAUSED: the socket stays open).
-      if (fault === 'killed') sky.pipeline!.stop();
-      else (sky.pipeline as unknown as { pause(): void }).pause();
+      if (fault === 'killed') pipelines.last!.stop();
+      else pipelines.last!.pause();
       await waitFor(() => errors.length > 0, 15_000, 'an error event about the tap');
-      const n = sky.units.length;
-      await waitFor(() => sky.units.length >= n + 30, 20_000, 'units to flow again after recovery');
+      const n = units.length;
+      await waitFor(() => units.length >= n + 30, 20_000, 'units to flow again after recovery');
       assert.equal(sky.state, 'streaming');
       assert.ok(states.includes('reconnecting'), states.join(','));
-      assert.ok(sky.units.slice(n).some((u) => u.keyframe), 'the recovered encoder starts with a keyframe');
+      assert.ok(units.slice(n).some((u) => u.keyframe), 'the recovered encoder starts with a keyframe');
     } finally {
       feed.stop();
       await sky.close();
+      pipelines.restore();
     }
   });
 }

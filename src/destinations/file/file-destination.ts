@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { aborted } from '../../delivery/delivery.js';
+import { aborted } from '../../abort.js';
 import { EncodedSink, type FinishResult } from '../../gst/encoded-sink.js';
 import type { GstError } from '../../gst/pipeline.js';
 import type { AccessUnit } from '../../h264/access-unit.js';
