@@ -125,6 +125,7 @@ function validate(p: MediaPlaylist): void {
   p.segments.forEach((s, i) => {
     if (!s.complete && i !== p.segments.length - 1) throw new RangeError(`segment ${s.msn} is open but not the last`);
     if (i > 0 && s.msn !== p.segments[i - 1]!.msn + 1) throw new RangeError(`media sequence numbers must follow each other (${p.segments[i - 1]!.msn}, ${s.msn})`);
+    if (/[\r\n]/.test(s.uri)) throw new RangeError(`a segment URI may not contain a newline: ${JSON.stringify(s.uri)}`);
     if (s.complete && s.parts.length === 0) throw new RangeError(`segment ${s.msn} has no parts`);
   });
 }
