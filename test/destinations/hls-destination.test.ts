@@ -206,6 +206,7 @@ v.requestVideoFrameCallback(function shown() {
     const q = (await tab.evaluate('(function(){var v=document.getElementById("v"), q=v.getVideoPlaybackQuality(); return { t: v.currentTime, decoded: q.totalVideoFrames, dropped: q.droppedVideoFrames, lowLatency: hls.lowLatencyMode };})()')) as { t: number; decoded: number; lowLatency: boolean };
     assert.ok(q.t > 0 && q.decoded >= 30, JSON.stringify(q));
     assert.equal(q.lowLatency, true);
+    if (process.env.SKYLINE_HLS_DEBUG) console.log({ read: read.length, shown: shown.length, behind, q, errors });
     assert.deepEqual(errors.filter((e) => e.includes('fatal')), []);
   } finally {
     f.stop();
