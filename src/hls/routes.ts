@@ -20,6 +20,21 @@ const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 export interface HlsRouteOptions {
   /** Credentials guard the stream: no shared cache may keep what it serves. */
   private: boolean;
+  /** Counted here (HlsDestination.hlsStats()). */
+  counters: HlsRequestCounters;
+}
+
+export interface HlsRequestCounters {
+  /** Playlist requests, blocking ones included. */
+  playlists: number;
+  /** Playlist requests with _HLS_msn answered with the part they waited for. */
+  blockingReloads: number;
+  /** Requests refused as too far ahead, or malformed (400). */
+  badRequests: number;
+  /** Blocking requests whose part did not come in time (503). */
+  timeouts: number;
+  /** Segment, part and init files sent. */
+  files: number;
 }
 
 const TEXT = { 'Content-Type': 'text/plain' };
@@ -29,16 +44,30 @@ export async function hlsReply(window: LiveWindow | undefined, name: string, que
   if (!window) return { status: 503, body: 'stream not started\n', headers: { 'Retry-After': '1', ...TEXT } };
   const scope = o.private ? 'private' : 'public';
   const waitMs = 3 * window.targetDurationS * 1000;
-  if (name === PLAYLIST_NAME) return playlistReply(window, query, scope, waitMs);
+  const c = o.counters;
+  if (name === PLAYLIST_NAME) {
+    c.playlists++;
+    const r = await playlistReply(window, query, scope, waitMs);
+    if (r.status === 400) c.badRequests++;
+    if (r.status === 503) c.timeouts++;
+    if (r.status === 200 && query.has('_HLS_msn')) c.blockingReloads++;
+    return r;
+  }
   const type = name.endsWith('.m3u8') ? PLAYLIST_TYPE : 'video/mp4';
   const cached = { 'Content-Type': type, 'Cache-Control': `${scope}, max-age=${Math.ceil(4 * window.targetDurationS * window.windowSegments)}` };
   const now = window.file(name);
-  if (now) return { status: 200, body: now, headers: cached };
+  if (now) {
+    c.files++;
+    return { status: 200, body: now, headers: cached };
+  }
   const index = window.partIndexOf(name);
   if (index !== undefined && index >= window.nextPartIndex && index - window.nextPartIndex < window.advancePartLimit) {
     await window.waitUntil(() => window.file(name) !== undefined || window.nextPartIndex > index, waitMs);
     const later = window.file(name);
-    if (later) return { status: 200, body: later, headers: cached };
+    if (later) {
+      c.files++;
+      return { status: 200, body: later, headers: cached };
+    }
   }
   return { status: 404, body: 'no such file (it may have left the window)\n', headers: TEXT };
 }

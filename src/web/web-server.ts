@@ -221,7 +221,7 @@ export class WebServer {
   mountFiles(path: string, options: FileMountOptions & { auth?: WebAuthOptions }): FileMount {
     checkPath(path);
     if (this.files.has(path)) throw new Error(`web path ${path} already serves files`);
-    const m: FileMount = { path, auth: this.authFor(path, options.auth ?? this.options.auth), options };
+    const m: FileMount = { path, auth: this.authFor(path, options.auth ?? this.options.auth), options: { stallTimeoutMs: this.opts.stallTimeoutMs, ...options } };
     this.files.set(path, m);
     return m;
   }

@@ -146,13 +146,15 @@ test('served LL-HLS: valid playlists, blocking reload answered once the part exi
     assert.deepEqual(errors, []);
     assert.equal(hls.stats().kind, 'hls');
     assert.equal(hls.stats().unitsIn, frames);
+    const st = hls.hlsStats();
+    assert.ok(st.blockingReloads >= blocked && st.badRequests === 4 && st.timeouts === 0, JSON.stringify(st));
   } finally {
     f.stop();
     await s.close();
   }
 });
 
-test('hls.js in headless Chromium, low-latency mode, plays it from another origin (CORS for allowedOrigins only)', { skip: skip || chromiumMissing(), timeout: 60_000 }, async () => {
+test('hls.js in headless Chromium, low-latency mode, plays it from another origin (CORS for allowedOrigins only)', { skip: skip || chromiumMissing(), timeout: 60_000 }, async (t) => {
   // The player's page on an origin of its own: only CORS lets it read the stream.
   let hlsUrl = '';
   const page = http.createServer((req, res) => {
@@ -206,7 +208,10 @@ v.requestVideoFrameCallback(function shown() {
     const q = (await tab.evaluate('(function(){var v=document.getElementById("v"), q=v.getVideoPlaybackQuality(); return { t: v.currentTime, decoded: q.totalVideoFrames, dropped: q.droppedVideoFrames, lowLatency: hls.lowLatencyMode };})()')) as { t: number; decoded: number; lowLatency: boolean };
     assert.ok(q.t > 0 && q.decoded >= 30, JSON.stringify(q));
     assert.equal(q.lowLatency, true);
-    if (process.env.SKYLINE_HLS_DEBUG) console.log({ read: read.length, shown: shown.length, behind, q, errors });
+    // hls.js took the low-latency path: blocking playlist reloads and parts.
+    const st = hls.hlsStats();
+    assert.ok(st.blockingReloads >= 5, JSON.stringify(st));
+    t.diagnostic(`hls.js: ${read.length} pictures read, ${behind} frames behind the last put, ${JSON.stringify(q)}, ${JSON.stringify(st)}`);
     assert.deepEqual(errors.filter((e) => e.includes('fatal')), []);
   } finally {
     f.stop();

@@ -195,4 +195,28 @@ describe('LiveWindow on a real clip (x264, 30 fps, keyframe every 30 frames)', {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('a new session on the same window: EXT-X-DISCONTINUITY, a new init, numbering goes on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skyline-hls-restart-'));
+    try {
+      const aus = await encodeClip(join(dir, 'clip.h264'), { frames: 60, width: 160, height: 120, fps: 30, keyInt: 30, originMs: T0 });
+      const w = new LiveWindow({ segmentMs: 1000, partMs: 250, windowSegments: 6, fps: 30, canBlockReload: true });
+      for (const au of aus) w.push(au);
+      w.end();
+      assert.match(w.playlist(), /#EXT-X-ENDLIST/);
+      w.restart();
+      for (const au of aus) w.push({ ...au, captureMs: au.captureMs + 5000 });
+      const text = w.playlist();
+      const m = parseM3u8(text);
+      assert.deepEqual(specProblems(m), [], text);
+      assert.doesNotMatch(text, /ENDLIST/);
+      assert.equal(m.manifest.segments.filter((s) => s.discontinuity).length, 1);
+      const maps = new Set(m.manifest.segments.map((s) => s.map!.uri));
+      assert.equal(maps.size, 2, text);
+      for (const u of maps) assert.ok(w.file(u), `${u} kept`);
+      assert.deepEqual(m.manifest.segments.map((s, i) => s.uri.endsWith(`-s${i}.m4s`)), m.manifest.segments.map(() => true));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { AccessUnit } from '../../h264/access-unit.js';
 import { DirectoryWriter } from '../../hls/directory.js';
 import { LiveWindow } from '../../hls/live-window.js';
-import { hlsReply, PLAYLIST_NAME } from '../../hls/routes.js';
+import { hlsReply, PLAYLIST_NAME, type HlsRequestCounters } from '../../hls/routes.js';
 import { defaultLogger } from '../../log.js';
 import type { WebAuthOptions } from '../../web/auth.js';
 import type { FileMount } from '../../web/file-mount.js';
@@ -61,6 +61,7 @@ export class HlsDestination extends EventEmitter<DestinationEvents> implements D
   private gate = new KeyframeGate();
   private link: DestinationLink | undefined;
   private disposed = false;
+  private readonly counters: HlsRequestCounters = { playlists: 0, blockingReloads: 0, badRequests: 0, timeouts: 0, files: 0 };
 
   constructor(options: HlsDestinationOptions = {}) {
     super();
@@ -92,7 +93,7 @@ export class HlsDestination extends EventEmitter<DestinationEvents> implements D
       });
       this.mount = this.server.mountFiles(this.path, {
         ...(options.auth ? { auth: options.auth } : {}),
-        handle: (name, query) => hlsReply(this.window, name, query, { private: this.mount?.auth !== undefined }),
+        handle: (name, query) => hlsReply(this.window, name, query, { private: this.mount?.auth !== undefined, counters: this.counters }),
       });
     }
     this.status = new DestinationStatus(this, this.kind, this.directory !== undefined ? `hls:${this.directory}` : `hls:${this.path}`);
@@ -184,5 +185,11 @@ export class HlsDestination extends EventEmitter<DestinationEvents> implements D
 
   stats(): DestinationStats {
     return this.status.stats();
+  }
+
+  /** What players asked of the server since it was made (nothing in directory mode). */
+  hlsStats(): HlsRequestCounters & { mediaSequence: number; parts: number } {
+    const live = this.window?.live;
+    return { ...this.counters, mediaSequence: live?.msn ?? -1, parts: this.window?.nextPartIndex ?? 0 };
   }
 }
