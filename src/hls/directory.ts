@@ -12,8 +12,11 @@ import { PLAYLIST_NAME } from './routes.js';
 
 export class DirectoryWriter {
   private chain: Promise<void> = Promise.resolve();
-  private playlistText: string | undefined;
-  private playlistQueued = false;
+  /**
+   * The queued playlist write that newer versions may still replace. A file queued after it
+   * seals it: a newer playlist may name that file, so it is written in a write of its own, after it.
+   */
+  private playlist: { text: string } | undefined;
   private seq = 0;
   private readonly detach: () => void;
 
@@ -21,18 +24,22 @@ export class DirectoryWriter {
     const onFile = (name: string, chunks: readonly Buffer[]) => {
       // A segment is its parts again: only parts and init are counted.
       if (!/-s\d+\.m4s$/.test(name)) onBytes(chunks.reduce((n, c) => n + c.length, 0));
+      this.playlist = undefined;
       this.enqueue(() => this.atomic(name, chunks));
     };
     const onRemoved = (names: string[]) => this.enqueue(async () => {
       await Promise.all(names.map((n) => rm(join(this.dir, n), { force: true })));
     });
     const onPlaylist = (text: string) => {
-      this.playlistText = text;
-      if (this.playlistQueued) return;
-      this.playlistQueued = true;
+      if (this.playlist) {
+        this.playlist.text = text;
+        return;
+      }
+      const queued = { text };
+      this.playlist = queued;
       this.enqueue(async () => {
-        this.playlistQueued = false;
-        await this.atomic(PLAYLIST_NAME, [Buffer.from(this.playlistText!)]);
+        if (this.playlist === queued) this.playlist = undefined;
+        await this.atomic(PLAYLIST_NAME, [Buffer.from(queued.text)]);
       });
     };
     window.on('file', onFile);

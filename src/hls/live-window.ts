@@ -2,8 +2,8 @@
  * The live side of low-latency HLS: access units in, CMAF parts and segments out (fragmented
  * MP4 from src/mp4/, one moof+mdat per part), kept in a sliding window that the playlist
  * (src/hls/playlist.ts) describes. Parts are cut on frame boundaries close to the part target,
- * segments on keyframes once the segment target is reached; every keyframe starts a part
- * (INDEPENDENT=YES). A frame's duration is known when the next one comes, so a part goes out
+ * segments on keyframes once the segment target is reached; a keyframe starts a part
+ * (INDEPENDENT=YES) when the part before it may end there. A frame's duration is known when the next one comes, so a part goes out
  * when the first frame of the next one arrives. No I/O: the HTTP routes and the directory
  * writer read it, and blocking reloads wait on it.
  */
@@ -24,8 +24,8 @@ export interface LiveWindowOptions {
   windowSegments: number;
   /** Frames per second, for the part target (whole frames) and the last frame's duration. */
   fps: number;
-  /** The server answers _HLS_msn/_HLS_part (false for a directory of static files). */
-  canBlockReload: boolean;
+  /** Low-latency HLS: the server answers _HLS_msn/_HLS_part. False: plain HLS (a directory of static files; parts are not written). */
+  lowLatency: boolean;
   /** Asked when a segment is due and no keyframe came (rate-limited by the producer). */
   requestKeyframe?: () => void;
 }
@@ -152,9 +152,13 @@ export class LiveWindow extends EventEmitter<LiveWindowEvents> {
       // A segment must stay under TARGETDURATION + 0.5 s: a long camera GOP is cut between keyframes.
       const segmentOver = sinceSegment + this.partNs > this.targetDurationS * 1e9 + 0.49e9;
       const partDue = sincePart >= this.partNs - half;
-      if (au.keyframe || partDue) {
+      const segmentEnds = (au.keyframe && segmentDue) || (segmentOver && partDue);
+      // A keyframe inside a segment starts a part (INDEPENDENT=YES) only when the part before it
+      // is long enough: all but a segment's last part must be 85% of PART-TARGET (4.4.3.7).
+      const partMayEnd = sincePart >= 0.85 * this.partTargetS * 1e9 - 1e3;
+      if (segmentEnds || partDue || (au.keyframe && partMayEnd)) {
         this.flushPart(au.ptsNs);
-        if ((au.keyframe && segmentDue) || segmentOver) this.completeSegment();
+        if (segmentEnds) this.completeSegment();
       }
       if (segmentDue && !au.keyframe && !this.keyframeAsked) {
         this.keyframeAsked = true;
@@ -200,7 +204,7 @@ export class LiveWindow extends EventEmitter<LiveWindowEvents> {
     return renderMediaPlaylist({
       targetDurationS: this.targetDurationS,
       partTargetS: this.partTargetS,
-      canBlockReload: this.o.canBlockReload,
+      lowLatency: this.o.lowLatency,
       discontinuitySequence,
       segments: listed,
       preloadHintUri: this.mapUri ? this.partName(this.nextPart) : undefined,
@@ -274,9 +278,11 @@ export class LiveWindow extends EventEmitter<LiveWindowEvents> {
     const part: Part = { name: this.partName(this.nextPart), index: this.nextPart++, data, durationS: (ticks(endNs) - ticks(first.ptsNs)) / TIMESCALE, independent: first.keyframe };
     seg.stored.push(part);
     seg.parts.push({ uri: part.name, durationS: part.durationS, independent: part.independent });
-    this.files.set(part.name, [data]);
     this.pending = [];
-    this.emit('file', part.name, [data]);
+    if (this.o.lowLatency) {
+      this.files.set(part.name, [data]);
+      this.emit('file', part.name, [data]);
+    }
     this.changed();
   }
 
@@ -296,13 +302,14 @@ export class LiveWindow extends EventEmitter<LiveWindowEvents> {
     const keep = 2 * this.o.windowSegments + 1;
     if (this.segments.length <= keep) return;
     const gone = this.segments.splice(0, this.segments.length - keep);
-    const names: string[] = [];
+    let names: string[] = [];
     for (const s of gone) {
       names.push(s.uri, ...s.stored.map((p) => p.name));
     }
     const maps = new Set(this.segments.map((s) => s.mapUri));
     for (const s of gone) if (!maps.has(s.mapUri) && s.mapUri !== this.mapUri && this.files.has(s.mapUri)) names.push(s.mapUri);
     for (const n of names) this.files.delete(n);
+    if (!this.o.lowLatency) names = names.filter((n) => this.partIndexOf(n) === undefined);
     this.emit('removed', names);
   }
 

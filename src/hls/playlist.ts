@@ -5,10 +5,12 @@
  *
  * Rules followed (section numbers of draft-pantos-hls-rfc8216bis):
  * - 4.4.3.1 EXT-X-TARGETDURATION: every EXTINF rounded to the nearest integer is at most it.
- * - 4.4.3.7 EXT-X-PART-INF: every part is at most PART-TARGET long.
+ * - 4.4.3.7 EXT-X-PART-INF: every part is at most PART-TARGET long, and all but the last of
+ *   a segment at least 85% of it (the live window cuts them so).
  * - 4.4.3.8 EXT-X-SERVER-CONTROL: PART-HOLD-BACK at least twice PART-TARGET (we use three
- *   times, the SHOULD); CAN-BLOCK-RELOAD only where the server answers _HLS_msn/_HLS_part.
- * - 4.4.4.9 EXT-X-PART: parts of segments within three target durations of the live edge; the
+ *   times, the SHOULD), CAN-BLOCK-RELOAD=YES: low-latency playlists only where the server
+ *   answers _HLS_msn/_HLS_part (Appendix B); static files get plain HLS.
+ * - 4.4.4.9 EXT-X-PART: parts of segments that start within three target durations of the end; the
  *   open segment's parts come after its completed ones, with no EXTINF yet.
  * - 4.4.5.3 EXT-X-PRELOAD-HINT: the part that comes next, at most one per type.
  * - 4.4.3.3 EXT-X-DISCONTINUITY-SEQUENCE counts discontinuities that slid out of the window.
@@ -43,7 +45,12 @@ export interface MediaPlaylist {
   partTargetS: number;
   /** Three times partTargetS unless given. */
   partHoldBackS?: number;
-  canBlockReload: boolean;
+  /**
+   * Low-latency HLS: parts, PART-INF, SERVER-CONTROL with blocking reload, the preload hint.
+   * False: plain HLS of whole segments (static files, which cannot block: RFC 8216bis
+   * Appendix B makes blocking reload part of every low-latency playlist).
+   */
+  lowLatency: boolean;
   /** Discontinuities before the first listed segment. */
   discontinuitySequence: number;
   /** Oldest first; only the last may be open. */
@@ -75,31 +82,35 @@ export function advancePartLimit(partTargetS: number): number {
 export function renderMediaPlaylist(p: MediaPlaylist): string {
   validate(p);
   const lines = ['#EXTM3U', `#EXT-X-VERSION:${PLAYLIST_VERSION}`, `#EXT-X-TARGETDURATION:${p.targetDurationS}`];
-  const holdBack = p.partHoldBackS ?? 3 * p.partTargetS;
-  lines.push(`#EXT-X-SERVER-CONTROL:${p.canBlockReload ? 'CAN-BLOCK-RELOAD=YES,' : ''}PART-HOLD-BACK=${formatDuration(holdBack)}`);
-  lines.push(`#EXT-X-PART-INF:PART-TARGET=${formatDuration(p.partTargetS)}`);
+  if (p.lowLatency) {
+    const holdBack = p.partHoldBackS ?? 3 * p.partTargetS;
+    lines.push(`#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${formatDuration(holdBack)}`);
+    lines.push(`#EXT-X-PART-INF:PART-TARGET=${formatDuration(p.partTargetS)}`);
+  }
   const first = p.segments[0];
   lines.push(`#EXT-X-MEDIA-SEQUENCE:${first ? first.msn : 0}`);
   if (p.discontinuitySequence > 0) lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${p.discontinuitySequence}`);
 
-  // Parts are listed for segments that end within three target durations of the live edge.
+  // Parts are listed for segments that start within three target durations of the live edge.
   let fromEnd = 0;
   let partsFrom = p.segments.length;
   for (let i = p.segments.length - 1; i >= 0; i--) {
-    if (fromEnd > 3 * p.targetDurationS) break;
-    partsFrom = i;
     fromEnd += segmentDuration(p.segments[i]!);
+    // At exactly three target durations the parts may go (only those further must): they do.
+    if (fromEnd >= 3 * p.targetDurationS - 1e-6) break;
+    partsFrom = i;
   }
 
   let map: string | undefined;
   p.segments.forEach((s, i) => {
+    if (!s.complete && !p.lowLatency) return; // plain HLS lists whole segments only
     if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
     if (s.mapUri !== map) {
       lines.push(`#EXT-X-MAP:URI=${quoted(s.mapUri)}`);
       map = s.mapUri;
     }
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.programDateTimeMs).toISOString()}`);
-    if (i >= partsFrom || !s.complete) {
+    if (p.lowLatency && (i >= partsFrom || !s.complete)) {
       for (const part of s.parts) {
         lines.push(`#EXT-X-PART:DURATION=${formatDuration(part.durationS)},URI=${quoted(part.uri)}${part.independent ? ',INDEPENDENT=YES' : ''}`);
       }
@@ -107,7 +118,7 @@ export function renderMediaPlaylist(p: MediaPlaylist): string {
     if (s.complete) lines.push(`#EXTINF:${formatDuration(segmentDuration(s))},`, s.uri);
   });
   if (p.ended) lines.push('#EXT-X-ENDLIST');
-  else if (p.preloadHintUri !== undefined) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI=${quoted(p.preloadHintUri)}`);
+  else if (p.lowLatency && p.preloadHintUri !== undefined) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI=${quoted(p.preloadHintUri)}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -139,7 +150,7 @@ export function durationViolations(p: MediaPlaylist): string[] {
   for (const s of p.segments) {
     if (s.complete && Math.round(segmentDuration(s)) > p.targetDurationS) out.push(`segment ${s.msn} lasts ${segmentDuration(s)} s, over the target duration ${p.targetDurationS}`);
     // Half a millisecond of slack: durations are printed to the millisecond.
-    for (const part of s.parts) if (part.durationS > p.partTargetS + 0.0005) out.push(`part ${part.uri} lasts ${part.durationS} s, over PART-TARGET ${p.partTargetS}`);
+    if (p.lowLatency) for (const part of s.parts) if (part.durationS > p.partTargetS + 0.0005) out.push(`part ${part.uri} lasts ${part.durationS} s, over PART-TARGET ${p.partTargetS}`);
   }
   return out;
 }

@@ -23,7 +23,7 @@ function seg(msn: number, parts: Array<[number, boolean?]>, more: Partial<Playli
 }
 
 function playlist(more: Partial<MediaPlaylist> = {}): MediaPlaylist {
-  return { targetDurationS: 1, partTargetS: 0.25, canBlockReload: true, discontinuitySequence: 0, segments: [], ended: false, preloadHintUri: 'next.m4s', ...more };
+  return { targetDurationS: 1, partTargetS: 0.25, lowLatency: true, discontinuitySequence: 0, segments: [], ended: false, preloadHintUri: 'next.m4s', ...more };
 }
 
 const full = (msn: number) => seg(msn, [[0.25], [0.25], [0.25], [0.25]]);
@@ -42,10 +42,10 @@ describe('renderMediaPlaylist', { skip }, () => {
       },
     },
     {
-      name: 'a directory of static files cannot block: no CAN-BLOCK-RELOAD',
-      p: playlist({ canBlockReload: false, segments: [full(0)] }),
-      has: [/^#EXT-X-SERVER-CONTROL:PART-HOLD-BACK=0\.75$/m],
-      hasNot: [/CAN-BLOCK-RELOAD/],
+      name: 'static files cannot block: plain HLS, no parts, no server control, no hint (Appendix B)',
+      p: playlist({ lowLatency: false, segments: [full(0), seg(1, [[0.25]], { complete: false })] }),
+      has: [/#EXTINF:1,\ns0\.m4s\n$/],
+      hasNot: [/EXT-X-PART/, /SERVER-CONTROL/, /PRELOAD-HINT/, /p1\.0/],
     },
     {
       name: 'parts before their EXTINF, INDEPENDENT=YES on keyframe parts only, map and date once per segment',
@@ -72,11 +72,12 @@ describe('renderMediaPlaylist', { skip }, () => {
     {
       name: 'parts only within three target durations of the live edge (4.4.4.9)',
       p: playlist({ segments: [full(0), full(1), full(2), full(3), full(4), full(5)] }),
-      has: [/URI="p2\.0\.m4s"/, /URI="p5\.3\.m4s"/],
-      hasNot: [/URI="p0\./, /URI="p1\./],
+      has: [/URI="p4\.0\.m4s"/, /URI="p5\.3\.m4s"/],
+      hasNot: [/URI="p0\./, /URI="p1\./, /URI="p2\./, /URI="p3\./],
       check: (m) => {
         assert.equal(m.segments.length, 6);
-        assert.equal(m.segments[0]!.parts, undefined);
+        assert.equal(m.segments[3]!.parts, undefined);
+        assert.equal(m.segments[4]!.parts?.length, 4);
       },
     },
     {
@@ -146,7 +147,7 @@ describe('LiveWindow on a real clip (x264, 30 fps, keyframe every 30 frames)', {
     const dir = mkdtempSync(join(tmpdir(), 'skyline-hls-window-'));
     try {
       const aus = await encodeClip(join(dir, 'clip.h264'), { frames: 300, width: 160, height: 120, fps: 30, keyInt: 30, originMs: T0 });
-      const w = new LiveWindow({ segmentMs: 2000, partMs: 250, windowSegments: 3, fps: 30, canBlockReload: true });
+      const w = new LiveWindow({ segmentMs: 2000, partMs: 250, windowSegments: 3, fps: 30, lowLatency: true });
       const removed: string[] = [];
       w.on('removed', (names) => removed.push(...names));
       for (const au of aus) {
@@ -161,10 +162,15 @@ describe('LiveWindow on a real clip (x264, 30 fps, keyframe every 30 frames)', {
       // 300 frames, 60 per segment: 5 segments, the window lists the last 3.
       assert.equal(m.mediaSequence, 2);
       assert.deepEqual(m.segments.map((s) => s.duration), [2, 2, 2]);
+      // Parts of the segments that start within three target durations (6 s) of the end: the last two.
+      assert.deepEqual(m.segments.map((s) => s.parts?.length ?? 0), [0, 9, 9]);
       for (const s of m.segments) {
-        assert.equal(s.parts?.[0]?.independent, true);
-        assert.equal(s.parts!.filter((x) => x.independent).length, 2, 'a keyframe every second starts a part');
         assert.ok(w.file(s.uri), `${s.uri} kept`);
+        if (!s.parts) continue;
+        assert.equal(s.parts[0]!.independent, true);
+        // 7-frame parts (233 ms): 7, 7, 7, 7, then the keyframe at frame 30 falls inside a part,
+        // since a 2-frame part would be under 85% of PART-TARGET; frames 56-59 end the segment.
+        assert.deepEqual(s.parts.map((x) => Math.round(x.duration * 30)), [7, 7, 7, 7, 7, 7, 7, 7, 4]);
       }
       // Retired but kept a while (twice the window plus one): nothing deleted for 5 segments.
       assert.deepEqual(removed, []);
@@ -179,7 +185,7 @@ describe('LiveWindow on a real clip (x264, 30 fps, keyframe every 30 frames)', {
     try {
       const aus = await encodeClip(join(dir, 'clip.h264'), { frames: 400, width: 160, height: 120, fps: 25, keyInt: 250, originMs: T0 });
       let asked = 0;
-      const w = new LiveWindow({ segmentMs: 1000, partMs: 200, windowSegments: 3, fps: 25, canBlockReload: true, requestKeyframe: () => asked++ });
+      const w = new LiveWindow({ segmentMs: 1000, partMs: 200, windowSegments: 3, fps: 25, lowLatency: true, requestKeyframe: () => asked++ });
       const removed: string[] = [];
       w.on('removed', (names) => removed.push(...names));
       for (const au of aus) {
@@ -200,7 +206,7 @@ describe('LiveWindow on a real clip (x264, 30 fps, keyframe every 30 frames)', {
     const dir = mkdtempSync(join(tmpdir(), 'skyline-hls-restart-'));
     try {
       const aus = await encodeClip(join(dir, 'clip.h264'), { frames: 60, width: 160, height: 120, fps: 30, keyInt: 30, originMs: T0 });
-      const w = new LiveWindow({ segmentMs: 1000, partMs: 250, windowSegments: 6, fps: 30, canBlockReload: true });
+      const w = new LiveWindow({ segmentMs: 1000, partMs: 250, windowSegments: 6, fps: 30, lowLatency: true });
       for (const au of aus) w.push(au);
       w.end();
       assert.match(w.playlist(), /#EXT-X-ENDLIST/);

@@ -26,7 +26,10 @@ export interface HlsDestinationOptions {
   server?: WebServer;
   /** The playlist is at `<path>/index.m3u8`. Default "/live" (beside the preview page of the same path). */
   path?: string;
-  /** Write the playlist and files into this directory instead of serving them. */
+  /**
+   * Write the playlist and files into this directory instead of serving them: plain HLS of
+   * whole segments, since static files cannot answer blocking reloads (low latency needs our server).
+   */
   directory?: string;
   /** Target part length, ms (whole frames, at most this). Default 250. */
   partMs?: number;
@@ -137,7 +140,7 @@ export class HlsDestination extends EventEmitter<DestinationEvents> implements D
       if (this.window && this.window.fps === fps) this.window.restart();
       else {
         this.window?.close();
-        this.window = new LiveWindow({ ...this.opts, fps, canBlockReload: this.directory === undefined, requestKeyframe: () => this.link?.requestKeyframe() });
+        this.window = new LiveWindow({ ...this.opts, fps, lowLatency: this.directory === undefined, requestKeyframe: () => this.link?.requestKeyframe() });
         if (this.directory === undefined) this.window.on('file', (name, chunks) => {
           if (!/-s\d+\.m4s$/.test(name)) this.status.bytesOut += chunks.reduce((n, c) => n + c.length, 0);
         });
