@@ -162,7 +162,7 @@ test('hls.js in headless Chromium, low-latency mode, plays it from another origi
     res.writeHead(200, { 'Content-Type': 'text/html' }).end(`<!doctype html><body style="margin:0"><video id="v" muted autoplay playsinline width="${W}" height="${H}"></video>
 <script src="/hls.js"></script><script>
 var v = document.getElementById('v'); window.hlsErrors = [];
-var hls = new Hls({ lowLatencyMode: true, backBufferLength: 4 });
+var hls = new Hls({ lowLatencyMode: true, backBufferLength: 4, maxLiveSyncPlaybackRate: 1.5 });
 hls.on(Hls.Events.ERROR, function (e, d) { window.hlsErrors.push(d.details + (d.fatal ? ' (fatal)' : '')); });
 hls.loadSource(${JSON.stringify('HLS_URL')}.replace('HLS_URL', location.hash.slice(1))); hls.attachMedia(v);
 v.requestVideoFrameCallback(function shown() {
