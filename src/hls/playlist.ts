@@ -10,7 +10,7 @@
  * - 4.4.3.8 EXT-X-SERVER-CONTROL: PART-HOLD-BACK at least twice PART-TARGET (we use three
  *   times, the SHOULD), CAN-BLOCK-RELOAD=YES: low-latency playlists only where the server
  *   answers _HLS_msn/_HLS_part (Appendix B); static files get plain HLS.
- * - 4.4.4.9 EXT-X-PART: parts of segments that start within three target durations of the end; the
+ * - 4.4.4.9 EXT-X-PART: parts of the last segments, within three target durations of the end; the
  *   open segment's parts come after its completed ones, with no EXTINF yet.
  * - 4.4.5.3 EXT-X-PRELOAD-HINT: the part that comes next, at most one per type.
  * - 4.4.3.3 EXT-X-DISCONTINUITY-SEQUENCE counts discontinuities that slid out of the window.
@@ -91,13 +91,17 @@ export function renderMediaPlaylist(p: MediaPlaylist): string {
   lines.push(`#EXT-X-MEDIA-SEQUENCE:${first ? first.msn : 0}`);
   if (p.discontinuitySequence > 0) lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${p.discontinuitySequence}`);
 
-  // Parts are listed for segments that start within three target durations of the live edge.
+  // Parts are listed for the open segment and at most two complete ones before it, those that
+  // start within three target durations of the end (at exactly three they may go: they do).
+  // Segments shorter than the target would otherwise list more; validators (hls-parser's
+  // strict mode) count three segments, and players need only the parts near the live edge.
   let fromEnd = 0;
   let partsFrom = p.segments.length;
+  let complete = 0;
   for (let i = p.segments.length - 1; i >= 0; i--) {
-    fromEnd += segmentDuration(p.segments[i]!);
-    // At exactly three target durations the parts may go (only those further must): they do.
-    if (fromEnd >= 3 * p.targetDurationS - 1e-6) break;
+    const s = p.segments[i]!;
+    fromEnd += segmentDuration(s);
+    if (fromEnd >= 3 * p.targetDurationS - 1e-6 || (s.complete && ++complete > 2)) break;
     partsFrom = i;
   }
 

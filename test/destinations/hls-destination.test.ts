@@ -6,6 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -251,6 +252,52 @@ test('the preview and its HLS share a path and credentials: one cookie opens bot
   } finally {
     await hls.dispose();
     await web.dispose();
+  }
+});
+
+test('served window slides (old segments and parts 404), and a reader that stops reading is cut', { skip, timeout: 40_000 }, async () => {
+  // Short segments (a keyframe every 5 frames, 200 ms) so the window slides within seconds.
+  const hls = new HlsDestination({ port: 0, partMs: 100, segmentMs: 200, windowSegments: 3, serverOptions: { stallTimeoutMs: 1000 } });
+  const { sky: s, errors } = sky(5);
+  s.attach(hls);
+  await s.startStreaming({ fps: FPS, width: W, height: H });
+  const f = feed(s, FPS * 4);
+  try {
+    const first = valid((await get(hls.url)).text);
+    const oldSegment = new URL(first.manifest.segments[0]?.uri ?? first.manifest.preloadSegment!.parts![0]!.uri, hls.url).href;
+    const oldPart = new URL((first.manifest.segments[0]?.parts ?? first.manifest.preloadSegment!.parts!)[0]!.uri, hls.url).href;
+    assert.equal((await get(oldPart)).status, 200);
+    // A reader that asks for segments over and over (pipelined) and never reads the answers.
+    let segment = '';
+    while (!segment) {
+      const p = valid((await get(hls.url)).text);
+      segment = p.manifest.segments.at(-1)?.uri ?? '';
+      if (!segment) await new Promise((r) => setTimeout(r, 100));
+    }
+    const { port } = new URL(hls.url);
+    const stuck = net.connect(Number(port), '127.0.0.1');
+    await new Promise<void>((r) => stuck.once('connect', () => r()));
+    stuck.pause();
+    const path = new URL(segment, hls.url).pathname;
+    stuck.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`.repeat(2000));
+    stuck.on('error', () => undefined);
+    const connections = () => hls.server!.stats().connections;
+    const end = Date.now() + 15_000;
+    // Cut: the server drops the connection (its count goes back to none) while the stream goes on.
+    while (Date.now() < end && connections() > 0) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(connections(), 0, 'the stuck reader was cut');
+    stuck.destroy();
+    await f.done;
+    // 4 s of 200 ms segments: far past twice the window plus one. The first ones are gone.
+    assert.equal((await get(oldSegment)).status, 404);
+    assert.equal((await get(oldPart)).status, 404);
+    const last = valid((await get(hls.url)).text);
+    assert.equal(last.manifest.segments.length, 3);
+    assert.equal((await get(new URL(last.manifest.segments[0]!.uri, hls.url).href)).status, 200);
+    assert.deepEqual(errors, []);
+  } finally {
+    f.stop();
+    await s.close();
   }
 });
 

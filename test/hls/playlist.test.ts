@@ -81,6 +81,12 @@ describe('renderMediaPlaylist', { skip }, () => {
       },
     },
     {
+      name: 'segments shorter than the target: parts of the open one and two complete ones only',
+      p: playlist({ targetDurationS: 2, segments: [full(0), full(1), full(2), full(3), seg(4, [[0.25]], { complete: false })] }),
+      has: [/URI="p2\.0\.m4s"/, /URI="p4\.0\.m4s"/],
+      hasNot: [/URI="p1\./],
+    },
+    {
       name: 'ended: EXT-X-ENDLIST and no preload hint',
       p: playlist({ segments: [full(0)], ended: true }),
       has: [/#EXT-X-ENDLIST\n$/],
