@@ -262,6 +262,7 @@ export class WebServer {
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const s of this.streams.values()) s.close(1001, 'server closing');
     this.streams.clear();
+    this.files.clear();
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
     await new Promise<void>((resolve) => {

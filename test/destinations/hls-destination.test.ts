@@ -186,6 +186,11 @@ v.requestVideoFrameCallback(function shown() {
     const cors = await get(hlsUrl, { Origin: origin });
     assert.equal(cors.headers['access-control-allow-origin'], origin);
     assert.equal((await get(hlsUrl, { Origin: 'http://evil.example' })).status, 403);
+    const preflight = await get(hlsUrl, { Origin: origin, 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'authorization' }, 'OPTIONS');
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers['access-control-allow-origin'], origin);
+    assert.match(String(preflight.headers['access-control-allow-headers']), /Authorization/);
+    assert.equal((await get(hlsUrl, { Origin: 'http://evil.example' }, 'OPTIONS')).status, 403);
     assert.equal((await get(hlsUrl, { Origin: new URL(hlsUrl).origin })).headers['access-control-allow-origin'], undefined);
 
     const tab = await browser.newPage({ viewport: { width: W, height: H } });
