@@ -152,7 +152,10 @@ export class LiveWindow extends EventEmitter<LiveWindowEvents> {
       // A segment must stay under TARGETDURATION + 0.5 s: a long camera GOP is cut between keyframes.
       const segmentOver = sinceSegment + this.partNs > this.targetDurationS * 1e9 + 0.49e9;
       const partDue = sincePart >= this.partNs - half;
-      const segmentEnds = (au.keyframe && segmentDue) || (segmentOver && partDue);
+      // A segment cut between keyframes (a long camera GOP) ends at the next keyframe, however
+      // short: players join at segment starts, which should be keyframes.
+      const afterCut = open !== undefined && open.parts[0]?.independent === false;
+      const segmentEnds = (au.keyframe && (segmentDue || afterCut)) || (segmentOver && partDue);
       // A keyframe inside a segment starts a part (INDEPENDENT=YES) only when the part before it
       // is long enough: all but a segment's last part must be 85% of PART-TARGET (4.4.3.7).
       const partMayEnd = sincePart >= 0.85 * this.partTargetS * 1e9 - 1e3;
@@ -199,7 +202,12 @@ export class LiveWindow extends EventEmitter<LiveWindowEvents> {
   }
 
   playlist(): string {
-    const listed = this.segments.slice(-this.o.windowSegments - (this.segments.at(-1)?.complete === false ? 1 : 0));
+    let listed = this.segments.slice(-this.o.windowSegments - (this.segments.at(-1)?.complete === false ? 1 : 0));
+    // Players start at the first listed segment: begin at one that starts with a keyframe when the
+    // window has one (a camera's long GOP gets segments cut between keyframes). Monotonic: the
+    // media sequence never goes back.
+    const firstIndependent = listed.findIndex((s) => s.parts[0]?.independent === true);
+    if (firstIndependent > 0) listed = listed.slice(firstIndependent);
     const discontinuitySequence = this.discontinuities - listed.filter((s) => s.discontinuity).length;
     return renderMediaPlaylist({
       targetDurationS: this.targetDurationS,

@@ -10,7 +10,9 @@ import net from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HlsDestination, MultiSkyLine, WebDestination } from '../../src/index.js';
+import { HlsDestination, LiveSource, MultiSkyLine, WebDestination } from '../../src/index.js';
+import { RTSPServer } from '../../src/rtsp/server.js';
+import { ClipPlayer, encodeClip } from '../support/rtsp-source.js';
 import { chromiumMissing, launchBrowser, takeShown } from '../support/browser.js';
 import { decodeErrors, decodeRgb, probeVideo } from '../support/ffprobe.js';
 import { indexed, indexOf } from '../support/frames.js';
@@ -303,6 +305,60 @@ test('served window slides (old segments and parts 404), and a reader that stops
   } finally {
     f.stop();
     await s.close();
+  }
+});
+
+test('a camera relayed by LiveSource (no re-encode, 2 s GOP over 1 s targets): valid playlists, ffmpeg decodes the window cleanly', { skip, timeout: 40_000 }, async () => {
+  const clip = await encodeClip({ width: W, height: H, fps: FPS, frames: 100, keyInt: 50 });
+  const server = new RTSPServer({ port: 0, logger: captureLogger('warn').logger });
+  await server.listen();
+  const mount = server.mount('/cam');
+  // The camera ignores keyframe requests: a relay cannot ask it for one.
+  const player = new ClipPlayer(clip, FPS, (au) => mount.pushAccessUnit(au));
+  player.start();
+  const source = new LiveSource({ url: server.url('/cam'), logger: captureLogger('warn').logger });
+  const errors: Error[] = [];
+  source.on('error', (e) => errors.push(e));
+  const hls = new HlsDestination({ port: 0, partMs: 200, segmentMs: 1000, windowSegments: 3 });
+  try {
+    // Attached before the camera's first keyframe, it opens later: listen() makes the URL final now.
+    await hls.listen();
+    await source.attach(hls);
+    await source.start();
+    let p = valid((await get(hls.url)).text);
+    let sequence = p.manifest.mediaSequence ?? 0;
+    while (hls.hlsStats().mediaSequence < 6) {
+      const next = nextPart(p);
+      p = valid((await get(`${hls.url}?_HLS_msn=${next.msn}&_HLS_part=${next.part}`)).text);
+      assert.ok((p.manifest.mediaSequence ?? 0) >= sequence, 'the media sequence never goes back');
+      sequence = p.manifest.mediaSequence ?? 0;
+    }
+    // Detached, it ends its playlist and keeps serving it (close() would dispose of it).
+    await source.detach(hls);
+    const ended = valid((await get(hls.url)).text);
+    assert.equal(ended.manifest.endList, true);
+    // The listing starts at a segment that starts with a keyframe, so a player joining decodes from its first frame.
+    assert.equal(await decodeErrors(hls.url), '');
+    const probe = await probeVideo(hls.url);
+    assert.deepEqual([probe.width, probe.height], [W, H]);
+    assert.ok(probe.frames >= FPS, `${probe.frames} frames`);
+    // The listing starts with a keyframe segment, and a segment cut between keyframes ends at the next one.
+    const sync: boolean[] = [];
+    for (const seg of ended.manifest.segments) {
+      const b = (await get(new URL(seg.uri, hls.url).href)).body;
+      // Our moof: mfhd, traf(tfhd, tfdt, trun); the first sample's flags sit at byte 96.
+      assert.equal(b.subarray(72, 76).toString('latin1'), 'trun');
+      sync.push(b.readUInt32BE(96) === 0x02000000);
+    }
+    assert.equal(sync[0], true, sync.join());
+    assert.ok(sync.every((k, i) => k || i === sync.length - 1 || sync[i + 1]), sync.join());
+    assert.ok(sync.includes(false), `some segments were cut between keyframes: ${sync.join()}`);
+    assert.deepEqual(errors, []);
+  } finally {
+    player.stop();
+    await source.close();
+    await hls.dispose();
+    await server.close();
   }
 });
 

@@ -194,9 +194,14 @@ describe('LiveWindow on a real clip (x264, 30 fps, keyframe every 30 frames)', {
       const w = new LiveWindow({ segmentMs: 1000, partMs: 200, windowSegments: 3, fps: 25, lowLatency: true, requestKeyframe: () => asked++ });
       const removed: string[] = [];
       w.on('removed', (names) => removed.push(...names));
+      let sequence = -1;
       for (const au of aus) {
         w.push(au);
-        assert.deepEqual(specProblems(parseM3u8(w.playlist())), []);
+        const p = parseM3u8(w.playlist());
+        assert.deepEqual(specProblems(p), []);
+        // The listing starts at a keyframe segment when it can, and never goes back.
+        assert.ok((p.manifest.mediaSequence ?? 0) >= sequence);
+        sequence = p.manifest.mediaSequence ?? 0;
       }
       assert.ok(asked >= 3, `asked for keyframes ${asked} times`);
       // 16 s of 1 s targets: well past twice the window; the oldest segments and parts are gone.
