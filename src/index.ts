@@ -29,6 +29,8 @@ export type { AttachOptions } from './destinations/fanout.js';
 export { FileDestination, type FileDestinationOptions } from './destinations/file/file-destination.js';
 export { RtspDestination, type RtspDestinationOptions } from './destinations/rtsp/rtsp-destination.js';
 export { WebDestination, type WebDestinationOptions } from './destinations/web/web-destination.js';
+export { HlsDestination, type HlsDestinationOptions } from './destinations/hls/hls-destination.js';
+export type { HlsRequestCounters } from './hls/routes.js';
 export { RtmpDestination, type RtmpDestinationOptions } from './destinations/rtmp/rtmp-destination.js';
 export { KvsDestination, type KvsDestinationOptions, type KvsDestinationStats } from './destinations/kvs/kvs-destination.js';
 export { FileSkyLine, type FileSkyLineOptions, type Container } from './file/file-skyline.js';

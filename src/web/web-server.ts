@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AuthFailures, clientAddress, ConnectionsPerAddress, type AuthLimitOptions } from '../rtsp/guard.js';
 import { WebAuth, type WebAuthOptions, type WebAuthResult } from './auth.js';
+import { serveFileMount, type FileMount, type FileMountOptions } from './file-mount.js';
 import { OriginPolicy } from './origin.js';
 import { renderIndex, renderPage } from './page.js';
 import { WebStream, type WebStreamStats } from './stream.js';
@@ -78,6 +79,10 @@ export class WebServer {
   private readonly http: http.Server;
   private readonly wss: WebSocketServer;
   private readonly streams = new Map<string, WebStream>();
+  /** Files under a path (HLS), beside or instead of a stream there. */
+  private readonly files = new Map<string, FileMount>();
+  /** One WebAuth per path, so a preview and its HLS share the cookie. */
+  private readonly auths = new Map<string, { opts: WebAuthOptions; auth: WebAuth }>();
   private readonly opts: Required<Omit<WebServerOptions, 'auth' | 'logger' | 'allowedHosts' | 'allowedOrigins' | 'authLimit' | 'maxConnectionsPerAddress' | 'secureCookies'>>;
   private readonly perAddress: ConnectionsPerAddress;
   private readonly failures: AuthFailures;
@@ -194,12 +199,9 @@ export class WebServer {
 
   /** Mounts a stream at `path` (e.g. "/live"). */
   mount(path: string, options: WebMountOptions = {}): WebStream {
-    if (typeof path !== 'string' || !/^\/[A-Za-z0-9._~\-/]*$/.test(path) || path.endsWith('/') && path !== '/' || path === '/' || path.includes('//')) {
-      throw new TypeError(`web path must look like "/live" (letters, digits, . _ ~ - /, no trailing slash), got ${JSON.stringify(path)}`);
-    }
+    checkPath(path);
     if (this.streams.has(path)) throw new Error(`web path ${path} is already mounted`);
-    const authOpts = options.auth ?? this.options.auth;
-    const auth = authOpts ? new WebAuth(authOpts, path, Date.now, this.options.secureCookies ?? false) : undefined;
+    const auth = this.authFor(path, options.auth ?? this.options.auth);
     const stream = new WebStream(path, options.name ?? path.slice(1), auth, {
       maxBacklogBytes: this.opts.maxViewerBacklogBytes,
       stallTimeoutMs: this.opts.stallTimeoutMs,
@@ -212,6 +214,36 @@ export class WebServer {
     if (this.streams.get(stream.path) !== stream) return;
     this.streams.delete(stream.path);
     stream.close();
+    if (!this.files.has(stream.path)) this.auths.delete(stream.path);
+  }
+
+  /** Serves files at `<path>/<name>` (HLS), with the checks and credentials of a stream at `path`. */
+  mountFiles(path: string, options: FileMountOptions & { auth?: WebAuthOptions }): FileMount {
+    checkPath(path);
+    if (this.files.has(path)) throw new Error(`web path ${path} already serves files`);
+    const m: FileMount = { path, auth: this.authFor(path, options.auth ?? this.options.auth), options: { stallTimeoutMs: this.opts.stallTimeoutMs, ...options } };
+    this.files.set(path, m);
+    return m;
+  }
+
+  unmountFiles(m: FileMount): void {
+    if (this.files.get(m.path) !== m) return;
+    this.files.delete(m.path);
+    if (!this.streams.has(m.path)) this.auths.delete(m.path);
+  }
+
+  /** The path's WebAuth: shared by its stream and its files, so one cookie opens both. */
+  private authFor(path: string, opts: WebAuthOptions | undefined): WebAuth | undefined {
+    if (!opts) return undefined;
+    const had = this.auths.get(path);
+    if (had) {
+      // Other credentials on the same path would let one cookie open what the other guards.
+      if (JSON.stringify(had.opts) !== JSON.stringify(opts)) throw new Error(`web path ${path} is already served with other credentials`);
+      return had.auth;
+    }
+    const auth = new WebAuth(opts, path, Date.now, this.options.secureCookies ?? false);
+    this.auths.set(path, { opts, auth });
+    return auth;
   }
 
   stats(): WebServerStats {
@@ -230,6 +262,7 @@ export class WebServer {
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const s of this.streams.values()) s.close(1001, 'server closing');
     this.streams.clear();
+    this.files.clear();
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
     await new Promise<void>((resolve) => {
@@ -246,7 +279,7 @@ export class WebServer {
    * even checked, so guessing goes no faster than maxFailures per lockoutMs. Cookies still pass:
    * they cannot be guessed, and viewers behind the same address keep watching.
    */
-  private authorize(req: IncomingMessage, s: WebStream, auth: WebAuth): WebAuthResult | number {
+  private authorize(req: IncomingMessage, auth: WebAuth): WebAuthResult | number {
     if (auth.hasSession(req)) return 'ok';
     const client = clientAddress(req.socket.remoteAddress);
     const wait = this.failures.retryAfterSec(client);
@@ -259,7 +292,7 @@ export class WebServer {
     if (result === 'denied') {
       const failures = this.failures.fail(client);
       const locked = failures === this.failures.maxFailures;
-      this.options.logger?.warn({ client, path: s.path, failures, ...(locked ? { lockedForMs: this.failures.lockoutMs } : {}) }, locked ? 'web login failed: too many, address locked out' : 'web login failed');
+      this.options.logger?.warn({ client, path: auth.path, failures, ...(locked ? { lockedForMs: this.failures.lockoutMs } : {}) }, locked ? 'web login failed: too many, address locked out' : 'web login failed');
     }
     return result;
   }
@@ -280,7 +313,7 @@ export class WebServer {
     }
   }
 
-  private route(rawUrl: string | undefined): { stream?: WebStream; rest: string; query: URLSearchParams } | undefined {
+  private route(rawUrl: string | undefined): { stream?: WebStream; files?: FileMount; rest: string; query: URLSearchParams } | undefined {
     let u: URL;
     try {
       u = new URL(rawUrl ?? '/', 'http://x');
@@ -293,6 +326,9 @@ export class WebServer {
       const s = this.streams.get(rest === '' ? p : p.slice(0, p.length - rest.length));
       if (s) return { stream: s, rest: rest === '/' ? '' : rest, query: u.searchParams };
     }
+    const slash = p.lastIndexOf('/');
+    const files = this.files.get(p.slice(0, slash));
+    if (files && slash < p.length - 1) return { files, rest: p.slice(slash + 1), query: u.searchParams };
     return { rest: p, query: u.searchParams };
   }
 
@@ -312,6 +348,10 @@ export class WebServer {
       this.refuse(req, 'host');
       return send(421, 'unknown host name (see allowedHosts)\n', { 'Content-Type': 'text/plain' });
     }
+    if (r.files) {
+      const ctx = { origins: this.origins, authorize: (q: IncomingMessage, a: WebAuth) => this.authorize(q, a), refuse: (q: IncomingMessage) => this.refuse(q, 'origin') };
+      return serveFileMount(ctx, r.files, r.rest, r.query, req, res);
+    }
     if (!r.stream) {
       if (r.rest === '/' && (method === 'GET' || method === 'HEAD')) {
         // Streams behind credentials are not listed: their names and audiences are theirs to tell.
@@ -329,7 +369,7 @@ export class WebServer {
         return send(403, 'forbidden origin\n', { 'Content-Type': 'text/plain' });
       }
       if (!s.auth) return send(204);
-      const result = this.authorize(req, s, s.auth);
+      const result = this.authorize(req, s.auth);
       if (typeof result === 'number') return send(429, 'too many failed logins\n', { 'Retry-After': String(result), 'Content-Type': 'text/plain' });
       if (result !== 'ok') return send(401, 'unauthorized\n', { 'WWW-Authenticate': s.auth.challenge(), 'Content-Type': 'text/plain' });
       return send(204, '', { 'Set-Cookie': s.auth.sessionCookie() });
@@ -339,7 +379,7 @@ export class WebServer {
     // Basic: the browser's login prompt guards the page. Token: the page is a public shell that
     // carries no stream data; it asks for the token and trades it at /session.
     // Token: an Authorization header on the page is checked (and counted) too; its cookie would tell.
-    const pageAuth = s.auth && (s.auth.scheme === 'basic' || req.headers.authorization !== undefined) ? this.authorize(req, s, s.auth) : undefined;
+    const pageAuth = s.auth && (s.auth.scheme === 'basic' || req.headers.authorization !== undefined) ? this.authorize(req, s.auth) : undefined;
     if (typeof pageAuth === 'number') return send(429, 'too many failed logins\n', { 'Retry-After': String(pageAuth), 'Content-Type': 'text/plain' });
     if (s.auth?.scheme === 'basic' && pageAuth !== 'ok') {
       return send(401, 'unauthorized\n', { 'WWW-Authenticate': s.auth.challenge(), 'Content-Type': 'text/plain' });
@@ -375,7 +415,7 @@ export class WebServer {
     if (!r?.stream || r.rest !== '/ws') return reject(404);
     const s = r.stream;
     if (s.auth) {
-      const a = this.authorize(req, s, s.auth);
+      const a = this.authorize(req, s.auth);
       if (typeof a === 'number') return reject(429, `Retry-After: ${a}\r\n`);
       if (a !== 'ok') return reject(401, `WWW-Authenticate: ${s.auth.challenge()}\r\n`);
     }
@@ -388,5 +428,11 @@ export class WebServer {
       ws.on('pong', () => this.alive.add(ws));
       s.addViewer(ws, modeParam as ViewerMode);
     });
+  }
+}
+
+function checkPath(path: string): void {
+  if (typeof path !== 'string' || !/^\/[A-Za-z0-9._~\-/]*$/.test(path) || path.endsWith('/') && path !== '/' || path === '/' || path.includes('//')) {
+    throw new TypeError(`web path must look like "/live" (letters, digits, . _ ~ - /, no trailing slash), got ${JSON.stringify(path)}`);
   }
 }
