@@ -1,14 +1,11 @@
 // The npm packages the HLS tests check against: m3u8-parser (video.js's playlist parser, which
 // warns on what it cannot take), hls-parser in strict mode (throws on what RFC 8216bis forbids,
-// low-latency rules included) and hls.js (the player, served to Chromium). Until they are
-// devDependencies they load from a scratch install (SKYLINE_HLS_DEPS, default
-// /tmp/hlsdeps/node_modules); then `requireFrom` becomes createRequire(import.meta.url).
+// low-latency rules included) and hls.js (the player, served to Chromium): devDependencies.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
-const DEPS = process.env.SKYLINE_HLS_DEPS ?? '/tmp/hlsdeps/node_modules';
-const requireFrom = createRequire(join(DEPS, '..', 'package.json'));
+const requireFrom = createRequire(import.meta.url);
 
 /** Undefined when both packages load, else why not (for requireTool). */
 export function hlsPackagesPresent(): boolean {
