@@ -214,7 +214,7 @@ describe('SrtDestination', { skip: requireTool('ffmpeg and srt-live-transmit', t
     cleanups.push(() => d.close(AbortSignal.timeout(5000)));
     const stop = feed(d);
     await d.open(VIDEO, link.link).catch((e: Error) => errors.push(e as DestinationError));
-    await waitFor(() => d.state === 'failed', 20_000, `failed (state ${d.state})`);
+    await waitFor(() => d.state === 'failed', 20_000, `failed (state ${d.state}): ${errors.map((e) => e.message).join(' | ')}`);
     stop();
     const last = errors.at(-1)!;
     assert.equal(last.code, 'SRT_REJECTED');

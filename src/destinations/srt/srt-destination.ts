@@ -42,7 +42,9 @@ export const SRT_QUEUE_LIMIT = 8;
  * reports a bad passphrase and a refused stream id with the same words as a lost connection
  * ("Connection does not exist"), so the timing is what tells them apart.
  */
-const REJECTED_WITHIN_MS = 2000;
+const REJECTED_WITHIN_MS = 2800;
+/** ...and the failure followed the first unit at once: srtsink reports it on its first send. */
+const REJECTED_AFTER_PUSH_MS = 1000;
 /** Refusals in a row after which retrying stops: a wrong passphrase does not get right by itself. */
 export const SRT_MAX_REJECTIONS = 3;
 const SINK = 'srt';
@@ -53,6 +55,8 @@ const DISPOSE_TIMEOUT_MS = 5000;
 interface Connection {
   sink: EncodedSink;
   startedAt: number;
+  /** When the first unit went in: srtsink tells a connect's outcome only when it has data. */
+  firstPushAt: number | undefined;
   /** Caller: the listener accepted us. Listener: the socket listens. */
   up: boolean;
   /** Peers the sink sends to now (caller: 0 or 1; listener: its callers). */
@@ -163,6 +167,7 @@ export class SrtDestination extends EventEmitter<DestinationEvents> implements D
       // SPS/PPS before every keyframe: a receiver may join at any of them.
       const unit = au.keyframe ? this.parameterSets.complete(au) : au;
       conn.ptsBase ??= au.ptsNs;
+      conn.firstPushAt ??= Date.now();
       conn.sink.push(unit, au.ptsNs - conn.ptsBase);
       return true;
     }
@@ -266,7 +271,7 @@ export class SrtDestination extends EventEmitter<DestinationEvents> implements D
   /** One try: a fresh run of the pipeline; resolves once connected (caller) or listening (listener). */
   private attempt(session: Session, signal: AbortSignal): Promise<void> {
     const sink = new EncodedSink(session.video, `mpegtsmux name=mux alignment=7 ! srtsink name=${SINK} sync=false`, 'byte-stream');
-    const conn: Connection = { sink, startedAt: Date.now(), up: false, peers: 0, ptsBase: undefined, monitor: undefined };
+    const conn: Connection = { sink, startedAt: Date.now(), firstPushAt: undefined, up: false, peers: 0, ptsBase: undefined, monitor: undefined };
     session.connection = conn;
     // The uri first: setting it resets what its query does not name. Secrets after, as properties.
     sink.set(SINK, 'uri', this.#target.uri);
@@ -350,8 +355,8 @@ export class SrtDestination extends EventEmitter<DestinationEvents> implements D
     if (this.mode === 'listener' && !conn.up) return new SrtError('SRT_LISTEN_FAILED', `could not listen on ${this.name}: ${text}`, err.element, debug);
     if (/authenticat|passphrase|badsecret/i.test(text)) return new SrtError('SRT_REJECTED', `${this.name} refused the passphrase: ${text}`, err.element, debug);
     if (this.mode === 'caller' && !conn.up) {
-      const elapsed = Date.now() - conn.startedAt;
-      if (elapsed < REJECTED_WITHIN_MS) {
+      const now = Date.now();
+      if (now - conn.startedAt < REJECTED_WITHIN_MS && now - (conn.firstPushAt ?? conn.startedAt) < REJECTED_AFTER_PUSH_MS) {
         return new SrtError(
           'SRT_REJECTED',
           `the SRT listener at ${this.name} refused the connection: a wrong or missing passphrase, a pbkeylen it does not take, or a streamId it refuses (${text})`,
