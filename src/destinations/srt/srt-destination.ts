@@ -270,7 +270,10 @@ export class SrtDestination extends EventEmitter<DestinationEvents> implements D
 
   /** One try: a fresh run of the pipeline; resolves once connected (caller) or listening (listener). */
   private attempt(session: Session, signal: AbortSignal): Promise<void> {
-    const sink = new EncodedSink(session.video, `mpegtsmux name=mux alignment=7 ! srtsink name=${SINK} sync=false`, 'byte-stream');
+    // Pooled pipelines are shared by description: a passphrase or stream id set on one must never
+    // linger in a destination without, so those have descriptions (names) of their own.
+    const variant = `${this.#passphrase ? 'e' : ''}${this.#streamId ? 's' : ''}`;
+    const sink = new EncodedSink(session.video, `mpegtsmux name=mux${variant} alignment=7 ! srtsink name=${SINK} sync=false`, 'byte-stream');
     const conn: Connection = { sink, startedAt: Date.now(), firstPushAt: undefined, up: false, peers: 0, ptsBase: undefined, monitor: undefined };
     session.connection = conn;
     // The uri first: setting it resets what its query does not name. Secrets after, as properties.
@@ -390,7 +393,9 @@ export class SrtDestination extends EventEmitter<DestinationEvents> implements D
     clearInterval(conn.monitor);
     session.bytesBefore += parseSrtStats(conn.sink.get(SINK, 'stats'), this.mode)?.bytesSent ?? this.lastStats?.bytesSent ?? 0;
     this.lastStats = undefined;
-    conn.sink.stop();
+    // Only a run that connected goes back to the pool: srtsink 1.22 played again after a connect
+    // that failed blocks for ever on the next refusal, where a fresh one reports it at once.
+    conn.sink.stop(conn.up);
   }
 
   private endSession(session: Session): void {
