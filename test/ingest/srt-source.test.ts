@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, describe, it } from 'node:test';
-import { LiveSource, type SourceFrame } from '../../src/index.js';
+import { LiveSource, SrtDestination, type SourceFrame } from '../../src/index.js';
+import { readFrames } from '../rtmp/read-back.js';
 import { parseSourceUrl } from '../../src/ingest/source-url.js';
 import { freeUdpPort } from '../support/ports.js';
 import { captureLogger } from '../support/quiet.js';
@@ -82,6 +83,24 @@ describe('LiveSource srt://', { skip: requireTool('ffmpeg and gst-launch-1.0 wit
     assertFrames(await take(s, 30), 30, t0);
     assert.deepEqual([s.probe().codec, s.probe().width], ['video/x-h264', W]);
     assert.ok(!log.text().includes(PASS), 'the passphrase is never logged');
+  });
+
+  it('relays without re-encoding: srt:// in, attach() to an SrtDestination listener, ffmpeg reads it', async () => {
+    const inPort = await freeUdpPort();
+    const outPort = await freeUdpPort();
+    run('gst-launch-1.0', ['-q', ...`videotestsrc is-live=true ! video/x-raw,width=${W},height=${H},framerate=${FPS}/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=${FPS} ! h264parse config-interval=-1 ! mpegtsmux alignment=7 ! srtsink sync=false`.split(' '), `uri=srt://127.0.0.1:${inPort}?mode=listener&wait-for-connection=false`]);
+    await new Promise((r) => setTimeout(r, 500));
+    const { s } = source(`srt://127.0.0.1:${inPort}`);
+    await s.start();
+    const out = new SrtDestination({ mode: 'listener', port: outPort, passphrase: PASS });
+    cleanups.push(() => out.dispose());
+    await s.attach(out);
+    const frames = await readFrames(`srt://127.0.0.1:${outPort}?mode=caller&passphrase=${PASS}`, 25, 20_000);
+    assert.equal(frames.length, 25);
+    for (const f of frames) assert.deepEqual([f.width, f.height], [W, H]);
+    assert.ok(frames[0]!.keyframe, 'the caller starts at a keyframe');
+    assert.equal(out.kind, 'srt');
+    await s.detach(out);
   });
 
   it('listener: ffmpeg calls us with a stream id', async () => {
