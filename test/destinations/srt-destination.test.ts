@@ -120,6 +120,20 @@ describe('SrtDestination', { skip: requireTool('ffmpeg and srt-live-transmit', t
     assert.ok(!inspect(d, { depth: 5 }).includes(PASS) && !JSON.stringify(d.stats()).includes(PASS));
   });
 
+  it('listener on a UDP port already taken: open() rejects with SRT_LISTEN_FAILED, nothing retried', async () => {
+    const { createSocket } = await import('node:dgram');
+    const taken = createSocket('udp4');
+    await new Promise<void>((r) => taken.bind(0, '0.0.0.0', () => r()));
+    cleanups.push(() => new Promise<void>((r) => taken.close(() => r())));
+    const port = taken.address().port;
+    const d = new SrtDestination({ mode: 'listener', port });
+    const link = testLink();
+    await assert.rejects(d.open(VIDEO, link.link), (e: DestinationError) => e.code === 'SRT_LISTEN_FAILED' && e.message.startsWith(`${d.name}: could not listen on UDP 0.0.0.0:${port}`));
+    assert.equal(d.state, 'failed');
+    await d.close(AbortSignal.timeout(3000));
+    assert.equal(d.state, 'idle');
+  });
+
   it('listener: a MultiSkyLine read by ffmpeg as caller; a second caller after the first left; SRT stats', async () => {
     const port = await freeUdpPort();
     const { sky, log, errors } = multi();

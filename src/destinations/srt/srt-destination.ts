@@ -328,7 +328,7 @@ export class SrtDestination extends EventEmitter<DestinationEvents> implements D
             clearTimeout(timeout);
             settle();
           } else if (s.peers === 0 && before > 0) {
-            this.connectionLost(session, conn, new SrtError('SRT_CONNECTION_LOST', `the SRT connection to ${this.name} was closed by the listener`, SINK));
+            this.connectionLost(session, conn, new SrtError('SRT_CONNECTION_LOST', `the SRT connection to ${this.peer} was closed by the listener`, SINK));
           }
         } else if (s.peers > before) {
           // A new caller starts at a keyframe with parameter sets.
@@ -344,10 +344,15 @@ export class SrtDestination extends EventEmitter<DestinationEvents> implements D
     });
   }
 
+  /** host:port, for messages: the destination's name is put in front of them already. */
+  private get peer(): string {
+    return `${this.#target.host}:${this.#target.port}`;
+  }
+
   private noAnswer(): string {
     return this.mode === 'caller'
-      ? `no SRT connection to ${this.name} within ${this.#target.connectTimeoutMs / 1000} s: nothing listens there, or it is unreachable`
-      : `could not listen on ${this.name}`;
+      ? `no SRT connection to ${this.peer} within ${this.#target.connectTimeoutMs / 1000} s: nothing listens there, or it is unreachable`
+      : `could not listen on UDP ${this.peer}`;
   }
 
   /** srtsink's error in words a user can act on, secrets masked. */
@@ -355,20 +360,20 @@ export class SrtDestination extends EventEmitter<DestinationEvents> implements D
     const text = this.redactor.scrub(`${err.message}`);
     const debug = err.debug === undefined ? undefined : this.redactor.scrub(err.debug);
     if (err instanceof SrtError) return err;
-    if (this.mode === 'listener' && !conn.up) return new SrtError('SRT_LISTEN_FAILED', `could not listen on ${this.name}: ${text}`, err.element, debug);
-    if (/authenticat|passphrase|badsecret/i.test(text)) return new SrtError('SRT_REJECTED', `${this.name} refused the passphrase: ${text}`, err.element, debug);
+    if (this.mode === 'listener' && !conn.up) return new SrtError('SRT_LISTEN_FAILED', `could not listen on UDP ${this.peer} (is the port taken?): ${text}`, err.element, debug);
+    if (/authenticat|passphrase|badsecret/i.test(text)) return new SrtError('SRT_REJECTED', `the SRT listener at ${this.peer} refused the passphrase: ${text}`, err.element, debug);
     if (this.mode === 'caller' && !conn.up) {
       const now = Date.now();
       if (now - conn.startedAt < REJECTED_WITHIN_MS && now - (conn.firstPushAt ?? conn.startedAt) < REJECTED_AFTER_PUSH_MS) {
         return new SrtError(
           'SRT_REJECTED',
-          `the SRT listener at ${this.name} refused the connection: a wrong or missing passphrase, a pbkeylen it does not take, or a streamId it refuses (${text})`,
+          `the SRT listener at ${this.peer} refused the connection: a wrong or missing passphrase, a pbkeylen it does not take, or a streamId it refuses (${text})`,
           err.element, debug,
         );
       }
-      return new SrtError('SRT_UNREACHABLE', `no SRT connection to ${this.name}: nothing listens there, or it is unreachable (${text})`, err.element, debug);
+      return new SrtError('SRT_UNREACHABLE', `no SRT connection to ${this.peer}: nothing listens there, or it is unreachable (${text})`, err.element, debug);
     }
-    return new SrtError('SRT_CONNECTION_LOST', `lost the SRT connection to ${this.name}: ${text}`, err.element, debug);
+    return new SrtError('SRT_CONNECTION_LOST', `lost the SRT connection to ${this.peer}: ${text}`, err.element, debug);
   }
 
   private connectionLost(session: Session, conn: Connection, err: SrtError): void {
