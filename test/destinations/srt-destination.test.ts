@@ -181,6 +181,28 @@ describe('SrtDestination', { skip: requireTool('ffmpeg and srt-live-transmit', t
     assertNoSecret(log.text(), errors, srt);
   });
 
+  it('`gst-skyline srt` publishes the test pattern as caller, the passphrase from the environment', async () => {
+    const port = await freeUdpPort();
+    const reading = readFrames(`srt://127.0.0.1:${port}?mode=listener&passphrase=${PASS}`, 25, 30_000);
+    const bin = join(import.meta.dirname, '../../src/cli/bin.ts');
+    const cli = spawn(process.execPath, ['--import', 'tsx', bin, 'srt', `srt://127.0.0.1:${port}`, '--size', `${W}x${H}`, '--fps', String(FPS), '--streamid', 'publish:cli', '--duration', '20', '--json'], {
+      env: { ...process.env, SKYLINE_SRT_PASSPHRASE: PASS, SKYLINE_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    cli.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    cli.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    cleanups.push(() => { if (cli.exitCode === null) cli.kill('SIGKILL'); });
+    const frames = await reading;
+    cli.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => cli.once('exit', (c) => r(c)));
+    assert.equal(frames.length, 25, out.slice(-800));
+    for (const f of frames) assert.deepEqual([f.width, f.height], [W, H]);
+    assert.equal(code, 0, out.slice(-800));
+    assert.match(out, new RegExp(`srt://127\\.0\\.0\\.1:${port}`));
+    assert.ok(!out.includes(PASS), 'the passphrase is in the command output');
+  });
+
   it('srt-live-transmit relays us (caller) to a reader; the relay restarting makes us reconnect', async () => {
     const inPort = await freeUdpPort();
     const outPort = await freeUdpPort();
