@@ -32,6 +32,7 @@ export { WebDestination, type WebDestinationOptions } from './destinations/web/w
 export { HlsDestination, type HlsDestinationOptions } from './destinations/hls/hls-destination.js';
 export type { HlsRequestCounters } from './hls/routes.js';
 export { RtmpDestination, type RtmpDestinationOptions } from './destinations/rtmp/rtmp-destination.js';
+export { SrtDestination, SrtError, SRT_MAX_REJECTIONS, type SrtDestinationOptions, type SrtDestinationStats, type SrtErrorCode, type SrtMode, type SrtStats } from './destinations/srt/srt-destination.js';
 export { KvsDestination, type KvsDestinationOptions, type KvsDestinationStats } from './destinations/kvs/kvs-destination.js';
 export { FileSkyLine, type FileSkyLineOptions, type Container } from './file/file-skyline.js';
 export { parseSidecar, type SidecarRow } from './destinations/file/timestamps-sidecar.js';

@@ -9,8 +9,8 @@ export class UsageError extends Error {
   }
 }
 
-export type Command = 'rtsp' | 'web' | 'push' | 'record' | 'kvs' | 'probe' | 'screenshot';
-export const REPUBLISH: readonly Command[] = ['rtsp', 'web', 'push', 'record', 'kvs'];
+export type Command = 'rtsp' | 'web' | 'push' | 'srt' | 'record' | 'kvs' | 'probe' | 'screenshot';
+export const REPUBLISH: readonly Command[] = ['rtsp', 'web', 'push', 'srt', 'record', 'kvs'];
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -95,6 +95,21 @@ RTMP:
   <rtmp-url>                 rtmp://host[:port]/app/STREAM_KEY (or rtmps://); the key is never printed.
                              Tip: push "$RTMP_URL" keeps the key out of your shell history
   --keyframe-interval <n>    frames between keyframes (default 2 s worth)`,
+  },
+  srt: {
+    summary: 'send the source over SRT (caller, or listener for players to call)',
+    usage: 'gst-skyline srt <srt://host:port> [--mode caller|listener] [--streamid S] [--latency MS] [source and output options]',
+    positionals: ['srt-url'],
+    options: { ...SOURCE, mode: { type: 'string', default: 'caller' }, streamid: { type: 'string' }, latency: { type: 'string' }, pbkeylen: { type: 'string' } },
+    details: `
+SRT:
+  <srt-url>                  srt://host:port: the listener to call, or (--mode listener) the address
+                             and UDP port to listen on, e.g. srt://0.0.0.0:9000
+  --mode <caller|listener>   default caller
+  --streamid <id>            e.g. publish:<path> for MediaMTX, #!::r=<path>,m=publish for SRS
+  --latency <ms>             SRT latency (default 120)
+  --pbkeylen <16|24|32>      AES key length with a passphrase (default 16)
+  The passphrase (10-79 characters) comes from SKYLINE_SRT_PASSPHRASE, never the command line.`,
   },
   record: {
     summary: 'record the source to an MP4 or MKV file with a timestamps sidecar',

@@ -2,6 +2,8 @@
 import type { Logger } from 'pino';
 import { FileSkyLine } from '../file/file-skyline.js';
 import { KVSSkyLine } from '../kvs/kvs-skyline.js';
+import { SrtDestination } from '../destinations/srt/srt-destination.js';
+import { MultiSkyLine } from '../multi-skyline.js';
 import { RtmpSkyLine } from '../rtmp/rtmp-skyline.js';
 import { RTSPSkyLine } from '../rtsp/rtsp-skyline.js';
 import type { PutOptions, SkyLineStats, StartOptions } from '../skyline.js';
@@ -64,6 +66,26 @@ export function openDestination(ctx: DestinationContext): Destination {
         throw new UsageError((err as Error).message, command);
       }
       return { sky, where: () => sky.destination };
+    }
+    case 'srt': {
+      const mode = String(v.mode);
+      if (mode !== 'caller' && mode !== 'listener') throw new UsageError(`--mode expects caller or listener, got ${JSON.stringify(mode)}`, command);
+      let srt: SrtDestination;
+      try {
+        srt = new SrtDestination({
+          url: parsed.positionals[0]!,
+          mode,
+          // From the environment: a command line shows in ps and in shell history.
+          passphrase: process.env.SKYLINE_SRT_PASSPHRASE || undefined,
+          pbkeylen: v.pbkeylen === undefined ? undefined : (numberOption(v, 'pbkeylen', 16, command, { integer: true }) as 16 | 24 | 32),
+          streamId: typeof v.streamid === 'string' ? v.streamid : undefined,
+          latencyMs: v.latency === undefined ? undefined : numberOption(v, 'latency', 120, command, { integer: true, min: 0 }),
+        });
+      } catch (err) {
+        throw new UsageError((err as Error).message, command);
+      }
+      const sky = new MultiSkyLine({ ...common, destinations: [srt] });
+      return { sky, where: () => srt.name, ...(mode === 'listener' ? { viewers: () => srt.stats().srt?.peers ?? 0 } : {}) };
     }
     case 'record': {
       const sky = new FileSkyLine({ ...common, path: parsed.positionals[0]! });

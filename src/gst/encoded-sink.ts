@@ -190,8 +190,12 @@ export class EncodedSink {
     });
   }
 
-  /** To NULL (files closed, connections dropped) and back to the pool. Safe to call twice. */
-  stop(): void {
+  /**
+   * To NULL (files closed, connections dropped) and back to the pool, unless `reuse` is false (a
+   * sink that cannot be trusted to work again: srtsink, once a connect of it went unanswered).
+   * Safe to call twice.
+   */
+  stop(reuse = true): void {
     const pipeline = this.pipeline;
     if (!pipeline) return;
     this.pipeline = undefined;
@@ -199,7 +203,7 @@ export class EncodedSink {
     pipeline.stop();
     // A pipeline whose element failed is not used again: librtmp's rtmpsink, for one, publishes
     // nothing after a refused key even once reset to NULL.
-    if (this.failed) return;
+    if (this.failed || !reuse) return;
     let list = idle.get(this.description);
     if (!list) idle.set(this.description, (list = []));
     list.push(pipeline);

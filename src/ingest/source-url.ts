@@ -9,7 +9,7 @@
  */
 import { SourceError } from './errors.js';
 
-export type SourceKind = 'rtsp' | 'rtmp' | 'http' | 'file' | 'v4l2' | 'testsrc';
+export type SourceKind = 'rtsp' | 'rtmp' | 'http' | 'srt' | 'file' | 'v4l2' | 'testsrc';
 
 export interface TestPatternOptions {
   width: number;
@@ -153,6 +153,7 @@ export function parseSourceUrl(url: string, o: SpecOptions = {}): SourceSpec {
     const finite = /\.m3u8$/i.test(u.pathname);
     return { kind: 'http', masked, secrets, live: true, finite, launch: `urisourcebin name=in ! parsebin ! ${tail(true)}`, properties: { in: { uri: text } } };
   }
+  if (scheme === 'srt') return srtSpec(text);
   if (scheme === 'testsrc') {
     const u = parseUrl(text);
     const q = u.searchParams;
@@ -199,7 +200,54 @@ export function parseSourceUrl(url: string, o: SpecOptions = {}): SourceSpec {
       properties: { in: { location: path } },
     };
   }
-  throw new SourceError('BAD_URL', `unsupported URL scheme "${scheme.slice(0, 16)}:": expected rtsp://, rtmp://, http(s)://, file://, a path, /dev/videoN, v4l2:// or testsrc://`);
+  throw new SourceError('BAD_URL', `unsupported URL scheme "${scheme.slice(0, 16)}:": expected rtsp://, rtmp://, http(s)://, srt://, file://, a path, /dev/videoN, v4l2:// or testsrc://`);
+}
+
+/** SRT query keys LiveSource passes on; the values of the last two are secrets. */
+const SRT_KEYS = ['mode', 'latency', 'pbkeylen', 'passphrase', 'streamid'];
+
+/**
+ * srt://host:port?mode=caller|listener&latency=MS&passphrase=...&streamid=... (srt://:port for a
+ * listener on every address). srtsrc ! tsdemux ! h264parse: the TS's H.264 as access units. The
+ * passphrase and stream id (MediaMTX's read:<path>:<user>:<pass> holds a password) are shown
+ * masked and set as properties, never in the uri. Capture times are arrival times (the
+ * ArrivalClock of every source without sender reports): SRT carries no wall clock, its
+ * timestamps and the TS's PCR/PTS are relative to the connection.
+ */
+function srtSpec(text: string): SourceSpec {
+  const u = parseUrl(text.replace(/^srt:\/\/:/i, 'srt://0.0.0.0:'));
+  if (!u.port) throw new SourceError('BAD_URL', `SRT URL srt://${u.hostname}… needs a port: srt://HOST:PORT`);
+  const q = u.searchParams;
+  for (const k of q.keys()) {
+    if (!SRT_KEYS.includes(k)) throw new SourceError('BAD_URL', `SRT URL query "${k.slice(0, 16)}" is not one LiveSource takes (${SRT_KEYS.join(', ')})`);
+  }
+  const mode = q.get('mode') ?? 'caller';
+  if (mode !== 'caller' && mode !== 'listener') throw new SourceError('BAD_URL', `SRT mode must be caller or listener, got "${mode.slice(0, 16)}"`);
+  const latency = q.get('latency');
+  if (latency !== null && !/^\d{1,5}$/.test(latency)) throw new SourceError('BAD_URL', `SRT latency must be milliseconds, got "${latency.slice(0, 8)}"`);
+  const pbkeylen = q.get('pbkeylen');
+  if (pbkeylen !== null && !['16', '24', '32'].includes(pbkeylen)) throw new SourceError('BAD_URL', 'SRT pbkeylen must be 16, 24 or 32');
+  const passphrase = q.get('passphrase') ?? undefined;
+  if (passphrase !== undefined && (passphrase.length < 10 || passphrase.length > 79)) throw new SourceError('BAD_URL', `SRT passphrase must be 10 to 79 characters (got ${passphrase.length})`);
+  const streamid = q.get('streamid') ?? undefined;
+  const { secrets } = maskUrl(u);
+  for (const s of [passphrase, streamid]) if (s && s.length >= MIN_QUERY_SECRET) secrets.push(s);
+  if (passphrase) secrets.push(passphrase);
+  const host = u.hostname.includes(':') ? `[${u.hostname.replace(/^\[|\]$/g, '')}]` : u.hostname;
+  const shown = [...q.entries()].map(([k, v]) => `${k}=${k === 'passphrase' || k === 'streamid' ? MASK : v}`);
+  const query = [`mode=${mode}`, ...(latency !== null ? [`latency=${latency}`] : []), ...(pbkeylen !== null ? [`pbkeylen=${pbkeylen}`] : []), 'auto-reconnect=false'];
+  // The uri first: srtsrc re-reads what its query names when it is set; secrets after it.
+  const props: Record<string, string | number | boolean> = { uri: `srt://${host}:${u.port}?${query.join('&')}` };
+  if (passphrase) props.passphrase = passphrase;
+  if (streamid) props.streamid = streamid;
+  return {
+    kind: 'srt',
+    masked: `srt://${host}:${u.port}${shown.length ? `?${shown.join('&')}` : ''}`,
+    secrets,
+    live: true,
+    launch: `srtsrc name=in ! tsdemux ! h264parse ! ${tail(true)}`,
+    properties: { in: props },
+  };
 }
 
 function parseUrl(text: string): URL {

@@ -27,3 +27,16 @@ export async function listenOnLoopback(server: net.Server): Promise<number> {
   server.on('error', () => undefined);
   return (server.address() as net.AddressInfo).port;
 }
+
+/** A free UDP port on 127.0.0.1 (SRT), closed again before returning. */
+export async function freeUdpPort(): Promise<number> {
+  const { createSocket } = await import('node:dgram');
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
