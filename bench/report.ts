@@ -6,6 +6,8 @@ import type { FanoutResult } from './figures/fanout.js';
 import type { IngestResult } from './figures/ingest.js';
 import { ingestSection } from './report-ingest.js';
 import { destinationsSection } from './report-destinations.js';
+import { hlsSection } from './report-hls.js';
+import type { HlsResult } from './figures/hls.js';
 import type { DestinationsResult } from './figures/destinations.js';
 import type { RelayResult } from './figures/relay.js';
 import type { LatencyResult, LatencyRow } from './figures/latency.js';
@@ -40,6 +42,10 @@ export interface Results {
   growth: R<GrowthResult>;
   encoders: R<EncodersResult>;
   destinations: R<DestinationsResult>;
+  /** HlsDestination played by hls.js in Chromium (figure 13, issue 22). */
+  hls: R<HlsResult>;
+  /** Figure 13 again with BENCH_HLS_SEGMENT_MS=1000 (segments of 1 s, keyframe every 30 frames), if run: node --import tsx bench/child.ts hls bench/results/hlsShortSegments.json. */
+  hlsShortSegments?: HlsResult;
   /** The relay figure run alone on a tree with LiveSource.attach (before it is merged), if any. */
   relayPreview?: RelayResult;
 }
@@ -431,6 +437,17 @@ export function renderReport(r: Results): { markdown: string; charts: Record<str
   } else {
     body.push('## 12. One encode, many destinations\n');
     body.push(failure('One encode, many destinations', r.destinations));
+  }
+
+  // 13. HLS with hls.js in Chromium
+  if (ok(r.hls)) {
+    const s = hlsSection(r.hls, table, m?.cores ?? 2, r.hlsShortSegments);
+    targets.push(...s.targets);
+    body.push(...s.lines);
+    Object.assign(charts, s.charts);
+  } else if (r.hls !== undefined) {
+    body.push('## 13. HLS (HlsDestination) in Chromium with hls.js\n');
+    body.push(failure('HLS with hls.js', r.hls));
   }
 
   out.push('## Targets\n');

@@ -46,6 +46,9 @@ const JOBS: Job[] = [
     key: 'destinations', figure: 'destinations',
     timeoutMs: ((CONFIG.destSeconds + 6) * (3 * 2 * CONFIG.destRepeats + 1) + (CONFIG.relaySeconds + 6) * 3 * CONFIG.relayRepeats + 180) * 1000,
   },
+  // HlsDestination played by hls.js in Chromium (issue 22): LL-HLS then plain HLS, a warm-up and
+  // BENCH_HLS_SECONDS (30) each.
+  { key: 'hls', figure: 'hls', timeoutMs: 5 * 60_000 },
 ];
 
 function runJob(job: Job): Promise<void> {
@@ -111,8 +114,9 @@ async function machine(): Promise<Results['machine']> {
 function load(): Results {
   const r: Partial<Results> = {};
   // relayPreview: the relay figure run alone on a tree that has LiveSource.attach before it is
-  // merged (node --import tsx bench/child.ts relay bench/results/relayPreview.json).
-  for (const key of ['machine', ...JOBS.map((j) => j.key), 'relayPreview'] as Array<keyof Results>) {
+  // merged (node --import tsx bench/child.ts relay bench/results/relayPreview.json). hlsShortSegments:
+  // the HLS figure with 1 s segments (BENCH_HLS_SEGMENT_MS=1000 node --import tsx bench/child.ts hls bench/results/hlsShortSegments.json).
+  for (const key of ['machine', ...JOBS.map((j) => j.key), 'relayPreview', 'hlsShortSegments'] as Array<keyof Results>) {
     const f = join(resultsDir, `${key}.json`);
     if (existsSync(f)) (r as Record<string, unknown>)[key] = JSON.parse(readFileSync(f, 'utf8'));
   }

@@ -3,6 +3,7 @@ import { capacity, growth } from './capacity.js';
 import destinations from './destinations.js';
 import encoders from './encoders.js';
 import fanout from './fanout.js';
+import hls from './hls.js';
 import ingest from './ingest.js';
 import latency from './latency.js';
 import manyStreams from './many-streams.js';
@@ -26,6 +27,7 @@ export const FIGURES = {
   encoders,
   destinations,
   relay,
+  hls,
 } as const;
 
 export type FigureName = keyof typeof FIGURES;
