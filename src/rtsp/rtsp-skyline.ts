@@ -3,28 +3,16 @@
  * a SkyLine with one built-in RtspDestination (and a WebDestination with the `web` option), so
  * one encode serves any number of viewers.
  */
-import { RtspDestination } from '../destinations/rtsp/rtsp-destination.js';
+import { RtspDestination, type RtspDestinationOptions } from '../destinations/rtsp/rtsp-destination.js';
 import { WebDestination } from '../destinations/web/web-destination.js';
 import { SkyLine, type SkyLineEvents, type SkyLineOptions, type SkyLineStats } from '../skyline.js';
-import type { RtspAuthOptions } from './auth.js';
 import type { MountStats } from './mount.js';
-import type { RTSPServer, RTSPServerOptions } from './server.js';
+import type { RTSPServer } from './server.js';
 import { webSecrets, type WebPreviewOptions } from '../web/preview.js';
 import { WebServer } from '../web/web-server.js';
 
-export interface RTSPSkyLineOptions extends SkyLineOptions {
-  /** TCP port of the server this SkyLine creates; 0 picks a free one. Default 8554. Not with `server`. */
-  port?: number;
-  /** Address of the server this SkyLine creates. Default 127.0.0.1 (this machine only). Not with `server`. */
-  host?: string;
-  /** Path of the stream. Default "/live". */
-  path?: string;
-  /** Serve from this existing server (several SkyLines can share one, on different paths). */
-  server?: RTSPServer;
-  /** Require a user name and password (Basic and Digest) to watch. */
-  auth?: RtspAuthOptions;
-  /** More settings for the server this SkyLine creates (timeouts, limits, UDP ports). */
-  serverOptions?: Omit<RTSPServerOptions, 'host' | 'port' | 'auth' | 'logger'>;
+/** The RTSP destination's options (port, host, path, server, auth, serverOptions), and: */
+export interface RTSPSkyLineOptions extends SkyLineOptions, Omit<RtspDestinationOptions, 'logger'> {
   /**
    * Also serve a browser preview of the same access units (no second encoder): a WebServer to
    * mount on, or options for one of its own (port default 8889). Its auth defaults to `auth`.
