@@ -21,7 +21,7 @@ const RUNTIME = [
   'gstreamer1.0-plugins-bad', 'gstreamer1.0-plugins-ugly', 'gstreamer1.0-libav',
   'libgstreamer1.0-dev', 'libgstreamer-plugins-base1.0-dev', 'g++', 'make', 'pkg-config',
 ];
-const TEST = ['ffmpeg', 'nginx', 'libnginx-mod-rtmp', 'openssl', 'chromium', 'fonts-dejavu-core', 'python3-gi', 'gir1.2-gst-rtsp-server-1.0', 'faketime', 'srt-tools'];
+const TEST = ['ffmpeg', 'nginx', 'libnginx-mod-rtmp', 'openssl', 'chromium', 'fonts-dejavu-core', 'python3-gi', 'gir1.2-gst-rtsp-server-1.0', 'faketime', 'srt-tools', 'nftables'];
 const BENCH = ['ffmpeg', 'python3-gi', 'gir1.2-gst-rtsp-server-1.0'];
 const wanted = [...new Set([
   ...RUNTIME,

@@ -1,7 +1,7 @@
 // SrtDestination against real third parties: ffmpeg's srt:// reading us as caller (we listen)
 // and as listener (we call), srt-live-transmit relaying us to a reader, and a listener that
 // refuses our passphrase. Frames carry the index band, so what ffmpeg decodes is checked frame by
-// frame. (2 % random loss needs the network lab of the real-networks issue: not here yet.)
+// frame. (2 % random loss, in a network namespace with nftables: srt-loss.test.ts.)
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
