@@ -166,15 +166,18 @@ async function runX264Alone(i420: Buffer[], n: number, encoder: string): Promise
   return row(n, n, wall, cpu);
 }
 
-/** The SkyLine's own description with appsrc replaced by raw files, one frame per file. */
+/** The SkyLine's own encoder description with appsrc replaced by raw files, one frame per file, and the file muxer at its end. */
 function gstLaunchFrom(description: string, rawPattern: string, n: number, out: string): string {
   const parts = description.split(' ! ');
   if (!parts[0]!.startsWith('appsrc')) throw new Error(`unexpected pipeline head: ${parts[0]}`);
   // One buffer per frame, as appsrc gets them (a many-frame buffer would cost page faults
   // that appsrc does not pay); rawvideoparse stamps PTS at the frame rate.
   parts[0] = `multifilesrc location=${rawPattern} loop=true num-buffers=${n} ! rawvideoparse format=bgr width=${W} height=${H} framerate=${FPS}/1`;
-  const last = parts.length - 1;
-  parts[last] = parts[last]!.replace('filesink name=filesink', `filesink name=filesink location=${out}`);
+  // The SkyLine's encoder ends in the tap back into Node, and its FileDestination muxes in a
+  // pipeline of its own: the floor is the encoder straight into the same muxer and file.
+  const tap = parts.findIndex((p) => p.startsWith('rtph264pay'));
+  if (tap < 0) throw new Error(`unexpected pipeline tail: ${parts.slice(-3).join(' ! ')}`);
+  parts.splice(tap - 1, parts.length, 'video/x-h264,stream-format=avc,alignment=au', 'mp4mux fragment-duration=1000 streamable=true', `filesink location=${out}`);
   return parts.join(' ! ');
 }
 
