@@ -133,8 +133,11 @@ describe('RtmpSkyLine', { skip: requireTool('nginx with the RTMP module', NginxR
     assert.equal(s.state, 'stopped');
     assert.ok(s.framesAccepted > 30);
     await waitFor(() => open === 0, 10_000, 'the publish connection closed');
-    // rtmp2sink's counter starts after the handshake: C0 + C1 + C2 = 1 + 1536 + 1536 bytes.
-    assert.equal(s.bytesOut + 3073, wire, `bytesOut ${s.bytesOut}, ${wire} bytes on the wire`);
+    // rtmp2sink's counter starts after the handshake: C0 + C1 + C2 = 1 + 1536 + 1536 bytes. The
+    // unpublish commands it sends as it stops (FCUnpublish, deleteStream: about 120 bytes) may
+    // leave after the counter was last read; every byte of video is counted.
+    const uncounted = wire - (s.bytesOut + 3073);
+    assert.ok(uncounted >= 0 && uncounted <= 160, `bytesOut ${s.bytesOut}, ${wire} bytes on the wire`);
     assert.equal(h.errors.length, 0, h.errors.map((e) => e.message).join('; '));
     assertNoKey(h);
   });
